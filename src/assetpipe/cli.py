@@ -1,0 +1,197 @@
+"""The command line: parse, call the library, print. The only module that prints or exits.
+
+stdout carries only a command's product (a snippet, verify's JSON); progress, summaries and errors go to
+stderr, so ``assetpipe snippet nginx > static.conf`` is always safe.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from assetpipe import __version__
+from assetpipe.errors import AssetpipeError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(exc: AssetpipeError, verbose: bool) -> None:
+    if verbose:
+        traceback.print_exception(exc, file=sys.stderr)
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(exc.exit_code)
+
+
+def _run(verbose: bool, fn: Callable[[], Any]) -> Any:
+    """Call into the library, turning an AssetpipeError into one line on stderr and an exit code."""
+    try:
+        return fn()
+    except AssetpipeError as exc:
+        _fail(exc, verbose)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+def build_options(fn: F) -> F:
+    """Options shared by build and watch (same config, same output layout)."""
+    options = [
+        click.option("--source", "-s", type=click.Path(path_type=Path), help="Source root (SRC)."),
+        click.option("--output", "-o", type=click.Path(path_type=Path), help="Output directory (OUT)."),
+        click.option("--base-url", help="URL prefix OUT is served under (default /static/)."),
+        click.option(
+            "--config",
+            "config_file",
+            type=click.Path(path_type=Path),
+            help="assetpipe.toml or pyproject.toml to read (default: found in the working directory).",
+        ),
+        click.option("--jobs", "-j", type=click.IntRange(min=1), help="Compression workers (default: CPUs)."),
+        click.option("--no-compress", is_flag=True, default=None, help="Write no .br/.gz siblings."),
+        click.option("--no-brotli", is_flag=True, default=None, help="Write no .br siblings."),
+        click.option("--no-gzip", is_flag=True, default=None, help="Write no .gz siblings."),
+        click.option(
+            "--gzip-backend",
+            type=click.Choice(["zopfli", "zlib"]),
+            help="zopfli (smallest, default) or zlib level 9 (much faster).",
+        ),
+        click.option("--cache-dir", type=click.Path(path_type=Path), help="Compression cache directory."),
+        click.option("--no-wait", is_flag=True, help="Fail at once if another build holds OUT's lock."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary."),
+        click.option("--verbose", "-v", is_flag=True, help="Show tracebacks and per-file detail."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _overrides(params: dict[str, Any]) -> dict[str, Any]:
+    """Flags that were given, as config keys (flags override the config file)."""
+    mapping = {
+        "source": "source",
+        "output": "output",
+        "base_url": "base_url",
+        "jobs": "jobs",
+        "gzip_backend": "gzip_backend",
+        "cache_dir": "cache_dir",
+    }
+    out: dict[str, Any] = {key: params[flag] for flag, key in mapping.items() if params.get(flag) is not None}
+    if params.get("no_compress"):
+        out["compress"] = False
+    if params.get("no_brotli"):
+        out["brotli"] = False
+    if params.get("no_gzip"):
+        out["gzip"] = False
+    return out
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="assetpipe")
+def cli() -> None:
+    """Fingerprint, precompress and manifest static assets."""
+
+
+@cli.command()
+@build_options
+def build(**params: Any) -> None:
+    """Build SRC into content-hashed files, siblings and OUT/manifest.json."""
+    from assetpipe.config import load_config
+    from assetpipe.pipeline import build as run_build
+    from assetpipe.progress import TerminalReporter
+
+    verbose = bool(params["verbose"])
+    config = _run(verbose, lambda: load_config(params.get("config_file"), Path.cwd(), _overrides(params)))
+    reporter = TerminalReporter(quiet=bool(params["quiet"]), verbose=verbose)
+    report = _run(verbose, lambda: run_build(config, reporter=reporter, wait=not params["no_wait"]))
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if not params["quiet"]:
+        click.echo(report.summary(), err=True)
+
+
+@cli.command()
+@build_options
+@click.option("--compress", "compress_on", is_flag=True, help="Keep writing .br/.gz siblings while watching.")
+@click.option("--debounce", type=click.FloatRange(min=0), help="Seconds to gather a burst of events (0.05).")
+def watch(**params: Any) -> None:
+    """Build, then rebuild incrementally on every change until interrupted."""
+    from assetpipe.config import load_config
+    from assetpipe.watch import run_watch
+
+    verbose = bool(params["verbose"])
+    overrides = _overrides(params)
+    overrides.setdefault("compress", bool(params["compress_on"]))
+    config = _run(verbose, lambda: load_config(params.get("config_file"), Path.cwd(), overrides))
+    debounce = params.get("debounce")
+    _run(
+        verbose,
+        lambda: run_watch(config, debounce=debounce, echo=lambda line: click.echo(line, err=True)),
+    )
+
+
+@cli.command()
+@click.argument("server", type=click.Choice(["nginx", "caddy", "apache", "axum", "headers"]))
+@click.option(
+    "--manifest",
+    "manifest_path",
+    type=click.Path(path_type=Path),
+    default=Path("dist/manifest.json"),
+    show_default=True,
+)
+@click.option("--root", help="Absolute path of OUT on the server (default: the manifest's folder).")
+@click.option("--serve-manifest", is_flag=True, help="Serve manifest.json (no-cache) instead of hiding it.")
+@click.option("--verbose", "-v", is_flag=True)
+def snippet(server: str, manifest_path: Path, root: str | None, serve_manifest: bool, verbose: bool) -> None:
+    """Print server config that serves OUT's siblings and cache headers."""
+    from assetpipe.manifest import Manifest
+    from assetpipe.snippets import render
+
+    manifest = _run(verbose, lambda: Manifest.load(manifest_path))
+    root_path = root if root is not None else str(manifest_path.resolve().parent)
+    text = _run(verbose, lambda: render(server, manifest, root=root_path, serve_manifest=serve_manifest))
+    click.echo(text, nl=not text.endswith("\n"))
+
+
+@cli.command()
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=Path("dist"), show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@click.option("--verbose", "-v", is_flag=True)
+def verify(output: Path, as_json: bool, verbose: bool) -> None:
+    """Check every manifest entry against the bytes on disk."""
+    from assetpipe.verify import verify as run_verify
+
+    report = _run(verbose, lambda: run_verify(output))
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2, sort_keys=True))
+    else:
+        for line in report.lines():
+            click.echo(line)
+    sys.exit(0 if report.ok else 1)
+
+
+@cli.command()
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=Path("dist"), show_default=True)
+@click.option("--keep", type=click.IntRange(min=1), default=3, show_default=True, help="Newest builds kept.")
+@click.option("--age", type=click.FloatRange(min=0), default=3600, show_default=True, help="Seconds.")
+@click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
+@click.option("--no-wait", is_flag=True, help="Fail at once if a build holds OUT's lock.")
+@click.option("--verbose", "-v", is_flag=True)
+def clean(output: Path, keep: int, age: float, dry_run: bool, no_wait: bool, verbose: bool) -> None:
+    """Remove files that no kept build references (with their .br and .gz)."""
+    from assetpipe.clean import clean as run_clean
+
+    report = _run(
+        verbose, lambda: run_clean(output, keep=keep, age=age, dry_run=dry_run, wait=not no_wait)
+    )
+    for line in report.lines():
+        click.echo(line)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()

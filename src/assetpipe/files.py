@@ -1,0 +1,62 @@
+"""Disk primitives: atomic writes and the temp-file naming that readers know to ignore."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from assetpipe.errors import OutputError
+
+#: Temp files are hidden and carry this marker, so a crash never leaves something that looks like output
+#: (verify, clean and the dotfile exclusion all skip them).
+TEMP_PREFIX = ".assetpipe-tmp-"
+
+
+def is_temp(name: str) -> bool:
+    """True for the names write_atomic uses for its in-flight files."""
+    return name.startswith(TEMP_PREFIX)
+
+
+def write_atomic(path: Path, data: bytes, *, mtime_ns: int | None = None, fsync: bool = True) -> None:
+    """Write ``data`` to ``path`` so that a reader sees the old file or the whole new one, never a part.
+
+    The temp file sits in the same directory (rename is atomic only within one filesystem). ``mtime_ns``
+    lets precompressed siblings carry their original's mtime, since servers derive ETag from it.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write: {exc.strerror or exc}", path=str(path)) from exc
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        if mtime_ns is not None:
+            os.utime(tmp, ns=(mtime_ns, mtime_ns))
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write: {exc.strerror or exc}", path=str(path)) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def fsync_directory(path: Path) -> None:
+    """Make renames inside ``path`` durable; best effort where the platform cannot open directories."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

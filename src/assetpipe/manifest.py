@@ -1,0 +1,165 @@
+"""The output side's model: manifest.json, version 1 (described by manifest.schema.json).
+
+The template helper, the snippets, verify and clean read only this module, never the build, so any
+stack (or any language) that can read the JSON can serve a build.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assetpipe.errors import ManifestError, UnknownAsset
+from assetpipe.files import fsync_directory, write_atomic
+
+VERSION = 1
+MANIFEST_NAME = "manifest.json"
+#: Names of the precompressed encodings as HTTP spells them (Content-Encoding) -> sibling suffix.
+ENCODING_SUFFIXES: Mapping[str, str] = {"br": ".br", "gzip": ".gz"}
+
+
+@dataclass(frozen=True, slots=True)
+class Encoding:
+    """A precompressed sibling of an output file."""
+
+    path: str
+    size: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "size": self.size}
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestEntry:
+    """One built asset: where it is, what it is, and what it needs.
+
+    ``dependencies`` are the logical paths this asset references (any kind); ``imports`` are the ones a
+    JS module imports statically, the set a helper preloads with ``<link rel="modulepreload">``.
+    """
+
+    path: str
+    hash: str
+    integrity: str
+    size: int
+    content_type: str
+    immutable: bool = True
+    encodings: Mapping[str, Encoding] = field(default_factory=dict)
+    dependencies: tuple[str, ...] = ()
+    imports: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "hash": self.hash,
+            "integrity": self.integrity,
+            "size": self.size,
+            "content_type": self.content_type,
+            "immutable": self.immutable,
+            "encodings": {name: enc.to_json() for name, enc in sorted(self.encodings.items())},
+            "dependencies": list(self.dependencies),
+            "imports": list(self.imports),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ManifestEntry:
+        return cls(
+            path=str(data["path"]),
+            hash=str(data["hash"]),
+            integrity=str(data["integrity"]),
+            size=int(data["size"]),
+            content_type=str(data["content_type"]),
+            immutable=bool(data.get("immutable", True)),
+            encodings={
+                str(name): Encoding(path=str(enc["path"]), size=int(enc["size"]))
+                for name, enc in dict(data.get("encodings", {})).items()
+            },
+            dependencies=tuple(str(d) for d in data.get("dependencies", ())),
+            imports=tuple(str(d) for d in data.get("imports", ())),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """All built assets keyed by logical path (POSIX, relative to the source root)."""
+
+    base_url: str
+    assets: Mapping[str, ManifestEntry]
+    version: int = VERSION
+
+    # -- reading -----------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Manifest:
+        """Read and validate a manifest file; a missing or malformed one raises ManifestError."""
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ManifestError("manifest not found (run 'assetpipe build' first)", path=str(p)) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ManifestError(f"cannot read manifest: {exc}", path=str(p)) from exc
+        return cls.loads(text, source=str(p))
+
+    @classmethod
+    def loads(cls, text: str, *, source: str = "<manifest>") -> Manifest:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ManifestError(f"invalid JSON: {exc.msg}", path=source, line=exc.lineno, column=exc.colno) from None
+        if not isinstance(data, dict) or data.get("version") != VERSION:
+            raise ManifestError(f"not an assetpipe manifest of version {VERSION}", path=source)
+        try:
+            assets = {str(k): ManifestEntry.from_json(v) for k, v in dict(data["assets"]).items()}
+            return cls(base_url=str(data["base_url"]), assets=assets)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ManifestError(f"malformed manifest: {exc!r}", path=source) from None
+
+    # -- writing -----------------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "base_url": self.base_url,
+            "assets": {k: self.assets[k].to_json() for k in sorted(self.assets)},
+        }
+
+    def dumps(self) -> str:
+        # sort_keys + fixed indent + trailing newline: byte-identical for the same build, anywhere.
+        return json.dumps(self.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+    def write(self, out_dir: Path) -> Path:
+        """Write OUT/manifest.json atomically (temp file in OUT, fsync, rename, fsync the directory)."""
+        target = out_dir / MANIFEST_NAME
+        write_atomic(target, self.dumps().encode("utf-8"))
+        fsync_directory(out_dir)
+        return target
+
+    # -- lookups -----------------------------------------------------------------------------------
+    def entry(self, logical_path: str) -> ManifestEntry:
+        """The entry for ``logical_path``; UnknownAsset names up to three close matches."""
+        try:
+            return self.assets[logical_path]
+        except KeyError:
+            close = difflib.get_close_matches(logical_path, list(self.assets), n=3, cutoff=0.6)
+            raise UnknownAsset(logical_path, tuple(close)) from None
+
+    def url(self, logical_path: str, base_url: str | None = None) -> str:
+        """Public URL of the built file: base URL (this manifest's, or an override) + hashed path."""
+        base = self.base_url if base_url is None else base_url
+        if not base.endswith("/"):
+            base += "/"
+        return base + self.entry(logical_path).path
+
+    def integrity(self, logical_path: str) -> str:
+        return self.entry(logical_path).integrity
+
+    def output_files(self) -> set[str]:
+        """Every path (relative to OUT) this manifest names: files and their siblings."""
+        names: set[str] = set()
+        for entry in self.assets.values():
+            names.add(entry.path)
+            names.update(enc.path for enc in entry.encodings.values())
+        return names
