@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +38,43 @@ def _run(verbose: bool, fn: Callable[[], Any]) -> Any:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+
+
+class TerminalReporter:
+    """A progress bar on stderr for builds longer than about a second, and only on a terminal."""
+
+    DELAY = 1.0
+
+    def __init__(self, *, quiet: bool, verbose: bool) -> None:
+        self.enabled = not quiet and sys.stderr.isatty()
+        self.verbose = verbose
+        self.total = 0
+        self.done = 0
+        self.started = 0.0
+        self.drawn = 0.0
+
+    def start(self, total: int) -> None:
+        self.total, self.done, self.started = total, 0, time.monotonic()
+
+    def advance(self, count: int = 1) -> None:
+        self.done += count
+        if not self.enabled or self.total == 0:
+            return
+        now = time.monotonic()
+        if now - self.started < self.DELAY or now - self.drawn < 0.1:
+            return
+        self.drawn = now
+        width = 30
+        filled = width * self.done // self.total
+        bar = "#" * filled + "-" * (width - filled)
+        click.echo(f"\r[{bar}] {self.done}/{self.total}", err=True, nl=False)
+
+    def finish(self) -> None:
+        if self.enabled and self.drawn:
+            click.echo("\r" + " " * 60 + "\r", err=True, nl=False)
+
+    def waiting(self, message: str) -> None:
+        click.echo(message, err=True)
 
 
 def build_options(fn: F) -> F:
@@ -102,8 +140,6 @@ def build(**params: Any) -> None:
     """Build SRC into content-hashed files, siblings and OUT/manifest.json."""
     from assetpipe.config import load_config
     from assetpipe.pipeline import build as run_build
-    from assetpipe.progress import TerminalReporter
-
     verbose = bool(params["verbose"])
     config = _run(verbose, lambda: load_config(params.get("config_file"), Path.cwd(), _overrides(params)))
     reporter = TerminalReporter(quiet=bool(params["quiet"]), verbose=verbose)

@@ -1,0 +1,3 @@
+export function details(el) {
+  if (el) el.hidden = false;
+}

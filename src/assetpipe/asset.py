@@ -1,0 +1,59 @@
+"""The source side's records: an asset found under SRC and the references found in it."""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+
+class Kind(Enum):
+    """What a reference is, which decides how the helper may use it (only static imports are preloaded)."""
+
+    URL = "url"  # CSS url(), image-set() string, new URL(..., import.meta.url)
+    IMPORT = "import"  # CSS @import
+    MODULE = "module"  # JS static import / export ... from
+    DYNAMIC = "dynamic"  # JS import("...")
+    SOURCE_MAP = "source_map"
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """One reference as written in a text asset, with the span of its URL so rewrite can splice.
+
+    ``start``/``end`` are character offsets in the decoded text of the URL as written (inside the quotes
+    for a quoted one); ``url`` is the value after CSS/JS escapes are decoded.
+    """
+
+    url: str
+    start: int
+    end: int
+    line: int
+    column: int
+    kind: Kind
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    """A file under SRC. ``logical_path`` is POSIX and relative to SRC: the manifest key."""
+
+    logical_path: str
+    source_path: Path
+    size: int
+    mtime_ns: int
+    inode: int
+
+    @property
+    def suffix(self) -> str:
+        return posixpath.splitext(self.logical_path)[1].lower()
+
+
+CSS_SUFFIXES = frozenset({".css"})
+JS_SUFFIXES = frozenset({".js", ".mjs"})
+
+
+def is_scanned(logical_path: str) -> bool:
+    """True for the text types whose references assetpipe finds and rewrites."""
+    suffix = posixpath.splitext(logical_path)[1].lower()
+    return suffix in CSS_SUFFIXES or suffix in JS_SUFFIXES

@@ -1,0 +1,205 @@
+"""Configuration: assetpipe.toml, or [tool.assetpipe] in pyproject.toml, then flags on top.
+
+Unknown keys and wrong types are errors naming the key and the file, because a misspelt ``exclude``
+that is silently ignored publishes what the user meant to hide.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from assetpipe.errors import ConfigError
+
+DEFAULT_UNHASHED: tuple[str, ...] = (
+    # Browsers and crawlers ask for these at fixed URLs.
+    "favicon.ico",
+    "robots.txt",
+    "humans.txt",
+    "apple-touch-icon*.png",
+    "browserconfig.xml",
+    ".well-known/**",
+    # A service worker's script URL must stay the same: the browser checks that URL for an update, so a
+    # hashed name would pin every client to the first worker it installed.
+    "sw.js",
+    "service-worker.js",
+    "serviceworker.js",
+)
+
+ALWAYS_EXCLUDED: tuple[str, ...] = (
+    # Editor droppings and OS litter, excluded whatever the config says; dotfiles likewise (sources.py).
+    "**/*~",
+    "**/.#*",
+    "**/*.swp",
+    "**/*.swo",
+    "**/Thumbs.db",
+    "**/desktop.ini",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Everything one build needs; paths absolute."""
+
+    source: Path
+    output: Path
+    base_url: str = "/static/"
+    include: tuple[str, ...] = ("**",)
+    exclude: tuple[str, ...] = ()
+    unhashed: tuple[str, ...] = DEFAULT_UNHASHED
+    broken_references: str = "error"  # or "warn": leave the reference as written
+    compress: bool = True
+    brotli: bool = True
+    gzip: bool = True
+    gzip_backend: str = "zopfli"
+    min_size: int = 256
+    min_saving: float = 0.05
+    jobs: int | None = None
+    cache_dir: Path | None = None
+    snippets_dir: Path | None = None
+    snippet_root: str | None = None
+    config_file: Path | None = field(default=None, compare=False)
+
+    @property
+    def base_path(self) -> str:
+        """Path part of the base URL (``/static/`` for ``https://cdn.example.com/static/``)."""
+        return urlsplit(self.base_url).path or "/"
+
+
+# key -> (type(s) accepted, whether it is a path resolved against the config file's folder)
+_KEYS: dict[str, tuple[tuple[type, ...], bool]] = {
+    "source": ((str,), True),
+    "output": ((str,), True),
+    "base_url": ((str,), False),
+    "include": ((list,), False),
+    "exclude": ((list,), False),
+    "unhashed": ((list,), False),
+    "broken_references": ((str,), False),
+    "compress": ((bool,), False),
+    "brotli": ((bool,), False),
+    "gzip": ((bool,), False),
+    "gzip_backend": ((str,), False),
+    "min_size": ((int,), False),
+    "min_saving": ((float, int), False),
+    "jobs": ((int,), False),
+    "cache_dir": ((str,), True),
+    "snippets_dir": ((str,), True),
+    "snippet_root": ((str,), False),
+}
+assert set(_KEYS) | {"config_file"} == {f.name for f in fields(Config)}
+
+_CHOICES = {"broken_references": ("error", "warn"), "gzip_backend": ("zopfli", "zlib")}
+
+
+def find_config_file(cwd: Path) -> Path | None:
+    """assetpipe.toml in ``cwd``, else a pyproject.toml there that has [tool.assetpipe]."""
+    candidate = cwd / "assetpipe.toml"
+    if candidate.is_file():
+        return candidate
+    pyproject = cwd / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return None  # not ours to complain about unless it is named explicitly
+        if isinstance(data.get("tool"), dict) and "assetpipe" in data["tool"]:
+            return pyproject
+    return None
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The raw table of assetpipe keys in ``path``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("config file not found", path=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file: {exc}", path=str(path)) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}", path=str(path)) from None
+    if path.name == "pyproject.toml":
+        tool = data.get("tool", {})
+        table = tool.get("assetpipe", {}) if isinstance(tool, dict) else {}
+        if not isinstance(table, dict):
+            raise ConfigError("[tool.assetpipe] must be a table", path=str(path))
+        return table
+    return data
+
+
+def _check(key: str, value: Any, where: str) -> Any:
+    if key not in _KEYS:
+        known = ", ".join(sorted(_KEYS))
+        raise ConfigError(f"unknown key {key!r}", path=where, hint=f"known keys: {known}")
+    types, _ = _KEYS[key]
+    # bool is an int subclass: refuse `min_size = true`.
+    if isinstance(value, bool) and bool not in types:
+        raise ConfigError(f"{key!r} must be {types[0].__name__}, not bool", path=where)
+    if not isinstance(value, types):
+        raise ConfigError(f"{key!r} must be {types[0].__name__}, not {type(value).__name__}", path=where)
+    if isinstance(value, list):
+        if not all(isinstance(item, str) for item in value):
+            raise ConfigError(f"{key!r} must be a list of strings", path=where)
+        return tuple(value)
+    if key in _CHOICES and value not in _CHOICES[key]:
+        raise ConfigError(f"{key!r} must be one of {', '.join(_CHOICES[key])}, not {value!r}", path=where)
+    if key in ("min_size", "jobs") and value < (1 if key == "jobs" else 0):
+        raise ConfigError(f"{key!r} must not be {value}", path=where)
+    if key == "min_saving":
+        if not 0 <= value < 1:
+            raise ConfigError(f"'min_saving' must be a fraction in [0, 1), not {value}", path=where)
+        return float(value)
+    return value
+
+
+def load_config(
+    config_file: Path | None,
+    cwd: Path,
+    overrides: dict[str, Any] | None = None,
+) -> Config:
+    """Merge the config file (named, or found in ``cwd``) with flag overrides into a Config."""
+    overrides = dict(overrides or {})
+    path = config_file if config_file is not None else find_config_file(cwd)
+    values: dict[str, Any] = {}
+    if path is not None:
+        path = (cwd / path).resolve() if not path.is_absolute() else path
+        where = str(path)
+        folder = path.parent
+        for key, raw in read_config_file(path).items():
+            value = _check(key, raw, where)
+            if _KEYS[key][1]:
+                value = (folder / os.path.expanduser(value)).resolve()
+            values[key] = value
+    for key, raw in overrides.items():
+        if raw is None:
+            continue
+        value = raw if isinstance(raw, Path) else _check(key, raw, "command line")
+        if _KEYS[key][1]:
+            value = (cwd / Path(os.path.expanduser(str(value)))).resolve()
+        values[key] = value
+    where = str(path) if path is not None else "command line"
+    for required in ("source", "output"):
+        if required not in values:
+            raise ConfigError(
+                f"no {required} directory given",
+                path=where,
+                hint=f"pass --{required} or set {required!r} in assetpipe.toml",
+            )
+    base_url = values.get("base_url", "/static/")
+    if not base_url.endswith("/"):
+        base_url += "/"
+    parts = urlsplit(base_url)
+    if not (base_url.startswith("/") or (parts.scheme in ("http", "https") and parts.netloc)):
+        raise ConfigError(
+            f"base_url {base_url!r} must start with '/' or be an absolute http(s) URL", path=where
+        )
+    values["base_url"] = base_url
+    if "cache_dir" not in values:
+        anchor = path.parent if path is not None else cwd
+        values["cache_dir"] = (anchor / ".assetpipe-cache").resolve()
+    return Config(config_file=path, **values)

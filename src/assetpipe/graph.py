@@ -1,0 +1,63 @@
+"""The reference graph: dependencies before dependents, cycles named in full."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from assetpipe.errors import ReferenceCycle
+
+
+def build_order(
+    nodes: Sequence[str],
+    edges: Mapping[str, Sequence[str]],
+    where: Mapping[tuple[str, str], tuple[int, int]] | None = None,
+) -> list[str]:
+    """Topological order of ``nodes`` (each after everything it references), deterministic.
+
+    ``edges[a]`` lists what ``a`` references. ``where[(a, b)]`` optionally gives the line:column of a's
+    reference to b, to point a cycle error at the reference that closes it, for the error. Iterative DFS: vendor trees can be deep.
+    """
+    order: list[str] = []
+    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+    for root in sorted(nodes):
+        if state.get(root):
+            continue
+        stack: list[tuple[str, int]] = [(root, 0)]
+        path: list[str] = [root]
+        state[root] = 1
+        while stack:
+            node, index = stack[-1]
+            deps = edges.get(node, ())
+            if index < len(deps):
+                stack[-1] = (node, index + 1)
+                dep = deps[index]
+                mark = state.get(dep)
+                if mark == 1:
+                    loop = [*path[path.index(dep) :], dep]
+                    line, column = (where or {}).get((node, dep), (None, None))
+                    raise ReferenceCycle(
+                        "reference cycle: " + " -> ".join(loop),
+                        path=node,
+                        line=line,
+                        column=column,
+                        hint="content hashes cannot be computed for files that reference each other",
+                    )
+                if mark is None:
+                    state[dep] = 1
+                    stack.append((dep, 0))
+                    path.append(dep)
+                continue
+            stack.pop()
+            path.pop()
+            state[node] = 2
+            order.append(node)
+    return order
+
+
+def dependents(edges: Mapping[str, Sequence[str]]) -> dict[str, set[str]]:
+    """The reverse graph: for each node, who references it."""
+    reverse: dict[str, set[str]] = {}
+    for node, deps in edges.items():
+        for dep in deps:
+            reverse.setdefault(dep, set()).add(node)
+    return reverse

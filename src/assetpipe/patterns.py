@@ -1,0 +1,65 @@
+"""Glob patterns over logical paths, with gitignore's two conventions users already know.
+
+``**`` spans directories, ``*`` and ``?`` stay inside one segment, and a pattern without a ``/`` matches the
+last segment at any depth (``*.map`` matches ``js/app.js.map``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+@lru_cache(maxsize=512)
+def _compile(pattern: str) -> re.Pattern[str]:
+    pat = pattern.strip().lstrip("/")
+    if "/" not in pat:
+        pat = "**/" + pat
+    if pat.endswith("/"):
+        pat += "**"
+    out: list[str] = []
+    i = 0
+    while i < len(pat):
+        if pat.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pat.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pat[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pat[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pat[i] == "[":
+            close = pat.find("]", i + 2)
+            if close == -1:
+                out.append(re.escape("["))
+                i += 1
+            else:
+                body = pat[i + 1 : close].replace("\\", "\\\\")
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append(f"(?!/)[{body}]")
+                i = close + 1
+        else:
+            out.append(re.escape(pat[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class PathSet:
+    """A set of logical paths given by glob patterns."""
+
+    patterns: tuple[str, ...]
+
+    def matches(self, logical_path: str) -> bool:
+        return any(_compile(p).match(logical_path) for p in self.patterns)
+
+
+def path_set(patterns: Iterable[str]) -> PathSet:
+    return PathSet(tuple(patterns))

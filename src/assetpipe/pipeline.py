@@ -1,0 +1,455 @@
+"""build(config): the one module that composes the stages, top to bottom.
+
+scan -> find references -> resolve into a graph -> for each asset in dependency order: rewrite, digest,
+name, write -> compress (overlapping, in a pool) -> manifest last and atomically -> build record ->
+snippets. Any error before the manifest is written leaves the previous manifest byte-identical; files
+already written are content-addressed new names, harmless to old readers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from assetpipe import references
+from assetpipe.asset import Asset, Kind, Reference, is_scanned
+from assetpipe.builds import record_build
+from assetpipe.config import Config
+from assetpipe.errors import AssetpipeError, BrokenReference, ConfigError, OutputError, SourceError
+from assetpipe.files import write_atomic
+from assetpipe.fingerprint import fingerprint, hashed_path
+from assetpipe.graph import build_order
+from assetpipe.lock import STATE_DIR, output_lock
+from assetpipe.manifest import MANIFEST_NAME, Encoding, Manifest, ManifestEntry
+from assetpipe.media_types import media_type
+from assetpipe.patterns import path_set
+from assetpipe.references.resolve import Target, new_url, resolve
+from assetpipe.references.text import decode_utf8
+from assetpipe.rewrite import splice
+from assetpipe.sources import check_layout, scan
+from assetpipe.state import BuildState, FileRecord, load_state, now_ns, save_state, settings_key, state_path
+
+if TYPE_CHECKING:
+    from assetpipe.compress import Compressor
+
+
+class Reporter(Protocol):
+    """Progress callbacks; the CLI draws a bar, tests and watch pass nothing."""
+
+    def start(self, total: int) -> None: ...
+    def advance(self, count: int = 1) -> None: ...
+    def finish(self) -> None: ...
+    def waiting(self, message: str) -> None: ...
+
+
+@dataclass(slots=True)
+class BuildReport:
+    """What a build did, for the summary line and for callers."""
+
+    manifest: Manifest
+    manifest_path: Path
+    files: int = 0
+    written: int = 0
+    reused: int = 0
+    read: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    encoded_bytes: dict[str, int] = field(default_factory=dict)
+    cache_hits: int = 0
+    compressed: int = 0
+    manifest_changed: bool = False
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [f"{self.files} files ({self.written} written, {self.read} read)", f"{_size(self.bytes_out)}"]
+        for name in sorted(self.encoded_bytes):
+            size = self.encoded_bytes[name]
+            parts.append(f"{name} {_size(size)}")
+        if self.compressed or self.cache_hits:
+            parts.append(f"{self.compressed} compressed, {self.cache_hits} cache hits")
+        return "built " + ", ".join(parts) + f" in {self.seconds:.2f}s -> {self.manifest_path}"
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "kB", "MB"):
+        if n < 1000 or unit == "MB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    return f"{n} B"
+
+
+@dataclass(slots=True)
+class _Node:
+    asset: Asset
+    record: FileRecord | None  # trusted record from the last build, when the file is unchanged
+    text: str | None = None
+    refs: tuple[Reference, ...] = ()
+    targets: list[tuple[Reference, Target]] = field(default_factory=list)
+
+
+def _settings(config: Config) -> str:
+    return settings_key(
+        "v1", config.source.resolve(), config.output.resolve(), config.base_url, config.unhashed,
+        config.broken_references,
+    )  # fmt: skip
+
+
+def _compress_settings(config: Config) -> str:
+    return settings_key(
+        config.compress, config.brotli, config.gzip, config.gzip_backend, config.min_size, config.min_saving
+    )
+
+
+def _read(asset: Asset) -> bytes:
+    try:
+        return asset.source_path.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"cannot read: {exc.strerror or exc}", path=asset.logical_path) from None
+
+
+def _check_collisions(config: Config, unhashed: set[str]) -> None:
+    for logical in sorted(unhashed):
+        top = logical.split("/", 1)[0]
+        if logical == MANIFEST_NAME or top == STATE_DIR:
+            raise SourceError(
+                f"output name would collide with OUT/{logical}, which assetpipe owns",
+                path=logical,
+                hint="rename the file or remove it from 'unhashed'",
+            )
+
+
+def build(
+    config: Config,
+    *,
+    reporter: Reporter | None = None,
+    wait: bool = True,
+    state: BuildState | None = None,
+    changed: Callable[[BuildState], None] | None = None,
+) -> BuildReport:
+    """Build SRC into OUT; see the module docstring for the order and the guarantees.
+
+    ``state`` lets a long-running caller (watch) keep the per-file records in memory between builds;
+    without it they are loaded from and saved to the cache directory.
+    """
+    started = time.perf_counter()
+    check_layout(config)
+    out = config.output.resolve()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output directory: {exc.strerror or exc}", path=str(out)) from None
+    on_wait = reporter.waiting if reporter is not None else None
+    with output_lock(out, wait=wait, on_wait=on_wait):
+        report, new_state = _build_locked(config, out, reporter, state)
+    if changed is not None:
+        changed(new_state)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _build_locked(
+    config: Config, out: Path, reporter: Reporter | None, state: BuildState | None
+) -> tuple[BuildReport, BuildState]:
+    settings = _settings(config)
+    persisted = state is None and config.cache_dir is not None
+    if state is None or state.settings != settings:
+        state = (
+            load_state(state_path(config.cache_dir, out), settings)
+            if persisted and config.cache_dir is not None
+            else BuildState(settings=settings)
+        )
+    recorded_ns = now_ns()
+    assets = scan(config)
+    by_path = {a.logical_path: a for a in assets}
+    unhashed_set = path_set(config.unhashed)
+    unhashed = {a.logical_path for a in assets if unhashed_set.matches(a.logical_path)}
+    _check_collisions(config, unhashed)
+    report = BuildReport(manifest=Manifest(config.base_url, {}), manifest_path=out / MANIFEST_NAME)
+    base_path = config.base_path
+
+    # -- find references (reading only text files that changed) -------------------------------------
+    nodes: dict[str, _Node] = {}
+    edges: dict[str, list[str]] = {}
+    where: dict[tuple[str, str], tuple[int, int]] = {}
+    for asset in assets:
+        record = state.unchanged(asset)
+        node = _Node(asset, record)
+        nodes[asset.logical_path] = node
+        if not is_scanned(asset.logical_path):
+            continue
+        if record is not None and record.references is not None:
+            node.refs = record.references
+        else:
+            data = _read(asset)
+            report.read += 1
+            node.text = decode_utf8(data, asset.logical_path)
+            node.refs = references.find(asset.logical_path, node.text)
+        deps: list[str] = []
+        for ref in node.refs:
+            try:
+                target = resolve(asset.logical_path, ref, base_path, by_path)
+            except BrokenReference as exc:
+                if config.broken_references == "warn":
+                    report.warnings.append(str(exc))
+                    continue
+                raise
+            if target is None:
+                continue
+            node.targets.append((ref, target))
+            if target.logical_path not in deps:
+                deps.append(target.logical_path)
+                where[(asset.logical_path, target.logical_path)] = (ref.line, ref.column)
+        edges[asset.logical_path] = deps
+
+    order = build_order(list(nodes), edges, where)
+
+    # -- rewrite, digest, name, write: dependencies first -------------------------------------------
+    compressor = _compressor(config)
+    compress_ok = state.compress_settings == _compress_settings(config)
+    entries: dict[str, ManifestEntry] = {}
+    new_files: dict[str, FileRecord] = {}
+    output_owner: dict[str, str] = {}
+    pending_encodings: set[str] = set()
+    if reporter is not None:
+        reporter.start(len(order))
+    try:
+        for logical in order:
+            node = nodes[logical]
+            asset = node.asset
+            deps = edges.get(logical, [])
+            deps_key = hashlib.sha256(
+                "\0".join(f"{d}\1{entries[d].path}" for d in deps).encode()
+            ).hexdigest()[:16]
+            rec = node.record
+            output = rec.output if rec is not None and rec.deps_key == deps_key else None
+            out_path: str
+            if output is not None and _output_present(out, output):
+                out_path = output["path"]
+                fp_hash, integrity, size = output["hash"], output["integrity"], output["size"]
+                data = None
+                report.reused += 1
+            else:
+                data = _final_bytes(node, entries, base_path, report)
+                fp = fingerprint(data)
+                fp_hash, integrity, size = fp.hash, fp.integrity, fp.size
+                out_path = logical if logical in unhashed else hashed_path(logical, fp.hash)
+                if _write_output(out / out_path, data, hashed=logical not in unhashed):
+                    report.written += 1
+            _claim(output_owner, out_path, logical)
+            report.bytes_in += asset.size
+            report.bytes_out += size
+            content_type = media_type(logical)
+            imports = tuple(
+                sorted(
+                    {t.logical_path for r, t in node.targets if r.kind is Kind.MODULE and is_scanned(t.logical_path)}
+                )
+            )
+            entry = ManifestEntry(
+                path=out_path,
+                hash=fp_hash,
+                integrity=integrity,
+                size=size,
+                content_type=content_type,
+                immutable=logical not in unhashed,
+                encodings={},
+                dependencies=tuple(sorted(deps)),
+                imports=imports,
+            )
+            entries[logical] = entry
+            new_files[logical] = FileRecord(
+                size=asset.size,
+                mtime_ns=asset.mtime_ns,
+                inode=asset.inode,
+                references=node.refs if is_scanned(logical) else None,
+                deps_key=deps_key,
+                output={"path": out_path, "hash": fp_hash, "integrity": integrity, "size": size},
+            )
+            if compressor is not None:
+                previous = state.encodings.get(logical) if compress_ok else None
+                if previous is not None and previous.get("for") == out_path and _siblings_present(out, previous):
+                    pass
+                else:
+                    if data is None:
+                        data = (out / out_path).read_bytes()
+                    mtime_ns = (out / out_path).stat().st_mtime_ns
+                    compressor.submit(out / out_path, out_path, data, content_type, mtime_ns)
+                    pending_encodings.add(logical)
+            if reporter is not None:
+                reporter.advance()
+
+        # -- siblings: wait for the pool; then the manifest, last ---------------------------------------
+        encodings: dict[str, dict[str, Encoding]] = {}
+        if compressor is not None:
+            results = compressor.results()
+            for logical, entry in entries.items():
+                if logical in pending_encodings:
+                    encodings[logical] = dict(results.get(entry.path, {}))
+                else:
+                    prev = state.encodings.get(logical, {})
+                    encodings[logical] = {
+                        name: Encoding(path=e["path"], size=e["size"])
+                        for name, e in prev.items()
+                        if name != "for"  # type: ignore[union-attr]
+                    }
+            stats = compressor.stats
+            report.cache_hits = stats.cache_hits
+            report.compressed = stats.compressor_calls
+    finally:
+        if compressor is not None:
+            compressor.close()
+        if reporter is not None:
+            reporter.finish()
+
+    final = {
+        logical: _with_encodings(entry, encodings.get(logical, {})) for logical, entry in entries.items()
+    }
+    for entry in final.values():
+        for enc_name, enc in entry.encodings.items():
+            report.encoded_bytes[enc_name] = report.encoded_bytes.get(enc_name, 0) + enc.size
+    manifest = Manifest(base_url=config.base_url, assets=final)
+    if config.snippets_dir is not None:
+        # Before the manifest: a snippet that cannot be rendered safely fails the build, not half of it.
+        from assetpipe.snippets import write_all
+
+        write_all(manifest, config.snippets_dir, root=config.snippet_root or str(out))
+    target = out / MANIFEST_NAME
+    text = manifest.dumps().encode("utf-8")
+    try:
+        previous_bytes = target.read_bytes()
+    except OSError:
+        previous_bytes = None
+    if previous_bytes != text:
+        if report.written or pending_encodings:
+            os.sync()  # every file the manifest names reaches the disk before the manifest does
+        manifest.write(out)
+        report.manifest_changed = True
+    record_build(out, manifest)
+    report.manifest = manifest
+    report.files = len(final)
+
+    new_state = BuildState(
+        settings=state.settings,
+        recorded_ns=recorded_ns,
+        files=new_files,
+        encodings={
+            logical: {"for": entry.path, **{n: e.to_json() for n, e in entry.encodings.items()}}  # type: ignore[dict-item]
+            for logical, entry in final.items()
+        }
+        if compressor is not None
+        else state.encodings,
+        compress_settings=_compress_settings(config) if compressor is not None else state.compress_settings,
+    )
+    if persisted and config.cache_dir is not None:
+        save_state(state_path(config.cache_dir, out), new_state)
+    return report, new_state
+
+
+def _claim(owner: dict[str, str], out_path: str, logical: str) -> None:
+    other = owner.setdefault(out_path, logical)
+    if other != logical:
+        raise SourceError(
+            f"output name {out_path!r} is also the output of {other!r}",
+            path=logical,
+            hint="rename one of them or remove it from 'unhashed'",
+        )
+
+
+def _with_encodings(entry: ManifestEntry, encodings: dict[str, Encoding]) -> ManifestEntry:
+    if not encodings:
+        return entry
+    return ManifestEntry(
+        path=entry.path,
+        hash=entry.hash,
+        integrity=entry.integrity,
+        size=entry.size,
+        content_type=entry.content_type,
+        immutable=entry.immutable,
+        encodings=dict(sorted(encodings.items())),
+        dependencies=entry.dependencies,
+        imports=entry.imports,
+    )
+
+
+def _output_present(out: Path, output: dict[str, object]) -> bool:
+    try:
+        return os.stat(out / str(output["path"])).st_size == output["size"]
+    except (OSError, KeyError):
+        return False
+
+
+def _siblings_present(out: Path, previous: dict[str, object]) -> bool:
+    for name, enc in previous.items():
+        if name == "for":
+            continue
+        if not isinstance(enc, dict) or not _output_present(out, enc):
+            return False
+    return True
+
+
+def _final_bytes(node: _Node, entries: dict[str, ManifestEntry], base_path: str, report: BuildReport) -> bytes:
+    """The bytes to write: the source with each resolved reference spliced to its target's new URL."""
+    asset = node.asset
+    if not is_scanned(asset.logical_path):
+        report.read += 1
+        return _read(asset)
+    if node.text is None:  # references came from the record, but the text is needed to rewrite
+        node.text = decode_utf8(_read(asset), asset.logical_path)
+        report.read += 1
+        if references.find(asset.logical_path, node.text) != node.refs:
+            raise SourceError("changed while building; run the build again", path=asset.logical_path)
+    if not node.targets:
+        return node.text.encode("utf-8")
+    replacements = [
+        (
+            ref.start,
+            ref.end,
+            new_url(asset.logical_path, target, entries[target.logical_path].path, base_path),
+        )
+        for ref, target in node.targets
+    ]
+    return splice(node.text, replacements).encode("utf-8")
+
+
+def _write_output(path: Path, data: bytes, *, hashed: bool) -> bool:
+    """Write unless identical bytes are already there (keeps mtimes, and so ETags, stable)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise OutputError(f"cannot write: {exc.strerror or exc}", path=str(path)) from None
+    if st is not None and st.st_size == len(data):
+        # A hashed name is content-addressed: same size means same bytes (verify re-checks digests).
+        if hashed:
+            return False
+        try:
+            if path.read_bytes() == data:
+                return False
+        except OSError:
+            pass
+    write_atomic(path, data, fsync=False)
+    return True
+
+
+def _compressor(config: Config) -> Compressor | None:
+    if not config.compress or not (config.brotli or config.gzip):
+        return None
+    from assetpipe.compress import CompressionPolicy, Compressor
+
+    policy = CompressionPolicy(
+        brotli=config.brotli,
+        gzip=config.gzip,
+        gzip_backend=config.gzip_backend,
+        min_size=config.min_size,
+        min_saving=config.min_saving,
+    )
+    return Compressor(policy, cache_dir=config.cache_dir, jobs=config.jobs)
+
+
+__all__ = ["AssetpipeError", "BuildReport", "ConfigError", "build"]

@@ -1,0 +1,207 @@
+"""Find the URLs a stylesheet references, with a tokenizer rather than a regex.
+
+Regex rewriters (Django's among them) crash on ``url( 'a.png' )``, miss bare strings in image-set() and
+rewrite inside comments. Walking the text once, aware of comments, strings, escapes and the function
+each token sits in, finds exactly: url() in every form, @import "x" / @import url(x), the strings directly
+inside image-set() / -webkit-image-set(), and ``/*# sourceMappingURL=... */``. Everything else, URLs in
+comments and other strings included, is left alone. Malformed CSS never raises: like a browser, the
+scanner recovers (an unterminated string or comment runs to the end of the file).
+"""
+
+from __future__ import annotations
+
+import re
+
+from assetpipe.asset import Kind, Reference
+from assetpipe.references.text import LineIndex
+
+_WS = " \t\n\r\f"
+_IMAGE_SET = frozenset({"image-set", "-webkit-image-set"})
+_SOURCE_MAP = re.compile(r"[#@]\s*sourceMappingURL\s*=\s*(\S+)\s*$", re.DOTALL)
+_HEX = "0123456789abcdefABCDEF"
+
+
+def _is_name_char(ch: str) -> bool:
+    return ch.isalnum() or ch in "-_" or ord(ch) > 0x7F
+
+
+def _read_escape(text: str, i: int) -> tuple[str, int]:
+    """Decode the CSS escape whose backslash is at ``i``; return (decoded, index after it)."""
+    n = len(text)
+    j = i + 1
+    if j >= n:
+        return "\ufffd", n
+    if text[j] in _HEX:
+        k = j
+        while k < n and k - j < 6 and text[k] in _HEX:
+            k += 1
+        code = int(text[j:k], 16)
+        if k < n and text[k] in _WS:
+            k += 2 if text.startswith("\r\n", k) else 1
+        if code == 0 or code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+            return "\ufffd", k
+        return chr(code), k
+    return text[j], j + 1
+
+
+def _read_string(text: str, i: int) -> tuple[str, int, int]:
+    """Read the string whose quote is at ``i``: (decoded value, end of content, index after the string)."""
+    quote = text[i]
+    n = len(text)
+    j = i + 1
+    out: list[str] = []
+    while j < n:
+        ch = text[j]
+        if ch == quote:
+            return "".join(out), j, j + 1
+        if ch == "\\":
+            if j + 1 < n and text[j + 1] in "\n\f":
+                j += 2  # an escaped newline continues the string
+                continue
+            if text.startswith("\r\n", j + 1):
+                j += 3
+                continue
+            decoded, j = _read_escape(text, j)
+            out.append(decoded)
+            continue
+        if ch == "\n":
+            return "".join(out), j, j  # bad string: ends at the newline, as in the CSS spec
+        out.append(ch)
+        j += 1
+    return "".join(out), n, n
+
+
+def _skip_ws_and_comments(text: str, i: int) -> int:
+    n = len(text)
+    while i < n:
+        if text[i] in _WS:
+            i += 1
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            i = n if end == -1 else end + 2
+        else:
+            break
+    return i
+
+
+def find_css_references(text: str) -> tuple[Reference, ...]:
+    """Every rewritable URL in ``text``, in order of appearance."""
+    refs: list[Reference] = []
+    lines = LineIndex(text)
+    n = len(text)
+    stack: list[str] = []  # enclosing function names ("" for plain parentheses)
+    i = 0
+
+    def add(url: str, start: int, end: int, kind: Kind) -> None:
+        line, column = lines.position(start)
+        refs.append(Reference(url=url, start=start, end=end, line=line, column=column, kind=kind))
+
+    while i < n:
+        ch = text[i]
+        if ch == "/" and text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            body_end = n if end == -1 else end
+            match = _SOURCE_MAP.match(text, i + 2, body_end)
+            if match is not None:
+                add(match.group(1), match.start(1), match.end(1), Kind.SOURCE_MAP)
+            i = n if end == -1 else end + 2
+        elif ch in "\"'":
+            value, content_end, after = _read_string(text, i)
+            if stack and stack[-1] in _IMAGE_SET:
+                add(value, i + 1, content_end, Kind.URL)
+            i = after
+        elif ch == "@":
+            j = i + 1
+            while j < n and _is_name_char(text[j]):
+                j += 1
+            if text[i + 1 : j].lower() == "import":
+                k = _skip_ws_and_comments(text, j)
+                if k < n and text[k] in "\"'":
+                    value, content_end, after = _read_string(text, k)
+                    add(value, k + 1, content_end, Kind.IMPORT)
+                    i = after
+                    continue
+                if text[k : k + 4].lower() == "url(":
+                    found = _read_url(text, k + 4)
+                    if found is not None:
+                        value, start, end, after = found
+                        add(value, start, end, Kind.IMPORT)
+                        i = after
+                        continue
+            i = j
+        elif ch == "\\":
+            _, i = _read_escape(text, i)
+        elif ch == "(":
+            stack.append("")
+            i += 1
+        elif ch == ")":
+            if stack:
+                stack.pop()
+            i += 1
+        elif ch == "}" or ch == ";":
+            # a block or declaration end closes any function a malformed value left open
+            stack.clear()
+            i += 1
+        elif _is_name_char(ch) and not ch.isdigit() or ch == "-":
+            j = i
+            while j < n and (_is_name_char(text[j]) or text[j] == "\\"):
+                if text[j] == "\\":
+                    _, j = _read_escape(text, j)
+                else:
+                    j += 1
+            name = text[i:j].lower()
+            if j < n and text[j] == "(":
+                if name == "url":
+                    found = _read_url(text, j + 1)
+                    if found is not None:
+                        value, start, end, after = found
+                        add(value, start, end, Kind.URL)
+                        i = after
+                        continue
+                stack.append(name)
+                i = j + 1
+                continue
+            i = j
+        else:
+            i += 1
+    return tuple(refs)
+
+
+def _read_url(text: str, i: int) -> tuple[str, int, int, int] | None:
+    """Read a url( body starting just after the parenthesis: (value, start, end, index after ')').
+
+    Returns None for a malformed body (the browser would drop it too), which is then left alone.
+    """
+    n = len(text)
+    j = i
+    while j < n and text[j] in _WS:
+        j += 1
+    if j < n and text[j] in "\"'":
+        value, content_end, after = _read_string(text, j)
+        k = _skip_ws_and_comments(text, after)
+        if k < n and text[k] == ")":
+            return value, j + 1, content_end, k + 1
+        return None
+    start = j
+    out: list[str] = []
+    while j < n:
+        ch = text[j]
+        if ch == ")":
+            return "".join(out), start, j, j + 1
+        if ch in _WS:
+            end = j
+            k = j
+            while k < n and text[k] in _WS:
+                k += 1
+            if k < n and text[k] == ")":
+                return "".join(out), start, end, k + 1
+            return None
+        if ch in "\"'(":
+            return None
+        if ch == "\\":
+            decoded, j = _read_escape(text, j)
+            out.append(decoded)
+            continue
+        out.append(ch)
+        j += 1
+    return None

@@ -1,0 +1,315 @@
+"""Find the module specifiers and asset URLs an ES module references.
+
+A small lexer (comments, strings, template literals with nested ``${}``, regex literals told apart from
+division by the previous token) produces tokens; references are recognised only in statement shapes:
+``import ... from "x"``, ``import "x"``, ``export * from "x"``, ``export {...} from "x"``, ``import("x")``
+with one string literal, ``new URL("x", import.meta.url)``, and a ``//# sourceMappingURL=`` comment.
+A specifier in any other string, comment or template is never touched. Malformed input never raises.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from assetpipe.asset import Kind, Reference
+from assetpipe.references.text import LineIndex
+
+_SOURCE_MAP = re.compile(r"[#@]\s*sourceMappingURL\s*=\s*(\S+)\s*$")
+_IDENT_START = re.compile(r"[A-Za-z_$\u0080-\uffff]")
+_IDENT = re.compile(r"[A-Za-z0-9_$\u0080-\uffff]*")
+_NUMBER = re.compile(r"\.?[0-9][0-9A-Za-z_.]*")
+# After these keywords a '/' starts a regular expression, not a division.
+_REGEX_AFTER_WORDS = frozenset(
+    {
+        "return", "typeof", "instanceof", "in", "of", "new", "delete", "void", "throw", "case", "do",
+        "else", "yield", "await",
+    }
+)  # fmt: skip
+_SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    kind: str  # "name", "string", "punct", "template", "regex", "number"
+    text: str  # identifier or punctuator; decoded value for strings
+    start: int  # for strings: start of the content (after the quote)
+    end: int  # for strings: end of the content (before the quote)
+
+
+def _decode_js_string(raw: str) -> str:
+    if "\\" not in raw:
+        return raw
+    out: list[str] = []
+    i = 0
+    n = len(raw)
+    while i < n:
+        ch = raw[i]
+        if ch != "\\" or i + 1 >= n:
+            out.append(ch)
+            i += 1
+            continue
+        nxt = raw[i + 1]
+        if nxt in _SIMPLE_ESCAPES:
+            out.append(_SIMPLE_ESCAPES[nxt])
+            i += 2
+        elif nxt == "x" and re.fullmatch(r"[0-9a-fA-F]{2}", raw[i + 2 : i + 4]):
+            out.append(chr(int(raw[i + 2 : i + 4], 16)))
+            i += 4
+        elif nxt == "u" and raw.startswith("{", i + 2):
+            close = raw.find("}", i + 3)
+            digits = raw[i + 3 : close] if close != -1 else ""
+            if re.fullmatch(r"[0-9a-fA-F]{1,6}", digits) and int(digits, 16) <= 0x10FFFF:
+                out.append(chr(int(digits, 16)))
+                i = close + 1
+            else:
+                out.append(nxt)
+                i += 2
+        elif nxt == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", raw[i + 2 : i + 6]):
+            out.append(chr(int(raw[i + 2 : i + 6], 16)))
+            i += 6
+        elif nxt == "\n":
+            i += 2
+        else:
+            out.append(nxt)
+            i += 2
+    return "".join(out)
+
+
+class _Lexer:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.n = len(text)
+        self.tokens: list[_Token] = []
+        self.source_maps: list[tuple[str, int, int]] = []
+
+    def _regex_allowed(self) -> bool:
+        if not self.tokens:
+            return True
+        last = self.tokens[-1]
+        if last.kind in ("string", "template", "regex", "number"):
+            return False
+        if last.kind == "name":
+            return last.text in _REGEX_AFTER_WORDS
+        return last.text not in (")", "]")
+
+    def _skip_string(self, i: int) -> int:
+        quote = self.text[i]
+        j = i + 1
+        text, n = self.text, self.n
+        while j < n:
+            ch = text[j]
+            if ch == "\\":
+                j += 2
+            elif ch == quote:
+                return j
+            elif ch == "\n":
+                return j  # unterminated: stop at the line end
+            else:
+                j += 1
+        return n
+
+    def _skip_regex(self, i: int) -> int:
+        j = i + 1
+        in_class = False
+        text, n = self.text, self.n
+        while j < n:
+            ch = text[j]
+            if ch == "\\":
+                j += 2
+                continue
+            if ch == "\n":
+                return j
+            if in_class:
+                if ch == "]":
+                    in_class = False
+            elif ch == "[":
+                in_class = True
+            elif ch == "/":
+                j += 1
+                m = _IDENT.match(text, j)
+                return m.end() if m else j
+            j += 1
+        return n
+
+    def run(self) -> None:
+        text, n = self.text, self.n
+        brace_stack: list[str] = []  # "{" for code blocks, "${" for template substitutions
+        i = 0
+        template_resume = False
+        while i < n:
+            if template_resume:
+                i = self._template_body(i, brace_stack)
+                template_resume = False
+                continue
+            ch = text[i]
+            if ch in " \t\r\n\u00a0\ufeff\u2028\u2029":
+                i += 1
+            elif ch == "/" and text.startswith("//", i):
+                end = text.find("\n", i)
+                end = n if end == -1 else end
+                m = _SOURCE_MAP.match(text, i + 2, end)
+                if m is not None:
+                    self.source_maps.append((m.group(1), m.start(1), m.end(1)))
+                i = end
+            elif ch == "/" and text.startswith("/*", i):
+                end = text.find("*/", i + 2)
+                i = n if end == -1 else end + 2
+            elif ch == "/" and self._regex_allowed():
+                end = self._skip_regex(i)
+                self.tokens.append(_Token("regex", "", i, end))
+                i = end
+            elif ch in "\"'":
+                close = self._skip_string(i)
+                raw = text[i + 1 : close]
+                self.tokens.append(_Token("string", _decode_js_string(raw), i + 1, close))
+                i = close + 1
+            elif ch == "`":
+                self.tokens.append(_Token("template", "", i, i))
+                i = self._template_body(i + 1, brace_stack)
+            elif ch == "{":
+                brace_stack.append("{")
+                self.tokens.append(_Token("punct", "{", i, i + 1))
+                i += 1
+            elif ch == "}":
+                if brace_stack and brace_stack[-1] == "${":
+                    brace_stack.pop()
+                    template_resume = True
+                    i += 1
+                    continue
+                if brace_stack:
+                    brace_stack.pop()
+                self.tokens.append(_Token("punct", "}", i, i + 1))
+                i += 1
+            elif ch.isdigit() or (ch == "." and i + 1 < n and text[i + 1].isdigit()):
+                m = _NUMBER.match(text, i)
+                end = m.end() if m else i + 1
+                self.tokens.append(_Token("number", "", i, end))
+                i = end
+            elif _IDENT_START.match(ch) or ch == "\\":
+                m = _IDENT.match(text, i + 1)
+                end = m.end() if m else i + 1
+                self.tokens.append(_Token("name", text[i:end], i, end))
+                i = end
+            elif ch == "#":
+                m = _IDENT.match(text, i + 1)
+                end = m.end() if m else i + 1
+                self.tokens.append(_Token("name", text[i:end], i, end))
+                i = end
+            else:
+                self.tokens.append(_Token("punct", ch, i, i + 1))
+                i += 1
+
+    def _template_body(self, i: int, brace_stack: list[str]) -> int:
+        """Skip template text from ``i``; stop after the closing backtick or at a ``${``."""
+        text, n = self.text, self.n
+        while i < n:
+            ch = text[i]
+            if ch == "\\":
+                i += 2
+            elif ch == "`":
+                self.tokens.append(_Token("template", "", i, i + 1))
+                return i + 1
+            elif ch == "$" and text.startswith("${", i):
+                brace_stack.append("${")
+                self.tokens.append(_Token("punct", "(", i, i + 2))  # a substitution acts as an expression
+                return i + 2
+            else:
+                i += 1
+        return n
+
+
+def _skip_group(tokens: list[_Token], i: int) -> int:
+    """Index after the ``}`` matching the ``{`` at ``i``, or -1."""
+    depth = 0
+    for j in range(i, min(len(tokens), i + 10_000)):
+        t = tokens[j].text if tokens[j].kind == "punct" else ""
+        if t == "{":
+            depth += 1
+        elif t == "}":
+            depth -= 1
+            if depth == 0:
+                return j + 1
+    return -1
+
+
+def _from_clause(tokens: list[_Token], i: int) -> int:
+    """After an import/export head, find ``from "x"``: index of the string token, or -1."""
+    n = len(tokens)
+    steps = 0
+    while i < n and steps < 64:
+        steps += 1
+        t = tokens[i]
+        if t.kind == "name" and t.text == "from" and i + 1 < n and tokens[i + 1].kind == "string":
+            return i + 1
+        if t.kind == "punct" and t.text == "{":
+            i = _skip_group(tokens, i)
+            if i == -1:
+                return -1
+            continue
+        if t.kind == "name" or (t.kind == "punct" and t.text in ",*"):
+            i += 1
+            continue
+        return -1
+    return -1
+
+
+def find_js_references(text: str) -> tuple[Reference, ...]:
+    """Every rewritable specifier or URL in ``text``, in order of appearance."""
+    lexer = _Lexer(text)
+    lexer.run()
+    tokens = lexer.tokens
+    lines = LineIndex(text)
+    found: list[tuple[_Token, Kind]] = []
+    n = len(tokens)
+    for i, tok in enumerate(tokens):
+        if tok.kind != "name":
+            continue
+        prev = tokens[i - 1] if i else None
+        if prev is not None and prev.kind == "punct" and prev.text in (".", "?."):
+            continue  # a property named import/export/URL
+        nxt = tokens[i + 1] if i + 1 < n else None
+        if nxt is None:
+            continue
+        if tok.text == "import":
+            if nxt.kind == "string":
+                found.append((nxt, Kind.MODULE))
+            elif nxt.kind == "punct" and nxt.text == "(":
+                if (
+                    i + 3 < n
+                    and tokens[i + 2].kind == "string"
+                    and tokens[i + 3].kind == "punct"
+                    and tokens[i + 3].text in "),"
+                ):
+                    found.append((tokens[i + 2], Kind.DYNAMIC))
+            elif nxt.kind == "name" or (nxt.kind == "punct" and nxt.text in "{*"):
+                k = _from_clause(tokens, i + 1)
+                if k != -1:
+                    found.append((tokens[k], Kind.MODULE))
+        elif tok.text == "export" and nxt.kind == "punct" and nxt.text in "{*":
+            k = _from_clause(tokens, i + 1)
+            if k != -1:
+                found.append((tokens[k], Kind.MODULE))
+        elif (
+            tok.text == "URL"
+            and prev is not None
+            and prev.kind == "name"
+            and prev.text == "new"
+            and nxt.kind == "punct"
+            and nxt.text == "("
+            and i + 7 < n
+            and tokens[i + 2].kind == "string"
+            and tokens[i + 3].text == ","
+            and [t.text for t in tokens[i + 4 : i + 8]] == ["import", ".", "meta", "."]
+            and i + 8 < n
+            and tokens[i + 8].text == "url"
+        ):
+            found.append((tokens[i + 2], Kind.URL))
+    refs: list[Reference] = []
+    for tok, kind in found:
+        line, column = lines.position(tok.start)
+        refs.append(Reference(tok.text, tok.start, tok.end, line, column, kind))
+    for url, start, end in lexer.source_maps[-1:]:  # only the last one counts, as in browsers
+        line, column = lines.position(start)
+        refs.append(Reference(url, start, end, line, column, Kind.SOURCE_MAP))
+    return tuple(sorted(refs, key=lambda r: r.start))

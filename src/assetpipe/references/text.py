@@ -1,0 +1,39 @@
+"""Text helpers shared by the scanners: decoding with a useful error, and offsets to line:column."""
+
+from __future__ import annotations
+
+import bisect
+
+from assetpipe.errors import InvalidEncoding
+
+
+def decode_utf8(data: bytes, logical_path: str) -> str:
+    """Decode a CSS/JS file; invalid UTF-8 names the file, line and byte offset."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InvalidEncoding(
+            f"not valid UTF-8 at byte offset {exc.start} (byte 0x{data[exc.start]:02x})",
+            path=logical_path,
+            line=line,
+            hint="save the file as UTF-8",
+        ) from None
+
+
+class LineIndex:
+    """Maps a character offset to a 1-based (line, column) in O(log lines)."""
+
+    __slots__ = ("_starts",)
+
+    def __init__(self, text: str) -> None:
+        starts = [0]
+        pos = text.find("\n")
+        while pos != -1:
+            starts.append(pos + 1)
+            pos = text.find("\n", pos + 1)
+        self._starts = starts
+
+    def position(self, offset: int) -> tuple[int, int]:
+        index = bisect.bisect_right(self._starts, offset) - 1
+        return index + 1, offset - self._starts[index] + 1
