@@ -1,0 +1,109 @@
+"""Flask: AssetPipe(app) with the Flask test client, serving the built files from dist/ at /static/."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from flask import Flask, render_template
+
+from assetpipe.errors import ManifestError, UnknownAsset
+from assetpipe.integrations.flask import AssetPipe
+
+from .dist import FILES, hashed_url, sri, write_dist
+
+
+def make_app(root: Path, **config: object) -> Flask:
+    app = Flask("site", root_path=str(root), static_folder="dist", static_url_path="/static")
+    app.config.update(config)
+
+    @app.route("/")
+    def page() -> str:
+        return render_template("page.html")
+
+    return app
+
+
+def test_every_template_gets_the_tags_and_urls(site: Path) -> None:
+    app = make_app(site)
+    AssetPipe(app)
+    html = app.test_client().get("/").get_data(as_text=True)
+    assert f'<link rel="stylesheet" href="{hashed_url("css/app.css", FILES["css/app.css"])}"' in html
+    assert html.count('<link rel="modulepreload"') == 3
+    assert f'<script type="module" src="{hashed_url("js/main.js", FILES["js/main.js"])}"' in html
+    assert f'<img src="{hashed_url("img/logo.svg", FILES["img/logo.svg"])}" alt="logo">' in html
+
+
+def test_every_url_in_the_page_serves_bytes_matching_its_integrity(site: Path) -> None:
+    app = make_app(site)
+    AssetPipe(app)
+    client = app.test_client()
+    html = client.get("/").get_data(as_text=True)
+    pairs = re.findall(r'(?:href|src)="([^"]+)" integrity="([^"]+)"', html)
+    assert len(pairs) == 5
+    for url, integrity in pairs:
+        body = client.get(url).get_data()
+        assert sri(body) == integrity, url
+
+
+def test_a_relative_manifest_setting_is_anchored_at_the_app_root(site: Path, tmp_path: Path) -> None:
+    write_dist(site / "build" / "out", {"css/app.css": b"p{}"}, {})
+    app = make_app(site, ASSETPIPE_MANIFEST="build/out/manifest.json")
+    AssetPipe(app)
+    with app.app_context():
+        assert AssetPipe.helper().asset("css/app.css") == hashed_url("css/app.css", b"p{}")
+
+
+def test_base_url_setting_overrides_the_manifest(site: Path) -> None:
+    app = make_app(site, ASSETPIPE_BASE_URL="https://cdn.example.com/static/")
+    AssetPipe(app)
+    html = app.test_client().get("/").get_data(as_text=True)
+    assert 'href="https://cdn.example.com/static/css/app.' in html
+    assert 'href="/static/' not in html
+
+
+def test_init_app_serves_several_apps_from_one_extension(site: Path) -> None:
+    write_dist(site / "other", {"css/app.css": b"p{}"}, {})
+    assets = AssetPipe()
+    one, two = make_app(site), make_app(site, ASSETPIPE_MANIFEST=str(site / "other" / "manifest.json"))
+    assets.init_app(one)
+    assets.init_app(two)
+    with one.app_context():
+        assert assets.url("css/app.css") == hashed_url("css/app.css", FILES["css/app.css"])
+    with two.app_context():
+        assert assets.url("css/app.css") == hashed_url("css/app.css", b"p{}")
+        assert assets.tag("css/app.css").startswith('<link rel="stylesheet"')
+
+
+def test_auto_reload_shows_a_rebuild_without_a_restart(site: Path) -> None:
+    app = make_app(site, ASSETPIPE_AUTO_RELOAD=True)
+    AssetPipe(app)
+    client = app.test_client()
+    assert hashed_url("css/app.css", FILES["css/app.css"]) in client.get("/").get_data(as_text=True)
+    write_dist(site / "dist", {**FILES, "css/app.css": b"body{color:red}"})
+    assert hashed_url("css/app.css", b"body{color:red}") in client.get("/").get_data(as_text=True)
+
+
+def test_auto_reload_follows_debug_when_not_set(site: Path) -> None:
+    debug_app, prod_app = make_app(site), make_app(site)
+    debug_app.debug = True
+    assert AssetPipe().init_app(debug_app).reader.auto_reload is True
+    assert AssetPipe().init_app(prod_app).reader.auto_reload is False
+
+
+def test_a_missing_manifest_fails_at_init_naming_its_path(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    with pytest.raises(ManifestError) as info:
+        AssetPipe(app)
+    assert info.value.path == str(tmp_path / "dist" / "manifest.json")
+
+
+def test_an_unknown_asset_fails_the_request_with_its_name(site: Path) -> None:
+    (site / "templates" / "bad.html").write_text("{{ asset('css/ap.css') }}", encoding="utf-8")
+    app = make_app(site)
+    app.add_url_rule("/bad", "bad", lambda: render_template("bad.html"))
+    AssetPipe(app)
+    app.testing = True  # let the exception reach the test client instead of becoming a 500 page
+    with pytest.raises(UnknownAsset, match=r"unknown asset 'css/ap\.css' \(did you mean 'css/app\.css'\?\)"):
+        app.test_client().get("/bad")
