@@ -33,7 +33,7 @@ STALE_TEMP_SECONDS = 3600
 
 
 def key(input_digest: bytes, compressor: str, settings: str) -> str:
-    """The entry name for ``input_digest`` (sha256 of the input) compressed by ``compressor`` with ``settings``."""
+    """Entry name for sha256 ``input_digest`` compressed by ``compressor`` with ``settings``."""
     h = hashlib.sha256()
     # Length-prefixed fields: no two (compressor, settings) pairs can spell the same byte string.
     for part in (input_digest, compressor.encode(), settings.encode()):
@@ -122,7 +122,9 @@ class Cache:
             removed += 1
             bytes_removed += st.st_size
         self._remove_stale_temps()
-        return PruneReport(entries=len(found), bytes_before=total, removed=removed, bytes_removed=bytes_removed)
+        return PruneReport(
+            entries=len(found), bytes_before=total, removed=removed, bytes_removed=bytes_removed
+        )
 
     def _remove_stale_temps(self) -> None:
         if not self.root.is_dir():

@@ -30,6 +30,7 @@ import brotli
 import zopfli.zopfli
 
 from assetpipe.cache import Cache
+from assetpipe.cache import key as cache_key
 from assetpipe.errors import OutputError
 from assetpipe.files import write_atomic
 from assetpipe.manifest import ENCODING_SUFFIXES, Encoding
@@ -70,7 +71,9 @@ class CompressionPolicy:
 
     def __post_init__(self) -> None:
         if self.gzip_backend not in GZIP_BACKENDS:
-            raise ValueError(f"gzip_backend must be one of {sorted(GZIP_BACKENDS)}, not {self.gzip_backend!r}")
+            raise ValueError(
+                f"gzip_backend must be one of {sorted(GZIP_BACKENDS)}, not {self.gzip_backend!r}"
+            )
 
     def encodings(self) -> tuple[str, ...]:
         """The encodings this policy makes, in manifest order."""
@@ -139,10 +142,6 @@ class Method:
     run: Callable[[bytes], bytes] = field(compare=False, repr=False)
 
 
-def _versions() -> str:
-    return f"brotli {brotli.__version__}; zopfli {getattr(zopfli, '__version__', '?')}; zlib {zlib.ZLIB_RUNTIME_VERSION}"
-
-
 def zopfli_iterations(size: int) -> int:
     """Iterations for an input of ``size`` bytes: beyond a few, they buy <0.5% on big files at 2x the time."""
     for limit, iterations in ZOPFLI_ITERATIONS:
@@ -196,3 +195,323 @@ DECOMPRESSORS: Mapping[str, Callable[[bytes], bytes]] = {
     "br": brotli.decompress,
     "gzip": gzip_module.decompress,
 }
+
+
+# -- the pool ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CompressionStats:
+    """Counters of one Compressor, for the build summary and the benchmarks."""
+
+    files: int = 0  # files submitted
+    bytes_in: int = 0  # their total size
+    encoded_in: Mapping[str, int] = field(default_factory=dict)  # per encoding: size of files given a sibling
+    bytes_out: Mapping[str, int] = field(default_factory=dict)  # per encoding: size of those siblings
+    siblings_written: int = 0
+    siblings_unchanged: int = 0  # already on disk with the same bytes: left alone (mtime fixed if needed)
+    cache_hits: int = 0
+    cache_misses: int = 0
+    compressor_calls: int = 0
+    compressor_seconds: float = 0.0  # thread CPU seconds inside compressor calls
+
+    def saving(self, encoding: str) -> float:
+        """Fraction of the original bytes a sibling saves on average (0.0 when there are none)."""
+        size = self.encoded_in.get(encoding, 0)
+        return 1.0 - self.bytes_out.get(encoding, 0) / size if size else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Task:
+    out_path: Path
+    rel_path: str
+    data: bytes | None  # None: over the memory budget, read back from out_path
+    digest: bytes
+    size: int
+    method: Method
+    mtime_ns: int
+
+
+class _Counters:
+    """The mutable side of CompressionStats, guarded by the Compressor's lock."""
+
+    __slots__ = (
+        "bytes_in",
+        "bytes_out",
+        "calls",
+        "cpu",
+        "encoded_in",
+        "files",
+        "hits",
+        "misses",
+        "unchanged",
+        "written",
+    )
+
+    def __init__(self) -> None:
+        self.files = self.bytes_in = self.hits = self.misses = self.calls = 0
+        self.written = self.unchanged = 0
+        self.cpu = 0.0
+        self.encoded_in: dict[str, int] = {}
+        self.bytes_out: dict[str, int] = {}
+
+    def snapshot(self) -> CompressionStats:
+        return CompressionStats(
+            files=self.files,
+            bytes_in=self.bytes_in,
+            encoded_in=dict(self.encoded_in),
+            bytes_out=dict(self.bytes_out),
+            siblings_written=self.written,
+            siblings_unchanged=self.unchanged,
+            cache_hits=self.hits,
+            cache_misses=self.misses,
+            compressor_calls=self.calls,
+            compressor_seconds=self.cpu,
+        )
+
+
+def default_jobs() -> int:
+    """CPUs this process may run on (the affinity mask, where the platform has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
+
+
+#: Inputs held in memory while waiting for a worker, summed over tasks; past it a task re-reads its file.
+MAX_PENDING_BYTES = 64 * 1024 * 1024
+
+
+class Compressor:
+    """Writes siblings for submitted files on a pool of threads, largest first; use as a context manager.
+
+    ``submit`` returns at once: compression overlaps with whatever the caller does next (hashing and
+    writing other files). ``results`` waits for everything submitted so far and raises the first error.
+    """
+
+    def __init__(
+        self,
+        policy: CompressionPolicy,
+        *,
+        cache_dir: Path | None,
+        jobs: int | None,
+        fsync: bool = True,
+    ) -> None:
+        self.policy = policy
+        self.cache = Cache(cache_dir) if cache_dir is not None else None
+        self.fsync = fsync
+        self._jobs = jobs if jobs is not None else default_jobs()
+        self._cond = threading.Condition()
+        self._heap: list[tuple[int, int, _Task]] = []
+        self._seq = 0
+        self._pending = 0
+        self._pending_bytes = 0
+        self._closing = False
+        self._error: BaseException | None = None
+        self._results: dict[str, dict[str, Encoding]] = {}
+        self._counters = _Counters()
+        self._threads: list[threading.Thread] = []
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def __enter__(self) -> Compressor:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close(cancel=exc is not None)
+
+    def close(self, *, cancel: bool = False) -> None:
+        """Stop the workers after the queued work (or drop the queue with ``cancel``) and join them."""
+        with self._cond:
+            if cancel:
+                self._pending -= len(self._heap)
+                self._heap.clear()
+            self._closing = True
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join()
+        self._threads.clear()
+
+    def _start_workers(self) -> None:
+        # Started lazily, so a build that compresses nothing never starts a thread.
+        for i in range(self._jobs):
+            thread = threading.Thread(target=self._work, name=f"assetpipe-compress-{i}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    # -- the caller's side -------------------------------------------------------------------------
+    def submit(self, out_path: Path, rel_path: str, data: bytes, content_type: str, mtime_ns: int) -> None:
+        """Queue the siblings of ``out_path`` (already written, with ``data`` as its bytes)."""
+        size = len(data)
+        wanted = self.policy.encodings() if self.policy.applies(rel_path, size) else ()
+        with self._cond:
+            if self._closing:
+                raise RuntimeError("Compressor is closed")
+            self._counters.files += 1
+            self._counters.bytes_in += size
+            self._results[rel_path] = {}
+        for encoding in ENCODING_SUFFIXES:
+            if encoding not in wanted:
+                # No sibling this time: one that is there from an earlier build must still be right.
+                _remove_stale_sibling(_sibling(out_path, encoding), data, encoding)
+        if not wanted:
+            return
+        digest = hashlib.sha256(data).digest()
+        with self._cond:
+            if self._closing:
+                raise RuntimeError("Compressor is closed")
+            if not self._threads:
+                self._start_workers()
+            for encoding in wanted:
+                keep = self._pending_bytes + size <= MAX_PENDING_BYTES
+                if keep:
+                    self._pending_bytes += size
+                method = method_for(self.policy, encoding, size, content_type)
+                task = _Task(out_path, rel_path, data if keep else None, digest, size, method, mtime_ns)
+                # Largest first (then submission order): the big files decide when the pool is done.
+                heapq.heappush(self._heap, (-size, self._seq, task))
+                self._seq += 1
+                self._pending += 1
+            self._cond.notify_all()
+
+    def results(self) -> dict[str, dict[str, Encoding]]:
+        """Wait for every submitted file: rel_path -> {encoding: Encoding} for the siblings kept."""
+        with self._cond:
+            while self._pending and self._error is None:
+                self._cond.wait()
+            if self._error is not None:
+                raise self._error
+            return {rel: dict(encs) for rel, encs in self._results.items()}
+
+    @property
+    def stats(self) -> CompressionStats:
+        with self._cond:
+            return self._counters.snapshot()
+
+    # -- the workers' side -------------------------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap and not self._closing:
+                    self._cond.wait()
+                if not self._heap:
+                    return
+                _, _, task = heapq.heappop(self._heap)
+            encoding: Encoding | None = None
+            error: BaseException | None = None
+            try:
+                encoding = self._run(task)
+            except BaseException as exc:  # handed to the caller by results()
+                error = exc
+            with self._cond:
+                self._pending -= 1
+                if task.data is not None:
+                    self._pending_bytes -= task.size
+                if error is not None:
+                    if self._error is None:
+                        self._error = error
+                elif encoding is not None:
+                    self._results.setdefault(task.rel_path, {})[task.method.encoding] = encoding
+                self._cond.notify_all()
+
+    def _run(self, task: _Task) -> Encoding | None:
+        """Compress (or fetch from the cache) one sibling, decide whether it pays, put it on disk."""
+        data = task.data if task.data is not None else _read_back(task)
+        method = task.method
+        entry_key = cache_key(task.digest, method.compressor, method.settings)
+        payload = self.cache.get(entry_key) if self.cache is not None else None
+        if payload is None:
+            start = time.thread_time()
+            try:
+                payload = method.run(data)
+            except Exception as exc:
+                raise OutputError(f"{method.compressor} failed: {exc}", path=task.rel_path) from exc
+            cpu = time.thread_time() - start
+            if self.cache is not None:
+                self.cache.put(entry_key, payload)
+            with self._cond:
+                self._counters.misses += 1
+                self._counters.calls += 1
+                self._counters.cpu += cpu
+        else:
+            with self._cond:
+                self._counters.hits += 1
+        target = _sibling(task.out_path, method.encoding)
+        if not self.policy.keeps(task.size, len(payload)):
+            _remove_stale_sibling(target, data, method.encoding)
+            return None
+        written = _place(target, payload, task.mtime_ns, fsync=self.fsync)
+        with self._cond:
+            counters = self._counters
+            counters.encoded_in[method.encoding] = counters.encoded_in.get(method.encoding, 0) + task.size
+            counters.bytes_out[method.encoding] = counters.bytes_out.get(method.encoding, 0) + len(payload)
+            if written:
+                counters.written += 1
+            else:
+                counters.unchanged += 1
+        return Encoding(path=task.rel_path + ENCODING_SUFFIXES[method.encoding], size=len(payload))
+
+
+def _sibling(out_path: Path, encoding: str) -> Path:
+    return out_path.with_name(out_path.name + ENCODING_SUFFIXES[encoding])
+
+
+def _read_back(task: _Task) -> bytes:
+    """The bytes of a task whose input was not kept in memory, checked against the digest taken at submit."""
+    try:
+        data = task.out_path.read_bytes()
+    except OSError as exc:
+        raise OutputError(
+            f"cannot read back for compression: {exc.strerror or exc}", path=task.rel_path
+        ) from exc
+    if hashlib.sha256(data).digest() != task.digest:
+        raise OutputError("changed on disk while waiting to be compressed", path=task.rel_path)
+    return data
+
+
+def _place(target: Path, payload: bytes, mtime_ns: int, *, fsync: bool) -> bool:
+    """Write ``payload`` to ``target`` unless it is there already; True when written.
+
+    An unchanged sibling is not rewritten, so its inode, ETag and Last-Modified stay as they were; only its
+    mtime is set to the original's if it differs.
+    """
+    try:
+        st = target.stat()
+        same = st.st_size == len(payload) and target.read_bytes() == payload
+    except OSError:
+        same = False
+    if not same:
+        write_atomic(target, payload, mtime_ns=mtime_ns, fsync=fsync)
+        return True
+    if st.st_mtime_ns != mtime_ns:
+        try:
+            os.utime(target, ns=(mtime_ns, mtime_ns))
+        except OSError as exc:
+            raise OutputError(f"cannot set mtime: {exc.strerror or exc}", path=str(target)) from exc
+    return False
+
+
+def _remove_stale_sibling(target: Path, data: bytes, encoding: str) -> None:
+    """Remove a sibling left by an earlier build unless it still decompresses to ``data``.
+
+    Servers pick NAME.gz/NAME.br by existence (gzip_static, precompressed), not from the manifest: a stale
+    one for a file whose bytes changed under the same name (an unhashed file) would serve old content.
+    """
+    try:
+        if not target.is_file():
+            return
+        current = target.read_bytes()
+    except OSError:
+        return
+    try:
+        if DECOMPRESSORS[encoding](current) == data:
+            return
+    except Exception:  # not even valid compressed data: stale all the same
+        pass
+    try:
+        target.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise OutputError(f"cannot remove stale sibling: {exc.strerror or exc}", path=str(target)) from exc
