@@ -1,0 +1,168 @@
+"""What every snippet serves, worked out once from the manifest: the site plan the renderers spell out.
+
+Each renderer turns the same ``Site`` into its own server's syntax, so the semantics (which URL is
+immutable, which has siblings, what is hidden) are decided here, once, and never by guessing from names.
+Validation lives here too: a root or base URL that could break out of a quoted string is refused before
+any renderer sees it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from assetpipe.errors import ConfigError
+from assetpipe.manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Manifest
+
+#: The two cache policies every snippet emits.
+IMMUTABLE = "public, max-age=31536000, immutable"
+NO_CACHE = "no-cache"
+#: Preference order when a client accepts several encodings: br compresses smaller than gzip.
+ENCODING_ORDER = ("br", "gzip")
+
+# Control characters (newline, tab, NUL, DEL) end a config line or a header in every server's syntax,
+# so no quoting can carry them: refused everywhere.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# A base URL is matched literally by five different location syntaxes; only characters that mean nothing
+# in any of them (and need no percent-encoding) are accepted.
+_BASE_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class SnippetOptions:
+    """Choices a snippet needs beyond the manifest: where OUT lives on the server, and the manifest rule."""
+
+    root: str
+    serve_manifest: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ServedFile:
+    """One manifest entry as a server sees it; paths are relative to OUT (POSIX, decoded)."""
+
+    path: str
+    content_type: str
+    immutable: bool
+    #: (encoding, sibling path) in preference order: br before gzip.
+    siblings: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """A validated plan: base path, root directory and every file with its headers."""
+
+    base_path: str  # starts and ends with "/", e.g. "/static/"
+    root: str  # absolute, no trailing slash unless it is "/"
+    files: tuple[ServedFile, ...]  # sorted by path
+    serve_manifest: bool
+
+    def url(self, path: str) -> str:
+        """The decoded URL path under which ``path`` (relative to OUT) is served."""
+        return self.base_path + path
+
+    @property
+    def manifest_path(self) -> str:
+        return MANIFEST_NAME
+
+    def immutable_paths(self) -> list[str]:
+        """Immutable files and their siblings: a sibling of a hashed file is as immutable as it."""
+        return sorted(p for f in self.files if f.immutable for p in _with_siblings(f))
+
+    def mutable_paths(self) -> list[str]:
+        return sorted(p for f in self.files if not f.immutable for p in _with_siblings(f))
+
+    def paths_with_siblings(self) -> list[str]:
+        """Files that have siblings, and the siblings: every response for them must carry Vary."""
+        return sorted(p for f in self.files if f.siblings for p in _with_siblings(f))
+
+
+def _with_siblings(served: ServedFile) -> list[str]:
+    return [served.path, *(path for _, path in served.siblings)]
+
+
+def base_path(base_url: str) -> str:
+    """The path part of a base URL ('https://cdn.example.com/static/' -> '/static/'), validated."""
+    if _CONTROL.search(base_url):
+        raise ConfigError(f"base URL {base_url!r} contains a control character")
+    parts = urlsplit(base_url)
+    path = parts.path or "/"
+    if parts.query or parts.fragment or "?" in base_url or "#" in base_url:
+        raise ConfigError(f"base URL {base_url!r} has a query or fragment; a base URL is a path prefix")
+    if not path.startswith("/"):
+        raise ConfigError(
+            f"base URL {base_url!r} is relative", hint="use an absolute path such as '/static/'"
+        )
+    if not path.endswith("/"):
+        path += "/"
+    for segment in path.strip("/").split("/") if path != "/" else []:
+        if segment in ("", ".", "..") or not _BASE_SEGMENT.fullmatch(segment):
+            bad = sorted({c for c in segment if not _BASE_SEGMENT.fullmatch(c)})
+            detail = f"character {bad[0]!r}" if bad else f"segment {segment!r}"
+            raise ConfigError(
+                f"base URL {base_url!r} has {detail}, which server configs cannot match literally",
+                hint="use letters, digits and - . _ ~ in the base URL path",
+            )
+    return path
+
+
+def check_root(root: str, refused: Iterable[str] = ()) -> str:
+    """The root, normalised (no trailing slash); refuses what the caller's syntax cannot quote."""
+    if _CONTROL.search(root):
+        raise ConfigError(f"root {root!r} contains a control character (such as a newline)")
+    if not root.startswith("/"):
+        raise ConfigError(f"root {root!r} is not an absolute path", hint="pass --root /srv/app/static")
+    for char in refused:
+        if char in root:
+            raise ConfigError(f"root {root!r} contains {char!r}, which this server's config cannot quote")
+    stripped = root.rstrip("/")
+    return stripped or "/"
+
+
+def _check_path(path: str, logical: str) -> None:
+    segments = path.split("/")
+    if _CONTROL.search(path) or path.startswith("/") or any(s in ("", ".", "..") for s in segments):
+        raise ConfigError(f"manifest entry {logical!r} has an unsafe output path {path!r}")
+    if any(s.startswith(".") for s in segments):
+        # Snippets never serve dot files (in-flight temp files, the build lock): a listed one is a mistake.
+        raise ConfigError(f"manifest entry {logical!r} names a hidden path {path!r}, which is never served")
+    if path == MANIFEST_NAME:
+        raise ConfigError(
+            f"manifest entry {logical!r} would be served at {MANIFEST_NAME!r}, where the manifest itself lives"
+        )
+
+
+def plan(manifest: Manifest, options: SnippetOptions, refused_in_root: Iterable[str] = ()) -> Site:
+    """Validate the inputs and list what to serve; renderers only translate the result."""
+    base = base_path(manifest.base_url)
+    root = check_root(options.root, refused_in_root)
+    files: list[ServedFile] = []
+    for logical, entry in manifest.assets.items():
+        _check_path(entry.path, logical)
+        siblings = []
+        for encoding in ENCODING_ORDER:
+            if encoding in entry.encodings:
+                sibling = entry.encodings[encoding].path
+                _check_path(sibling, logical)
+                if sibling != entry.path + ENCODING_SUFFIXES[encoding]:
+                    # Every server finds a sibling by appending the suffix to the requested name.
+                    raise ConfigError(
+                        f"manifest entry {logical!r}: {encoding} sibling {sibling!r} is not "
+                        f"{entry.path + ENCODING_SUFFIXES[encoding]!r}"
+                    )
+                siblings.append((encoding, sibling))
+        if _CONTROL.search(entry.content_type) or '"' in entry.content_type:
+            raise ConfigError(f"manifest entry {logical!r} has an unsafe content type {entry.content_type!r}")
+        files.append(ServedFile(entry.path, entry.content_type, entry.immutable, tuple(siblings)))
+    files.sort(key=lambda f: f.path)
+    return Site(base_path=base, root=root, files=tuple(files), serve_manifest=options.serve_manifest)
+
+
+def header_comment(site: Site, server: str, prefix: str = "# ") -> list[str]:
+    """The opening lines every snippet shares: what it serves, and that it is generated."""
+    lines = [
+        f"assetpipe {server} snippet: serves {site.base_path} from {site.root!r}.",
+        "Generated from manifest.json (immutability is listed per file): regenerate after every build.",
+    ]
+    return [(prefix + line).rstrip() for line in lines]
