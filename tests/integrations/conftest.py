@@ -6,14 +6,21 @@ from pathlib import Path
 
 import pytest
 
-from .dist import PAGE, write_dist
+from assetpipe.manifest import Manifest
+
+from .dist import PAGE, build_site
 
 
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """tmp_path with dist/ built and templates/page.html using all three helpers."""
+    """tmp_path with assets/ built into dist/ and templates/page.html using all three helpers."""
     monkeypatch.delenv("ASSETPIPE_BASE_URL", raising=False)
-    write_dist(tmp_path / "dist")
+    build_site(tmp_path)
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / "page.html").write_text(PAGE, encoding="utf-8")
     return tmp_path
+
+
+@pytest.fixture
+def manifest(site: Path) -> Manifest:
+    return Manifest.load(site / "dist" / "manifest.json")

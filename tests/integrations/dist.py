@@ -1,26 +1,25 @@
-"""A small output directory laid out as `assetpipe build` writes it, for the framework tests."""
+"""A small site built by the real pipeline (`assetpipe.pipeline.build`), for the framework tests."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from assetpipe.manifest import Manifest, ManifestEntry
+from assetpipe.config import Config
+from assetpipe.manifest import Manifest
+from assetpipe.pipeline import build
 
-TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
-
-FILES: dict[str, bytes] = {
-    "css/app.css": b"body{color:#123}",
-    "js/main.js": b"import './a.js';import './b.js';import './c.js';",
-    "js/a.js": b"export const a=1;",
-    "js/b.js": b"export const b=2;",
-    "js/c.js": b"export const c=3;",
-    "img/logo.svg": b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+#: main.js imports three modules (b.js imports c.js too), so its tag carries three modulepreloads.
+SOURCES: dict[str, str] = {
+    "css/app.css": "body { background: url(../img/logo.svg) }\n",
+    "js/main.js": "import './a.js';\nimport { b } from './b.js';\nimport './c.js';\n",
+    "js/a.js": "export const a = 1;\n",
+    "js/b.js": "import './c.js';\nexport const b = 2;\n",
+    "js/c.js": "export const c = 3;\n",
+    "img/logo.svg": "<svg xmlns='http://www.w3.org/2000/svg'/>\n",
 }
-IMPORTS = {"js/main.js": ("js/a.js", "js/b.js", "js/c.js")}
 
 PAGE = """<!doctype html>
 <title>t</title>
@@ -30,33 +29,17 @@ PAGE = """<!doctype html>
 """
 
 
-def write_dist(
-    out: Path, files: Mapping[str, bytes] = FILES, imports: Mapping[str, tuple[str, ...]] = IMPORTS
-) -> Path:
-    """Write each file under its hashed path plus manifest.json, as ``assetpipe build`` lays them out."""
-    assets = {}
-    for logical, data in files.items():
-        digest = hashlib.sha384(data)
-        stem, ext = os.path.splitext(logical)
-        hashed = f"{stem}.{digest.hexdigest()[:12]}{ext}"
-        (out / hashed).parent.mkdir(parents=True, exist_ok=True)
-        (out / hashed).write_bytes(data)
-        assets[logical] = ManifestEntry(
-            path=hashed,
-            hash=digest.hexdigest()[:12],
-            integrity=sri(data),
-            size=len(data),
-            content_type=TYPES[ext],
-            imports=tuple(imports.get(logical, ())),
-        )
-    out.mkdir(parents=True, exist_ok=True)
-    return Manifest(base_url="/static/", assets=assets).write(out)
+def build_site(root: Path, changes: Mapping[str, str] | None = None, output: str = "dist") -> Manifest:
+    """Write SOURCES (updated by ``changes``) under root/assets and build them into root/<output>."""
+    for logical, text in {**SOURCES, **(changes or {})}.items():
+        path = root / "assets" / logical
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    config = Config(
+        source=root / "assets", output=root / output, compress=False, cache_dir=root / ".assetpipe-cache"
+    )
+    return build(config).manifest
 
 
 def sri(data: bytes) -> str:
     return "sha384-" + base64.b64encode(hashlib.sha384(data).digest()).decode()
-
-
-def hashed_url(logical: str, data: bytes, base: str = "/static/") -> str:
-    stem, ext = os.path.splitext(logical)
-    return f"{base}{stem}.{hashlib.sha384(data).hexdigest()[:12]}{ext}"

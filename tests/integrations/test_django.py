@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .dist import FILES, hashed_url
+from assetpipe.manifest import Manifest
 
 SCRIPT = Path(__file__).with_name("django_site.py")
 
@@ -33,19 +33,19 @@ def get(site: Path, settings: dict[str, Any], *urls: str, base_url_env: str | No
     return result
 
 
-def test_the_environment_callable_gives_every_template_the_helpers(site: Path) -> None:
+def test_the_environment_callable_gives_every_template_the_helpers(site: Path, manifest: Manifest) -> None:
     page = get(site, {"ASSETPIPE_MANIFEST": str(site / "dist" / "manifest.json")}, "/")["/"]
     assert page["status"] == 200
     html = page["body"]
-    assert f'<link rel="stylesheet" href="{hashed_url("css/app.css", FILES["css/app.css"])}"' in html
+    assert f'<link rel="stylesheet" href="{manifest.url("css/app.css")}"' in html
     assert html.count('<link rel="modulepreload"') == 3
-    assert f'<script type="module" src="{hashed_url("js/main.js", FILES["js/main.js"])}"' in html
-    assert f'<img src="{hashed_url("img/logo.svg", FILES["img/logo.svg"])}" alt="logo">' in html
+    assert f'<script type="module" src="{manifest.url("js/main.js")}"' in html
+    assert f'<img src="{manifest.url("img/logo.svg")}" alt="logo">' in html
 
 
-def test_the_manifest_defaults_to_static_root(site: Path) -> None:
+def test_the_manifest_defaults_to_static_root(site: Path, manifest: Manifest) -> None:
     page = get(site, {"STATIC_ROOT": str(site / "dist")}, "/")["/"]
-    assert hashed_url("css/app.css", FILES["css/app.css"]) in page["body"]
+    assert manifest.url("css/app.css") in page["body"]
 
 
 def test_base_url_setting_and_variable_override_the_manifest(site: Path) -> None:

@@ -10,8 +10,9 @@ from flask import Flask, render_template
 
 from assetpipe.errors import ManifestError, UnknownAsset
 from assetpipe.integrations.flask import AssetPipe
+from assetpipe.manifest import Manifest
 
-from .dist import FILES, hashed_url, sri, write_dist
+from .dist import build_site, sri
 
 
 def make_app(root: Path, **config: object) -> Flask:
@@ -25,14 +26,14 @@ def make_app(root: Path, **config: object) -> Flask:
     return app
 
 
-def test_every_template_gets_the_tags_and_urls(site: Path) -> None:
+def test_every_template_gets_the_tags_and_urls(site: Path, manifest: Manifest) -> None:
     app = make_app(site)
     AssetPipe(app)
     html = app.test_client().get("/").get_data(as_text=True)
-    assert f'<link rel="stylesheet" href="{hashed_url("css/app.css", FILES["css/app.css"])}"' in html
+    assert f'<link rel="stylesheet" href="{manifest.url("css/app.css")}"' in html
     assert html.count('<link rel="modulepreload"') == 3
-    assert f'<script type="module" src="{hashed_url("js/main.js", FILES["js/main.js"])}"' in html
-    assert f'<img src="{hashed_url("img/logo.svg", FILES["img/logo.svg"])}" alt="logo">' in html
+    assert f'<script type="module" src="{manifest.url("js/main.js")}"' in html
+    assert f'<img src="{manifest.url("img/logo.svg")}" alt="logo">' in html
 
 
 def test_every_url_in_the_page_serves_bytes_matching_its_integrity(site: Path) -> None:
@@ -43,16 +44,15 @@ def test_every_url_in_the_page_serves_bytes_matching_its_integrity(site: Path) -
     pairs = re.findall(r'(?:href|src)="([^"]+)" integrity="([^"]+)"', html)
     assert len(pairs) == 5
     for url, integrity in pairs:
-        body = client.get(url).get_data()
-        assert sri(body) == integrity, url
+        assert sri(client.get(url).get_data()) == integrity, url
 
 
-def test_a_relative_manifest_setting_is_anchored_at_the_app_root(site: Path, tmp_path: Path) -> None:
-    write_dist(site / "build" / "out", {"css/app.css": b"p{}"}, {})
+def test_a_relative_manifest_setting_is_anchored_at_the_app_root(site: Path) -> None:
+    other = build_site(site, {"css/app.css": "p {}\n"}, output="build/out")
     app = make_app(site, ASSETPIPE_MANIFEST="build/out/manifest.json")
     AssetPipe(app)
     with app.app_context():
-        assert AssetPipe.helper().asset("css/app.css") == hashed_url("css/app.css", b"p{}")
+        assert AssetPipe.helper().asset("css/app.css") == other.url("css/app.css")
 
 
 def test_base_url_setting_overrides_the_manifest(site: Path) -> None:
@@ -63,26 +63,30 @@ def test_base_url_setting_overrides_the_manifest(site: Path) -> None:
     assert 'href="/static/' not in html
 
 
-def test_init_app_serves_several_apps_from_one_extension(site: Path) -> None:
-    write_dist(site / "other", {"css/app.css": b"p{}"}, {})
+def test_init_app_serves_several_apps_from_one_extension(site: Path, manifest: Manifest) -> None:
+    other = build_site(site / "other", {"css/app.css": "p {}\n"})
     assets = AssetPipe()
-    one, two = make_app(site), make_app(site, ASSETPIPE_MANIFEST=str(site / "other" / "manifest.json"))
+    one, two = make_app(site), make_app(site, ASSETPIPE_MANIFEST="other/dist/manifest.json")
     assets.init_app(one)
     assets.init_app(two)
     with one.app_context():
-        assert assets.url("css/app.css") == hashed_url("css/app.css", FILES["css/app.css"])
+        assert assets.url("css/app.css") == manifest.url("css/app.css")
     with two.app_context():
-        assert assets.url("css/app.css") == hashed_url("css/app.css", b"p{}")
+        assert assets.url("css/app.css") == other.url("css/app.css") != manifest.url("css/app.css")
         assert assets.tag("css/app.css").startswith('<link rel="stylesheet"')
 
 
-def test_auto_reload_shows_a_rebuild_without_a_restart(site: Path) -> None:
+def test_auto_reload_shows_a_rebuild_without_a_restart(site: Path, manifest: Manifest) -> None:
     app = make_app(site, ASSETPIPE_AUTO_RELOAD=True)
     AssetPipe(app)
     client = app.test_client()
-    assert hashed_url("css/app.css", FILES["css/app.css"]) in client.get("/").get_data(as_text=True)
-    write_dist(site / "dist", {**FILES, "css/app.css": b"body{color:red}"})
-    assert hashed_url("css/app.css", b"body{color:red}") in client.get("/").get_data(as_text=True)
+    assert manifest.url("js/c.js") in client.get("/").get_data(as_text=True)
+    rebuilt = build_site(site, {"js/c.js": "export const c = 4;\n"})
+    html = client.get("/").get_data(as_text=True)
+    # c.js changed, so did b.js and main.js (their import URLs changed): all three new in the page.
+    for name in ("js/c.js", "js/b.js", "js/main.js"):
+        assert rebuilt.url(name) != manifest.url(name)
+        assert rebuilt.url(name) in html
 
 
 def test_auto_reload_follows_debug_when_not_set(site: Path) -> None:

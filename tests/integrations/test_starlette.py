@@ -15,8 +15,9 @@ from starlette.templating import Jinja2Templates
 from starlette.testclient import TestClient
 
 from assetpipe.integrations.starlette import install
+from assetpipe.manifest import Manifest
 
-from .dist import FILES, hashed_url, sri, write_dist
+from .dist import build_site, sri
 
 
 def make_app(site: Path, templates: Jinja2Templates) -> Starlette:
@@ -31,13 +32,14 @@ def make_app(site: Path, templates: Jinja2Templates) -> Starlette:
     )
 
 
-def test_templates_get_the_tags_and_urls(site: Path) -> None:
+def test_templates_get_the_tags_and_urls(site: Path, manifest: Manifest) -> None:
     templates = Jinja2Templates(directory=site / "templates")
     install(templates, site / "dist" / "manifest.json")
     html = TestClient(make_app(site, templates)).get("/").text
-    assert f'<link rel="stylesheet" href="{hashed_url("css/app.css", FILES["css/app.css"])}"' in html
+    assert f'<link rel="stylesheet" href="{manifest.url("css/app.css")}"' in html
     assert html.count('<link rel="modulepreload"') == 3
-    assert f'<img src="{hashed_url("img/logo.svg", FILES["img/logo.svg"])}" alt="logo">' in html
+    assert f'<script type="module" src="{manifest.url("js/main.js")}"' in html
+    assert f'<img src="{manifest.url("img/logo.svg")}" alt="logo">' in html
 
 
 def test_every_url_in_the_page_serves_bytes_matching_its_integrity(site: Path) -> None:
@@ -57,10 +59,13 @@ def test_install_accepts_the_environment_itself(site: Path) -> None:
     assert 'href="https://cdn.example.com/css/app.' in html
 
 
-def test_templates_made_from_an_environment_see_rebuilds_with_auto_reload(site: Path) -> None:
+def test_templates_made_from_an_environment_see_rebuilds_with_auto_reload(
+    site: Path, manifest: Manifest
+) -> None:
     templates = Jinja2Templates(env=Environment(loader=FileSystemLoader(site / "templates"), autoescape=True))
     install(templates, site / "dist" / "manifest.json", auto_reload=True)
     client = TestClient(make_app(site, templates))
-    assert hashed_url("css/app.css", FILES["css/app.css"]) in client.get("/").text
-    write_dist(site / "dist", {**FILES, "css/app.css": b"a{}"})
-    assert hashed_url("css/app.css", b"a{}") in client.get("/").text
+    assert manifest.url("css/app.css") in client.get("/").text
+    rebuilt = build_site(site, {"css/app.css": "a {}\n"})
+    assert rebuilt.url("css/app.css") != manifest.url("css/app.css")
+    assert rebuilt.url("css/app.css") in client.get("/").text
