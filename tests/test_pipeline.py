@@ -67,7 +67,9 @@ SITE: Tree = {
 }
 
 
-def test_outputs_are_named_by_the_digest_of_their_final_bytes(make_source: Callable[[Tree], Path], tmp_path: Path) -> None:
+def test_outputs_are_named_by_the_digest_of_their_final_bytes(
+    make_source: Callable[[Tree], Path], tmp_path: Path
+) -> None:
     src = make_source(SITE)
     out = tmp_path / "out"
     manifest = run(src, out)
@@ -126,7 +128,9 @@ def test_a_changed_image_renames_every_stylesheet_that_reaches_it_and_nothing_el
     assert changed == {"img/logo.png", "css/base.css", "css/app.css"}
 
 
-def test_the_previous_builds_files_stay_in_the_output(make_source: Callable[[Tree], Path], tmp_path: Path) -> None:
+def test_the_previous_builds_files_stay_in_the_output(
+    make_source: Callable[[Tree], Path], tmp_path: Path
+) -> None:
     src = make_source(SITE)
     out = tmp_path / "out"
     before = run(src, out)
@@ -184,7 +188,9 @@ def test_dotfiles_and_editor_droppings_are_never_published(
     assert sorted(m.assets) == [".well-known/assetlinks.json", "app.css"]
 
 
-def test_include_and_exclude_globs_select_the_sources(make_source: Callable[[Tree], Path], tmp_path: Path) -> None:
+def test_include_and_exclude_globs_select_the_sources(
+    make_source: Callable[[Tree], Path], tmp_path: Path
+) -> None:
     src = make_source({"css/a.css": "a{}", "css/a.scss": "$x: 1;", "js/a.js": "", "notes.md": "#"})
     m = run(src, tmp_path / "out", include=("css/**", "js/**"), exclude=("*.scss",))
     assert sorted(m.assets) == ["css/a.css", "js/a.js"]
@@ -265,7 +271,9 @@ def test_a_reference_to_a_missing_file_is_an_error_with_line_and_column(
     assert "'../img/logo.svg'" in text and "did you mean 'img/logo.png'" in text
 
 
-def test_broken_references_can_be_downgraded_to_warnings(make_source: Callable[[Tree], Path], tmp_path: Path) -> None:
+def test_broken_references_can_be_downgraded_to_warnings(
+    make_source: Callable[[Tree], Path], tmp_path: Path
+) -> None:
     src = make_source({"a.css": ".x{background:url(gone.png)}"})
     out = tmp_path / "out"
     report = build(config_for(src, out, broken_references="warn"))
@@ -279,7 +287,9 @@ def test_a_reference_cycle_names_the_whole_loop(make_source: Callable[[Tree], Pa
         run(src, tmp_path / "out")
 
 
-def test_a_reference_leaving_the_source_root_is_refused(make_source: Callable[[Tree], Path], tmp_path: Path) -> None:
+def test_a_reference_leaving_the_source_root_is_refused(
+    make_source: Callable[[Tree], Path], tmp_path: Path
+) -> None:
     (tmp_path / "secret.png").write_bytes(PNG)
     src = make_source({"css/a.css": ".x{background:url(../../secret.png)}"})
     with pytest.raises(EscapesSource, match="outside the source root"):
@@ -298,7 +308,9 @@ def test_a_symlink_leading_outside_the_source_is_never_followed(
     assert not any("password" in p.read_text(errors="replace") for p in out.rglob("*") if p.is_file())
 
 
-def test_invalid_utf8_names_the_file_and_byte_offset(make_source: Callable[[Tree], Path], tmp_path: Path) -> None:
+def test_invalid_utf8_names_the_file_and_byte_offset(
+    make_source: Callable[[Tree], Path], tmp_path: Path
+) -> None:
     src = make_source({"js/a.js": b"const a = 1;\nconst b = '\xff';\n"})
     with pytest.raises(InvalidEncoding, match=r"byte offset 24") as info:
         run(src, tmp_path / "out")

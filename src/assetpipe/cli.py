@@ -140,6 +140,7 @@ def build(**params: Any) -> None:
     """Build SRC into content-hashed files, siblings and OUT/manifest.json."""
     from assetpipe.config import load_config
     from assetpipe.pipeline import build as run_build
+
     verbose = bool(params["verbose"])
     config = _run(verbose, lambda: load_config(params.get("config_file"), Path.cwd(), _overrides(params)))
     reporter = TerminalReporter(quiet=bool(params["quiet"]), verbose=verbose)
@@ -221,9 +222,7 @@ def clean(output: Path, keep: int, age: float, dry_run: bool, no_wait: bool, ver
     """Remove files that no kept build references (with their .br and .gz)."""
     from assetpipe.clean import clean as run_clean
 
-    report = _run(
-        verbose, lambda: run_clean(output, keep=keep, age=age, dry_run=dry_run, wait=not no_wait)
-    )
+    report = _run(verbose, lambda: run_clean(output, keep=keep, age=age, dry_run=dry_run, wait=not no_wait))
     for line in report.lines():
         click.echo(line)
 

@@ -17,7 +17,9 @@ import re
 from dataclasses import dataclass
 
 HASH_LENGTH = 12
-_HASHED = re.compile(r"^(?P<stem>.+)\.(?P<hash>[0-9a-f]{12})(?P<ext>\.[^./]+)?$")
+# The stem is lazy so that ``x.<hash>.<12 hex digits>`` reads as extension, not hash: hashed_path only
+# puts the hash last for a name without an extension.
+_HASHED = re.compile(r"^(?P<stem>.+?)\.(?P<hash>[0-9a-f]{12})(?P<ext>\.[^./]+)?$")
 
 
 @dataclass(frozen=True, slots=True)

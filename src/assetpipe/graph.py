@@ -15,7 +15,8 @@ def build_order(
     """Topological order of ``nodes`` (each after everything it references), deterministic.
 
     ``edges[a]`` lists what ``a`` references. ``where[(a, b)]`` optionally gives the line:column of a's
-    reference to b, to point a cycle error at the reference that closes it, for the error. Iterative DFS: vendor trees can be deep.
+    reference to b, to point a cycle error at the reference that closes it. Iterative DFS: vendor
+    trees can be deep.
     """
     order: list[str] = []
     state: dict[str, int] = {}  # 1 = on the stack, 2 = done

@@ -109,7 +109,9 @@ class Manifest:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ManifestError(f"invalid JSON: {exc.msg}", path=source, line=exc.lineno, column=exc.colno) from None
+            raise ManifestError(
+                f"invalid JSON: {exc.msg}", path=source, line=exc.lineno, column=exc.colno
+            ) from None
         if not isinstance(data, dict) or data.get("version") != VERSION:
             raise ManifestError(f"not an assetpipe manifest of version {VERSION}", path=source)
         try:

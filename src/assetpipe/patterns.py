@@ -12,10 +12,29 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 
+def _char_class(body: str) -> str:
+    """A ``[...]`` body as a regex; one that is no valid class (``[z-a]``) matches its text literally."""
+    negate = body.startswith(("!", "^"))
+    if negate:
+        body = body[1:]
+    # Escape everything but "-" so regex set syntax ("&&", "[:", "\\") stays literal; "-" keeps ranges.
+    escaped = "".join(ch if ch == "-" else re.escape(ch) for ch in body)
+    regex = f"(?!/)[{'^' if negate else ''}{escaped}]"
+    try:
+        re.compile(regex)
+    except re.error:
+        return re.escape("[" + ("!" if negate else "") + body + "]")
+    return regex
+
+
 @lru_cache(maxsize=512)
 def _compile(pattern: str) -> re.Pattern[str]:
-    pat = pattern.strip().lstrip("/")
-    if "/" not in pat:
+    pat = pattern.strip()
+    # As in .gitignore: a "/" at the start or in the middle anchors the pattern at SRC; a trailing one
+    # alone does not ("build/" is any directory called build).
+    anchored = "/" in pat.rstrip("/")
+    pat = pat.lstrip("/")
+    if not anchored:
         pat = "**/" + pat
     if pat.endswith("/"):
         pat += "**"
@@ -40,10 +59,7 @@ def _compile(pattern: str) -> re.Pattern[str]:
                 out.append(re.escape("["))
                 i += 1
             else:
-                body = pat[i + 1 : close].replace("\\", "\\\\")
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append(f"(?!/)[{body}]")
+                out.append(_char_class(pat[i + 1 : close]))
                 i = close + 1
         else:
             out.append(re.escape(pat[i]))

@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from assetpipe import references
 from assetpipe.asset import Asset, Kind, Reference, is_scanned
@@ -186,9 +186,9 @@ def _build_locked(
         if record is not None and record.references is not None:
             node.refs = record.references
         else:
-            data = _read(asset)
+            raw = _read(asset)
             report.read += 1
-            node.text = decode_utf8(data, asset.logical_path)
+            node.text = decode_utf8(raw, asset.logical_path)
             node.refs = references.find(asset.logical_path, node.text)
         deps: list[str] = []
         for ref in node.refs:
@@ -229,6 +229,7 @@ def _build_locked(
             rec = node.record
             output = rec.output if rec is not None and rec.deps_key == deps_key else None
             out_path: str
+            data: bytes | None
             if output is not None and _output_present(out, output):
                 out_path = output["path"]
                 fp_hash, integrity, size = output["hash"], output["integrity"], output["size"]
@@ -247,7 +248,11 @@ def _build_locked(
             content_type = media_type(logical)
             imports = tuple(
                 sorted(
-                    {t.logical_path for r, t in node.targets if r.kind is Kind.MODULE and is_scanned(t.logical_path)}
+                    {
+                        t.logical_path
+                        for r, t in node.targets
+                        if r.kind is Kind.MODULE and is_scanned(t.logical_path)
+                    }
                 )
             )
             entry = ManifestEntry(
@@ -272,13 +277,15 @@ def _build_locked(
             )
             if compressor is not None:
                 previous = state.encodings.get(logical) if compress_ok else None
-                if previous is not None and previous.get("for") == out_path and _siblings_present(out, previous):
-                    pass
-                else:
+                if (
+                    previous is None
+                    or previous.get("for") != out_path
+                    or not _siblings_present(out, previous)
+                ):
+                    written_to = out / out_path
                     if data is None:
-                        data = (out / out_path).read_bytes()
-                    mtime_ns = (out / out_path).stat().st_mtime_ns
-                    compressor.submit(out / out_path, out_path, data, content_type, mtime_ns)
+                        data = _read_output(written_to)
+                    compressor.submit(written_to, out_path, data, content_type, written_to.stat().st_mtime_ns)
                     pending_encodings.add(logical)
             if reporter is not None:
                 reporter.advance()
@@ -291,11 +298,9 @@ def _build_locked(
                 if logical in pending_encodings:
                     encodings[logical] = dict(results.get(entry.path, {}))
                 else:
-                    prev = state.encodings.get(logical, {})
+                    prev = state.encodings.get(logical, {}).get("encodings", {})
                     encodings[logical] = {
-                        name: Encoding(path=e["path"], size=e["size"])
-                        for name, e in prev.items()
-                        if name != "for"  # type: ignore[union-attr]
+                        name: Encoding(path=str(e["path"]), size=int(e["size"])) for name, e in prev.items()
                     }
             stats = compressor.stats
             report.cache_hits = stats.cache_hits
@@ -318,10 +323,10 @@ def _build_locked(
         from assetpipe.snippets import write_all
 
         write_all(manifest, config.snippets_dir, root=config.snippet_root or str(out))
-    target = out / MANIFEST_NAME
+    manifest_file = out / MANIFEST_NAME
     text = manifest.dumps().encode("utf-8")
     try:
-        previous_bytes = target.read_bytes()
+        previous_bytes = manifest_file.read_bytes()
     except OSError:
         previous_bytes = None
     if previous_bytes != text:
@@ -338,7 +343,7 @@ def _build_locked(
         recorded_ns=recorded_ns,
         files=new_files,
         encodings={
-            logical: {"for": entry.path, **{n: e.to_json() for n, e in entry.encodings.items()}}  # type: ignore[dict-item]
+            logical: {"for": entry.path, "encodings": {n: e.to_json() for n, e in entry.encodings.items()}}
             for logical, entry in final.items()
         }
         if compressor is not None
@@ -376,23 +381,30 @@ def _with_encodings(entry: ManifestEntry, encodings: dict[str, Encoding]) -> Man
     )
 
 
-def _output_present(out: Path, output: dict[str, object]) -> bool:
+def _output_present(out: Path, output: Mapping[str, Any]) -> bool:
     try:
-        return os.stat(out / str(output["path"])).st_size == output["size"]
+        return bool(os.stat(out / str(output["path"])).st_size == output["size"])
     except (OSError, KeyError):
         return False
 
 
-def _siblings_present(out: Path, previous: dict[str, object]) -> bool:
-    for name, enc in previous.items():
-        if name == "for":
-            continue
-        if not isinstance(enc, dict) or not _output_present(out, enc):
-            return False
-    return True
+def _siblings_present(out: Path, previous: Mapping[str, Any]) -> bool:
+    encodings = previous.get("encodings")
+    if not isinstance(encodings, dict):
+        return False
+    return all(isinstance(enc, dict) and _output_present(out, enc) for enc in encodings.values())
 
 
-def _final_bytes(node: _Node, entries: dict[str, ManifestEntry], base_path: str, report: BuildReport) -> bytes:
+def _read_output(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise OutputError(f"cannot read back: {exc.strerror or exc}", path=str(path)) from None
+
+
+def _final_bytes(
+    node: _Node, entries: dict[str, ManifestEntry], base_path: str, report: BuildReport
+) -> bytes:
     """The bytes to write: the source with each resolved reference spliced to its target's new URL."""
     asset = node.asset
     if not is_scanned(asset.logical_path):

@@ -46,7 +46,7 @@ class BuildState:
     settings: str
     recorded_ns: int = 0
     files: dict[str, FileRecord] = field(default_factory=dict)
-    encodings: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    encodings: dict[str, dict[str, Any]] = field(default_factory=dict)  # logical -> {for, encodings}
     compress_settings: str = ""
 
     def unchanged(self, asset: Asset) -> FileRecord | None:
@@ -123,9 +123,7 @@ def save_state(path: Path, state: BuildState) -> None:
                 "size": rec.size,
                 "mtime_ns": rec.mtime_ns,
                 "inode": rec.inode,
-                "references": None
-                if rec.references is None
-                else [_ref_to_json(r) for r in rec.references],
+                "references": None if rec.references is None else [_ref_to_json(r) for r in rec.references],
                 "deps_key": rec.deps_key,
                 "output": rec.output,
             }
@@ -134,7 +132,7 @@ def save_state(path: Path, state: BuildState) -> None:
     }
     try:
         write_atomic(path, json.dumps(data, separators=(",", ":")).encode(), fsync=False)
-    except Exception:  # noqa: BLE001 - losing the record only costs speed
+    except Exception:
         pass
 
 
