@@ -1,0 +1,340 @@
+"""Precompressed siblings: exact round trips, skip and saving rules, the cache path, determinism."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import random
+from pathlib import Path
+
+import brotli
+import pytest
+
+from assetpipe import compress
+from assetpipe.cache import Cache
+from assetpipe.compress import (
+    SPLIT_MIN_SIZE,
+    CompressionPolicy,
+    Compressor,
+    gzip_method,
+    gzip_zlib,
+    gzip_zopfli,
+    is_text,
+    zopfli_iterations,
+)
+from assetpipe.errors import OutputError
+from assetpipe.manifest import Encoding
+
+MTIME_NS = 1_600_000_000_123_456_789
+WORDS = "color margin padding display flex grid none auto solid border radius font weight url var".split()
+
+
+def text_of(size: int, seed: int = 0) -> bytes:
+    """Compressible but not trivial text of ``size`` bytes (CSS-like words, seeded)."""
+    rng = random.Random(seed)
+    out = bytearray()
+    while len(out) < size:
+        out += f".c{rng.randrange(500)} {{ {rng.choice(WORDS)}: {rng.choice(WORDS)} {rng.randrange(99)}px; }}\n".encode()
+    return bytes(out[:size])
+
+
+def noise(size: int, seed: int = 0) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+SITE: dict[str, bytes] = {
+    "css/app.abc123.css": text_of(3000, 1),
+    "js/big.def456.js": text_of(SPLIT_MIN_SIZE + 5000, 2),  # takes the block-splitting zopfli path
+    "img/icon.0a1b2c.svg": b'<svg xmlns="http://www.w3.org/2000/svg">' + text_of(800, 3) + b"</svg>",
+    "data/list.9f9f9f.json": b'{"items": [' + b",".join(b'"item"' for _ in range(400)) + b"]}",
+    "fonts/x.111111.ttf": text_of(2000, 4),  # binary type, compressible: generic brotli mode
+}
+
+
+def write_out(out: Path, files: dict[str, bytes]) -> None:
+    for rel, data in files.items():
+        path = out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        os.utime(path, ns=(MTIME_NS, MTIME_NS))
+
+
+def run(
+    out: Path,
+    files: dict[str, bytes],
+    *,
+    policy: CompressionPolicy | None = None,
+    cache_dir: Path | None = None,
+    jobs: int = 2,
+) -> tuple[dict[str, dict[str, Encoding]], compress.CompressionStats]:
+    """Write ``files`` into ``out`` and compress them all, as the pipeline does."""
+    write_out(out, files)
+    with Compressor(policy or CompressionPolicy(), cache_dir=cache_dir, jobs=jobs) as compressor:
+        for rel, data in files.items():
+            compressor.submit(out / rel, rel, data, content_type_of(rel), MTIME_NS)
+        results = compressor.results()
+    return results, compressor.stats
+
+
+def content_type_of(rel: str) -> str:
+    from assetpipe.media_types import media_type
+
+    return media_type(rel)
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# -- round trips and format ---------------------------------------------------------------------------
+
+
+def test_every_sibling_decompresses_to_exactly_its_files_bytes(tmp_path: Path) -> None:
+    results, _ = run(tmp_path / "out", SITE)
+    for rel, data in SITE.items():
+        assert set(results[rel]) == {"br", "gzip"}, rel
+        br = tmp_path / "out" / results[rel]["br"].path
+        gz = tmp_path / "out" / results[rel]["gzip"].path
+        assert brotli.decompress(br.read_bytes()) == data
+        assert gzip.decompress(gz.read_bytes()) == data
+
+
+def test_encodings_name_the_sibling_paths_and_sizes(tmp_path: Path) -> None:
+    results, _ = run(tmp_path / "out", {"css/app.abc123.css": SITE["css/app.abc123.css"]})
+    encodings = results["css/app.abc123.css"]
+    assert encodings["br"].path == "css/app.abc123.css.br"
+    assert encodings["gzip"].path == "css/app.abc123.css.gz"
+    for enc in encodings.values():
+        assert (tmp_path / "out" / enc.path).stat().st_size == enc.size
+
+
+def test_siblings_carry_the_originals_mtime(tmp_path: Path) -> None:
+    results, _ = run(tmp_path / "out", SITE)
+    for encodings in results.values():
+        for enc in encodings.values():
+            assert (tmp_path / "out" / enc.path).stat().st_mtime_ns == MTIME_NS
+
+
+@pytest.mark.parametrize("backend", ["zopfli", "zlib"])
+def test_gzip_header_has_no_file_name_and_mtime_zero(tmp_path: Path, backend: str) -> None:
+    results, _ = run(tmp_path / "out", SITE, policy=CompressionPolicy(brotli=False, gzip_backend=backend))
+    for encodings in results.values():
+        header = (tmp_path / "out" / encodings["gzip"].path).read_bytes()[:10]
+        assert header[:3] == b"\x1f\x8b\x08"
+        assert header[3] == 0, "FLG: no FNAME, no FEXTRA, no comment"
+        assert header[4:8] == b"\0\0\0\0", "MTIME is zero"
+
+
+def test_zopfli_beats_zlib_on_text_and_both_round_trip() -> None:
+    data = text_of(40_000, 7)
+    small = gzip_zopfli(data, iterations=zopfli_iterations(len(data)), blocksplitting=True)
+    assert gzip.decompress(small) == data
+    assert gzip.decompress(gzip_zlib(data)) == data
+    assert len(small) < len(gzip_zlib(data))
+
+
+def test_the_gzip_recipe_splits_blocks_only_from_the_threshold_up() -> None:
+    assert "split=0" in gzip_method("zopfli", SPLIT_MIN_SIZE - 1).settings
+    assert "split=1" in gzip_method("zopfli", SPLIT_MIN_SIZE).settings
+    assert gzip_method("zlib", 10).compressor == "zlib"
+    assert zopfli_iterations(100) >= zopfli_iterations(10_000_000)
+
+
+def test_text_types_are_recognised_for_brotli_text_mode() -> None:
+    for ct in ("text/css; charset=utf-8", "application/json", "image/svg+xml", "application/manifest+json"):
+        assert is_text(ct), ct
+    for ct in ("font/ttf", "application/wasm", "application/octet-stream"):
+        assert not is_text(ct), ct
+
+
+# -- policy: skips, switches, the saving rule ------------------------------------------------------------
+
+
+def test_already_compressed_types_get_no_siblings_and_no_compressor_call(tmp_path: Path) -> None:
+    files = {"img/a.1.png": text_of(4000), "fonts/b.2.WOFF2": text_of(4000), "media/c.3.mp4": text_of(4000)}
+    results, stats = run(tmp_path / "out", files)
+    assert results == {rel: {} for rel in files}
+    assert stats.compressor_calls == 0
+    assert tree(tmp_path / "out").keys() == files.keys()
+
+
+def test_files_under_the_minimum_size_get_no_siblings(tmp_path: Path) -> None:
+    policy = CompressionPolicy(min_size=1000)
+    results, stats = run(tmp_path / "out", {"a.1.css": text_of(999), "b.2.css": text_of(1000)}, policy=policy)
+    assert results["a.1.css"] == {}
+    assert set(results["b.2.css"]) == {"br", "gzip"}
+    assert stats.compressor_calls == 2
+
+
+def test_a_disabled_encoding_is_not_made(tmp_path: Path) -> None:
+    results, _ = run(tmp_path / "out", SITE, policy=CompressionPolicy(brotli=False))
+    assert all(set(encs) == {"gzip"} for encs in results.values())
+    assert not list((tmp_path / "out").rglob("*.br"))
+
+
+def test_a_sibling_that_saves_less_than_five_percent_is_not_kept(tmp_path: Path) -> None:
+    files = {"data/noise.1.txt": noise(4000), "css/app.2.css": text_of(4000)}
+    results, stats = run(tmp_path / "out", files)
+    assert results["data/noise.1.txt"] == {}
+    assert not (tmp_path / "out" / "data/noise.1.txt.gz").exists()
+    assert not (tmp_path / "out" / "data/noise.1.txt.br").exists()
+    assert stats.compressor_calls == 4  # it was tried: the rule is about the result
+    assert set(stats.bytes_out) == {"br", "gzip"}
+    assert stats.encoded_in == {"br": 4000, "gzip": 4000}
+
+
+def test_the_saving_rule_keeps_exactly_ninety_five_percent_and_drops_more() -> None:
+    policy = CompressionPolicy()
+    assert policy.keeps(1000, 950)
+    assert not policy.keeps(1000, 951)
+    assert CompressionPolicy(min_saving=0.0).keeps(1000, 1000)
+
+
+def test_an_unknown_gzip_backend_is_rejected() -> None:
+    with pytest.raises(ValueError, match="gzip_backend"):
+        CompressionPolicy(gzip_backend="lzma")
+
+
+def test_the_policy_fingerprint_changes_with_any_setting() -> None:
+    prints = {
+        CompressionPolicy().fingerprint(),
+        CompressionPolicy(brotli=False).fingerprint(),
+        CompressionPolicy(gzip_backend="zlib").fingerprint(),
+        CompressionPolicy(min_saving=0.1).fingerprint(),
+        CompressionPolicy(skip_extensions=frozenset({"png"})).fingerprint(),
+    }
+    assert len(prints) == 5
+
+
+def test_a_stale_sibling_that_no_longer_matches_is_removed(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "robots.txt.gz").write_bytes(gzip.compress(b"old content"))
+    (out / "kept.txt.gz").write_bytes(gzip.compress(b"tiny"))
+    run(out, {"robots.txt": noise(2000), "kept.txt": b"tiny"})
+    assert not (out / "robots.txt.gz").exists(), "would serve the old robots.txt to gzip clients"
+    assert (out / "kept.txt.gz").exists(), "still decompresses to the file: harmless, left alone"
+
+
+# -- cache --------------------------------------------------------------------------------------------
+
+
+def test_a_warm_cache_makes_no_compressor_calls_even_into_a_fresh_output(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cold_results, cold = run(tmp_path / "out1", SITE, cache_dir=cache)
+    warm_results, warm = run(tmp_path / "out2", SITE, cache_dir=cache)
+    assert cold.compressor_calls == 2 * len(SITE)
+    assert (cold.cache_hits, cold.cache_misses) == (0, 2 * len(SITE))
+    assert warm.compressor_calls == 0
+    assert warm.cache_hits == 2 * len(SITE)
+    assert warm_results == cold_results
+    assert tree(tmp_path / "out2") == tree(tmp_path / "out1")
+
+
+def test_a_corrupted_cache_entry_is_recomputed_not_copied(tmp_path: Path) -> None:
+    cache_dir = tmp_path / "cache"
+    one = {"css/app.1.css": text_of(5000)}
+    run(tmp_path / "out1", one, cache_dir=cache_dir, policy=CompressionPolicy(brotli=False))
+    ((entry, _),) = list(Cache(cache_dir).entries())
+    raw = bytearray(entry.read_bytes())
+    raw[-1] ^= 0xFF
+    entry.write_bytes(bytes(raw))
+
+    results, stats = run(tmp_path / "out2", one, cache_dir=cache_dir, policy=CompressionPolicy(brotli=False))
+
+    assert stats.compressor_calls == 1
+    assert stats.cache_hits == 0
+    gz = (tmp_path / "out2" / results["css/app.1.css"]["gzip"].path).read_bytes()
+    assert gzip.decompress(gz) == one["css/app.1.css"]
+    assert Cache(cache_dir).get(entry.name) == gz, "the entry was rewritten whole"
+
+
+def test_a_different_backend_misses_the_cache(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    run(tmp_path / "out1", SITE, cache_dir=cache, policy=CompressionPolicy(brotli=False))
+    _, stats = run(
+        tmp_path / "out2", SITE, cache_dir=cache, policy=CompressionPolicy(brotli=False, gzip_backend="zlib")
+    )
+    assert stats.compressor_calls == len(SITE)
+
+
+# -- determinism and stability ------------------------------------------------------------------------
+
+
+def test_output_is_identical_with_one_or_two_jobs(tmp_path: Path) -> None:
+    run(tmp_path / "one", SITE, jobs=1)
+    run(tmp_path / "two", SITE, jobs=2)
+    assert tree(tmp_path / "one") == tree(tmp_path / "two")
+
+
+def test_output_is_identical_with_a_cold_or_warm_cache_or_none(tmp_path: Path) -> None:
+    run(tmp_path / "none", SITE)
+    run(tmp_path / "cold", SITE, cache_dir=tmp_path / "cache")
+    run(tmp_path / "warm", SITE, cache_dir=tmp_path / "cache")
+    assert tree(tmp_path / "none") == tree(tmp_path / "cold") == tree(tmp_path / "warm")
+
+
+def test_an_unchanged_sibling_is_not_rewritten(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    files = {"css/app.1.css": text_of(3000)}
+    run(out, files)
+    before = {p.name: p.stat().st_ino for p in out.rglob("*.gz")} | {
+        p.name: p.stat().st_ino for p in out.rglob("*.br")
+    }
+    _, stats = run(out, files)
+    after = {p.name: p.stat().st_ino for p in out.rglob("*.gz")} | {
+        p.name: p.stat().st_ino for p in out.rglob("*.br")
+    }
+    assert after == before
+    assert (stats.siblings_written, stats.siblings_unchanged) == (0, 2)
+
+
+def test_an_unchanged_sibling_gets_the_originals_new_mtime(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    files = {"robots.txt": text_of(3000)}
+    run(out, files)
+    later = MTIME_NS + 5_000_000_000
+    with Compressor(CompressionPolicy(), cache_dir=None, jobs=1) as compressor:
+        compressor.submit(out / "robots.txt", "robots.txt", files["robots.txt"], "text/plain", later)
+        compressor.results()
+    assert (out / "robots.txt.gz").stat().st_mtime_ns == later
+    assert compressor.stats.siblings_written == 0
+
+
+def test_inputs_over_the_memory_budget_are_read_back_from_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(tmp_path / "held", SITE)
+    monkeypatch.setattr(compress, "MAX_PENDING_BYTES", 0)
+    run(tmp_path / "reread", SITE)
+    assert tree(tmp_path / "reread") == tree(tmp_path / "held")
+
+
+def test_a_file_changed_on_disk_before_it_is_read_back_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(compress, "MAX_PENDING_BYTES", 0)
+    out = tmp_path / "out"
+    write_out(out, {"a.1.css": b"something else entirely " * 40})
+    with Compressor(CompressionPolicy(), cache_dir=None, jobs=1) as compressor:
+        compressor.submit(out / "a.1.css", "a.1.css", text_of(2000), "text/css", MTIME_NS)
+        with pytest.raises(OutputError, match="changed on disk"):
+            compressor.results()
+
+
+def test_a_sibling_that_cannot_be_written_raises_output_error(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "app.1.css.gz").mkdir(parents=True)  # a directory where the sibling goes
+    with pytest.raises(OutputError) as info:
+        run(out, {"app.1.css": text_of(3000)}, policy=CompressionPolicy(brotli=False))
+    assert "app.1.css.gz" in str(info.value)
+
+
+def test_stats_count_files_bytes_and_savings(tmp_path: Path) -> None:
+    _, stats = run(tmp_path / "out", SITE)
+    assert stats.files == len(SITE)
+    assert stats.bytes_in == sum(len(d) for d in SITE.values())
+    assert stats.siblings_written == 2 * len(SITE)
+    assert 0.5 < stats.saving("gzip") < 1.0
+    assert stats.saving("br") > stats.saving("gzip")
+    assert stats.saving("none") == 0.0
