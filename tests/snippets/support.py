@@ -51,7 +51,9 @@ TEXT = b"body { color: rebeccapurple; }\n" * 40
 #: that looks hashed but is not, and a type (.mjs) that nginx's stock mime.types does not know.
 SOURCES = (
     SourceFile("css/app.css", TEXT, "text/css; charset=utf-8"),
-    SourceFile("js/app.js", b"console.log('assetpipe');\n" * 50, "text/javascript; charset=utf-8", True, ("br",)),
+    SourceFile(
+        "js/app.js", b"console.log('assetpipe');\n" * 50, "text/javascript; charset=utf-8", True, ("br",)
+    ),
     SourceFile("js/mod.mjs", b"export const x = 1;\n" * 60, "text/javascript; charset=utf-8"),
     SourceFile("img/logo.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "image/png", True, ()),
     SourceFile("robots.txt", b"User-agent: *\nDisallow:\n" * 30, "text/plain; charset=utf-8", False),
@@ -184,14 +186,18 @@ class Server:
     snippet: str
 
 
-def serve(argv: list[str], port: int, log: Path, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+def serve(
+    argv: list[str], port: int, log: Path, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """Start a server in the foreground and wait until its port answers (bounded)."""
     with log.open("ab") as sink:
         proc = subprocess.Popen(argv, stdout=sink, stderr=subprocess.STDOUT, env=dict(env) if env else None)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"{argv[0]} exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
+            raise AssertionError(
+                f"{argv[0]} exited with {proc.returncode}:\n{log.read_text(errors='replace')}"
+            )
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return proc
@@ -225,7 +231,9 @@ NGINX_BROTLI = "/usr/lib/nginx/modules/ngx_http_brotli_static_module.so"
 def nginx_config(workdir: Path, port: int, snippets: list[Path]) -> Path:
     """A minimal nginx.conf as hostile as Debian's defaults: gzip on, gzip_vary on, a regex location."""
     includes = "\n".join(f"        include {p};" for p in snippets)
-    temp = " ".join(f"{name}_temp_path {workdir}/{name};" for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    temp = " ".join(
+        f"{name}_temp_path {workdir}/{name};" for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
     conf = workdir / "nginx.conf"
     conf.write_text(
         f"""{"user root;" if os.geteuid() == 0 else ""}
@@ -276,7 +284,6 @@ def caddy_config(workdir: Path, port: int, snippets: list[Path]) -> Path:
         f"""{{
 \tadmin off
 \tauto_https off
-\tpersist_config off
 \tstorage file_system {workdir}/storage
 }}
 
@@ -302,7 +309,18 @@ def caddy(workdir: Path, snippets: list[Path]) -> Iterator[int]:
 
 
 APACHE_MODULES = "/usr/lib/apache2/modules"
-APACHE_LOAD = ("mpm_event", "authz_core", "alias", "rewrite", "headers", "mime", "dir", "filter", "deflate", "setenvif")
+APACHE_LOAD = (
+    "mpm_event",
+    "authz_core",
+    "alias",
+    "rewrite",
+    "headers",
+    "mime",
+    "dir",
+    "filter",
+    "deflate",
+    "setenvif",
+)
 
 
 def apache_config(workdir: Path, port: int, snippets: list[Path]) -> Path:
@@ -315,6 +333,7 @@ def apache_config(workdir: Path, port: int, snippets: list[Path]) -> Path:
     )
     includes = "\n".join(f'Include "{p}"' for p in snippets)
     user = "User www-data\nGroup www-data" if os.geteuid() == 0 else ""
+    (workdir / "decoy").mkdir(exist_ok=True)
     conf = workdir / "apache2.conf"
     conf.write_text(
         f"""ServerRoot "{workdir}"

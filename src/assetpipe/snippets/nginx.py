@@ -9,7 +9,15 @@ set; ``gzip_vary`` adds Vary only when a .gz exists, so Vary is written per file
 from __future__ import annotations
 
 from assetpipe.manifest import Manifest
-from assetpipe.snippets.site import IMMUTABLE, NO_CACHE, ServedFile, Site, SnippetOptions, header_comment, plan
+from assetpipe.snippets.site import (
+    IMMUTABLE,
+    NO_CACHE,
+    ServedFile,
+    Site,
+    SnippetOptions,
+    header_comment,
+    plan,
+)
 
 # alias and root expand $variables and nginx has no escape for '$': a root holding one is refused.
 REFUSED_IN_ROOT = ("$",)
@@ -42,8 +50,8 @@ def render(manifest: Manifest, options: SnippetOptions) -> str:
     lines = [
         *header_comment(site, "nginx"),
         "# Include it inside a server { } block. It needs the brotli_static module (Debian:",
-        "# libnginx-mod-http-brotli-static, loaded from /etc/nginx/modules-enabled). An error_page 404 set in",
-        "# the server block would apply here too: keep any index fallback out of this prefix.",
+        "# libnginx-mod-http-brotli-static, loaded from /etc/nginx/modules-enabled). An error_page 404",
+        "# set in the server block would apply here too: keep any index fallback out of this prefix.",
         f"location ^~ {quote(site.base_path)} {{",
         f"    alias {quote(alias)};",
         # $uri alone: a directory or a missing file is a plain 404, never an index page.

@@ -129,7 +129,7 @@ def _check_path(path: str, logical: str) -> None:
         raise ConfigError(f"manifest entry {logical!r} names a hidden path {path!r}, which is never served")
     if path == MANIFEST_NAME:
         raise ConfigError(
-            f"manifest entry {logical!r} would be served at {MANIFEST_NAME!r}, where the manifest itself lives"
+            f"manifest entry {logical!r} would be served at {MANIFEST_NAME!r}, where the manifest lives"
         )
 
 

@@ -1,0 +1,119 @@
+"""Apache httpd: an Alias plus a ``<Directory>`` section using mod_rewrite, mod_mime and mod_headers.
+
+Why this shape: per-directory rules apply inside any VirtualHost (server-level RewriteRules are silently
+not inherited by one, the trap of the manual's recipe); Debian's mime.conf serves ``.br`` as the Breton
+language and ``.gz`` as application/x-gzip, so both are removed and mapped to encodings here; immutability
+is an exact list of URL paths (``-in``) taken from the manifest, which after the internal redirect to a
+sibling is matched against the sibling's URL, so siblings are listed too.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from assetpipe.manifest import ENCODING_SUFFIXES, Manifest
+from assetpipe.snippets.site import IMMUTABLE, NO_CACHE, Site, SnippetOptions, header_comment, plan
+
+# ${NAME} is expanded on every config line and * ? [ ] are wildcards in <Directory>: refused in a root.
+REFUSED_IN_ROOT = ("$", "*", "?", "[", "]")
+#: How many URL paths go into one expression, keeping config lines short.
+CHUNK = 100
+# In the per-directory rewrite, a back-reference becomes a URL again: escape what would split or re-decode it.
+_BACKREF_ESCAPES = "%?#"
+
+
+def quote(value: str) -> str:
+    """An Apache config double-quoted argument: backslash and quote are the only escapes."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def expr_string(value: str) -> str:
+    """An ap_expr single-quoted string: backslash-escape what would end it or start a %{variable}."""
+    return "'" + "".join("\\" + c if c in "\\'\"%$%{}" else c for c in value) + "'"
+
+
+def _in_list(site: Site, paths: list[str]) -> list[str]:
+    """``expr=`` conditions, one per chunk, true when the request's URL path is one of ``paths``."""
+    conditions = []
+    for start in range(0, len(paths), CHUNK):
+        items = ", ".join(expr_string(site.url(p)) for p in paths[start : start + CHUNK])
+        conditions.append(quote(f"expr=%{{REQUEST_URI}} -in {{{items}}}"))
+    return conditions
+
+
+def _accepts(encoding: str) -> list[str]:
+    """Conditions for a client that accepts ``encoding`` with a q-value other than zero."""
+    token = {"br": "br", "gzip": "(x-)?gzip"}[encoding]
+    listed = f"(^|,)\\s*{token}\\s*(;|,|$)"
+    refused = f"(^|,)\\s*{token}\\s*;\\s*q\\s*=\\s*0(\\.0*)?\\s*(,|$)"
+    return [
+        f'    RewriteCond "%{{HTTP:Accept-Encoding}}" "{listed}" [NC]',
+        f'    RewriteCond "%{{HTTP:Accept-Encoding}}" "!{refused}" [NC]',
+    ]
+
+
+def _types(site: Site) -> list[str]:
+    """AddType lines giving each extension the manifest's Content-Type, where all its files agree."""
+    by_extension: dict[str, set[str]] = defaultdict(set)
+    for served in site.files:
+        name = served.path.rsplit("/", 1)[-1]
+        if "." in name:
+            by_extension[name.rsplit(".", 1)[-1]].add(served.content_type)
+    return [
+        f"    AddType {quote(next(iter(types)))} {quote('.' + ext)}"
+        for ext, types in sorted(by_extension.items())
+        if len(types) == 1 and ext.lower() not in ("br", "gz")
+    ]
+
+
+def render(manifest: Manifest, options: SnippetOptions) -> str:
+    """Config lines for the server config or inside a ``<VirtualHost>``."""
+    site = plan(manifest, options, REFUSED_IN_ROOT)
+    directory = site.root if site.root.endswith("/") else site.root + "/"
+    lines = [
+        *header_comment(site, "Apache"),
+        "# Include it in the server config or inside a <VirtualHost>. It needs mod_alias, mod_rewrite,",
+        "# mod_headers and mod_mime (Debian: a2enmod rewrite headers).",
+        f"Alias {quote(site.base_path)} {quote(directory)}",
+        f"<Directory {quote(site.root)}>",
+        # Per-directory rewriting needs FollowSymLinks; nothing else (no Indexes, no MultiViews) is on.
+        "    Options FollowSymLinks",
+        "    AllowOverride None",
+        "    Require all granted",
+        "    DirectoryIndex disabled",
+        "    ErrorDocument 404 default",
+        "    # Debian maps .br to the Breton language and .gz to application/x-gzip; here they are",
+        "    # encodings, so a sibling keeps its original's type (from the extension before it).",
+        "    RemoveLanguage .br",
+        "    RemoveType .br .gz",
+        "    AddEncoding br .br",
+        "    AddEncoding gzip .gz",
+        *_types(site),
+        "    RewriteEngine On",
+        f"    RewriteBase {quote(site.base_path)}",
+        "    # Dot files (in-flight temp files, the build lock), directories and missing files: a plain 404.",
+        '    RewriteRule "(^|/)\\." "-" [R=404]',
+    ]
+    if not site.serve_manifest:
+        # mod_rewrite reads its arguments itself and keeps backslashes as written.
+        lines.append('    RewriteRule "^manifest\\.json$" "-" [R=404]')
+    lines += [
+        # Serve only what the build wrote: no on-the-fly compression (Debian enables mod_deflate for text).
+        '    RewriteRule "^" "-" [E=no-gzip:1,E=no-brotli:1]',
+        '    RewriteCond "%{REQUEST_FILENAME}" !-f',
+        '    RewriteRule "^" "-" [R=404]',
+    ]
+    for encoding, suffix in ENCODING_SUFFIXES.items():
+        lines += [
+            f"    # A client that accepts {encoding} gets the {suffix} sibling, where there is one.",
+            *_accepts(encoding),
+            f'    RewriteCond "%{{REQUEST_FILENAME}}{suffix}" -f',
+            f'    RewriteRule "^(.+)$" "$1{suffix}" [B={_BACKREF_ESCAPES},END]',
+        ]
+    lines.append(f"    Header set Cache-Control {quote(NO_CACHE)}")
+    for condition in _in_list(site, site.immutable_paths()):
+        lines.append(f"    Header set Cache-Control {quote(IMMUTABLE)} {condition}")
+    for condition in _in_list(site, site.paths_with_siblings()):
+        lines.append(f"    Header merge Vary Accept-Encoding {condition}")
+    lines.append("</Directory>")
+    return "\n".join(lines) + "\n"
