@@ -129,12 +129,20 @@ class Response:
         return DECODERS[self.header("Content-Encoding") or ""](self.body)
 
 
-def fetch(port: int, path: str, accept_encoding: str | None = None, method: str = "GET") -> Response:
+def fetch(
+    port: int,
+    path: str,
+    accept_encoding: str | None = None,
+    method: str = "GET",
+    headers: Mapping[str, str] | None = None,
+) -> Response:
     """A raw request (no automatic decoding, every header kept in order) to 127.0.0.1:port."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        headers = {} if accept_encoding is None else {"Accept-Encoding": accept_encoding}
-        conn.request(method, path, headers=headers)
+        sent = dict(headers or {})
+        if accept_encoding is not None:
+            sent["Accept-Encoding"] = accept_encoding
+        conn.request(method, path, headers=sent)
         resp = conn.getresponse()
         return Response(resp.status, tuple(resp.getheaders()), resp.read())
     finally:
