@@ -1,0 +1,368 @@
+"""``assetpipe watch``: one build, then an incremental rebuild for every burst of changes under SRC.
+
+Two halves with a seam between them. ``watch_loop`` is the library loop: it takes any iterable of change
+batches (logical paths) and runs one build per batch, keeping the BuildState in memory so a rebuild stats
+every file but reads and rewrites only what changed and what references it. ``run_watch`` feeds it from
+watchdog: events are filtered (OUT, the cache, the snippets directory, dotfiles and temp files never
+count), gathered into a batch until SRC has been quiet for the debounce window, and handed over.
+
+Every build goes through ``pipeline.build`` and so takes OUT's lock and writes the manifest last: a broken
+edit is reported and leaves the previous manifest and its files in place, and the next good save recovers.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import FrameType
+
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+
+from assetpipe.config import ALWAYS_EXCLUDED, Config
+from assetpipe.errors import AssetpipeError
+from assetpipe.patterns import PathSet, path_set
+from assetpipe.pipeline import BuildReport, build
+from assetpipe.state import BuildState
+
+#: Seconds SRC must stay quiet before a batch is built: long enough to gather an editor's temp-file-and-
+#: rename save or a checkout's burst into one rebuild, short enough not to be felt.
+DEFAULT_DEBOUNCE = 0.05
+#: However busy SRC stays (a process appending to a file under it), a batch is built after this long.
+MAX_BATCH_SECONDS = 2.0
+#: How often an idle loop looks at the stop flag; only bounds how long a stop takes, not a rebuild.
+_POLL_SECONDS = 0.1
+#: Paths named in a rebuild line before it says "N files" instead.
+_NAMED_PATHS = 3
+
+
+# -- which paths count -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PathFilter:
+    """Maps an absolute path from the watcher to the logical path it stands for, or None if it can't matter.
+
+    It mirrors sources.scan: what the build would never read never triggers a rebuild, above all OUT and
+    the cache, whose writes would otherwise set off a rebuild after every rebuild.
+    """
+
+    source: Path
+    skip_dirs: tuple[Path, ...]
+    include: PathSet
+    exclude: PathSet
+
+    def logical(self, path: str, *, is_directory: bool) -> str | None:
+        absolute = Path(path)
+        if not absolute.is_relative_to(self.source):
+            return None
+        if any(absolute == d or absolute.is_relative_to(d) for d in self.skip_dirs):
+            return None
+        logical = absolute.relative_to(self.source).as_posix()
+        if logical == ".":
+            return None
+        # Dot names (and with them write_atomic's .assetpipe-tmp-* and most editors' temp files) are never
+        # published; .well-known is the one exception sources.scan makes too.
+        if any(part.startswith(".") and part != ".well-known" for part in logical.split("/")):
+            return None
+        if not is_directory:
+            # A directory can't be judged by the file patterns: deleting or moving one is news for every
+            # file that was inside it, and watchdog reports no per-file event for that.
+            if not self.include.matches(logical) or self.exclude.matches(logical):
+                return None
+        return logical
+
+
+def path_filter(config: Config) -> PathFilter:
+    """The filter for ``config``'s SRC, skipping OUT, the cache directory and the snippets directory."""
+    skip = [config.output.resolve()]
+    if config.cache_dir is not None:
+        skip.append(config.cache_dir.resolve())
+    if config.snippets_dir is not None:
+        skip.append(config.snippets_dir.resolve())
+    return PathFilter(
+        source=config.source.resolve(),
+        skip_dirs=tuple(skip),
+        include=path_set(config.include),
+        exclude=path_set(config.exclude + ALWAYS_EXCLUDED),
+    )
+
+
+# -- batching ------------------------------------------------------------------------------------------
+
+
+def batches(
+    changes: queue.Queue[str],
+    window: float,
+    stop: threading.Event,
+    *,
+    max_seconds: float = MAX_BATCH_SECONDS,
+) -> Iterator[list[str]]:
+    """Yield the paths queued in each burst: a batch closes once ``window`` seconds pass without news.
+
+    Trailing-edge debounce, so a save through a temp file and a rename, or a checkout touching a thousand
+    files, becomes one rebuild; ``max_seconds`` keeps a never-quiet tree from starving the build.
+    """
+    while not stop.is_set():
+        try:
+            first = changes.get(timeout=_POLL_SECONDS)
+        except queue.Empty:
+            continue
+        seen = {first: None}  # a dict keeps first-seen order and drops repeats
+        deadline = time.monotonic() + max_seconds
+        while True:
+            timeout = min(window, deadline - time.monotonic())
+            try:
+                path = changes.get(timeout=timeout) if timeout > 0 else changes.get_nowait()
+            except queue.Empty:
+                break
+            seen[path] = None
+        if stop.is_set():
+            return
+        yield sorted(seen)
+
+
+# -- the loop ------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class BuildGuard:
+    """Where a stop request meets the loop: between builds it stops at once; during one, after it.
+
+    A signal handler that raised mid-build could land between a temp file's creation and its cleanup;
+    deferring the stop to the end of the build leaves nothing behind. A second request aborts at once.
+    """
+
+    stop: threading.Event = field(default_factory=threading.Event)
+    building: bool = False
+
+    def request_stop(self) -> None:
+        if self.building and self.stop.is_set():
+            raise KeyboardInterrupt
+        self.stop.set()
+
+
+@dataclass(slots=True)
+class _Echoes:
+    """The build's Reporter: no progress bar while watching, but a wait for OUT's lock is worth a line."""
+
+    echo: Callable[[str], None]
+
+    def start(self, total: int) -> None:
+        pass
+
+    def advance(self, count: int = 1) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+    def waiting(self, message: str) -> None:
+        self.echo(message)
+
+
+def describe(paths: Sequence[str]) -> str:
+    """What changed, for the rebuild line: a few paths by name, a burst by its size."""
+    if not paths:
+        return "changes"
+    if len(paths) > _NAMED_PATHS:
+        return f"{len(paths)} files"
+    return ", ".join(paths)
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def rebuild_line(paths: Sequence[str], report: BuildReport) -> str:
+    """One line per rebuild: what changed, what was rebuilt, how long it took."""
+    line = (
+        f"changed {describe(paths)}: {report.written} written, {report.read} read "
+        f"of {report.files} files in {_ms(report.seconds)}"
+    )
+    if not report.manifest_changed:
+        line += ", manifest unchanged"
+    return line
+
+
+def watch_loop(
+    config: Config,
+    changes: Iterable[Sequence[str]],
+    echo: Callable[[str], None],
+    *,
+    guard: BuildGuard | None = None,
+) -> BuildState | None:
+    """Build once, then once per batch of changed paths; return the last good state.
+
+    A batch holds logical paths, and directories as ``dir/``; it only names what changed for the rebuild
+    line, since each build stats the whole tree and BuildState decides what to re-read.
+
+    ``changes`` is the seam: run_watch passes watchdog's debounced batches, tests can pass any iterable.
+    A build error is echoed in build's own ``error: file:line: ...`` form and the loop goes on; the state
+    of the last good build is kept, so the next good save rebuilds from it.
+    """
+    guard = guard if guard is not None else BuildGuard()
+    reporter = _Echoes(echo)
+    state: BuildState | None = None
+
+    def keep(new: BuildState) -> None:
+        nonlocal state
+        state = new
+
+    def run(paths: Sequence[str] | None) -> None:
+        guard.building = True
+        try:
+            # Manifest first: with compression on, a build without it names the new files at once, and a
+            # second build (same state, so it only compresses) adds the siblings and their encodings.
+            quick = replace(config, compress=False) if config.compress else config
+            report = build(quick, reporter=reporter, state=state, changed=keep)
+            for warning in report.warnings:
+                echo(f"warning: {warning}")
+            if paths is None:
+                echo(report.summary())
+            else:
+                echo(rebuild_line(paths, report))
+            if config.compress:
+                compressed = build(config, reporter=reporter, state=state, changed=keep)
+                if compressed.compressed or compressed.cache_hits:
+                    echo(
+                        f"  compressed {compressed.compressed} files ({compressed.cache_hits} cache hits) "
+                        f"in {_ms(compressed.seconds)}"
+                    )
+        except AssetpipeError as exc:
+            echo(f"error: {exc}")
+        except OSError as exc:
+            # A file that vanishes between the walk and its stat (a checkout in progress): the event that
+            # removed it is already queued, so the next batch builds the settled tree.
+            where = f"{exc.filename}: " if exc.filename else ""
+            echo(f"error: {where}{exc.strerror or exc}")
+        finally:
+            guard.building = False
+
+    run(None)
+    for paths in changes:
+        if guard.stop.is_set():
+            break
+        run(paths)
+        if guard.stop.is_set():
+            break
+    return state
+
+
+# -- the watcher -------------------------------------------------------------------------------------
+
+
+class _Queueing(FileSystemEventHandler):
+    """Runs on watchdog's thread: turns each event into logical paths on the queue, filtering as it goes."""
+
+    def __init__(self, paths: PathFilter, changes: queue.Queue[str]) -> None:
+        self.paths = paths
+        self.changes = changes
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        # A move counts at both ends: the old name drops out of the manifest, the new one comes in.
+        for raw in (event.src_path, event.dest_path):
+            if not raw:
+                continue
+            logical = self.paths.logical(os.fsdecode(raw), is_directory=event.is_directory)
+            if logical is not None:
+                self.changes.put(logical + "/" if event.is_directory else logical)
+
+
+def _observer(config: Config, changes: queue.Queue[str]) -> BaseObserver:
+    """A started watchdog observer on SRC (recursive) that queues the logical path of every change."""
+    observer = Observer()
+    # Only events that can change what a build sees: opens and read-only closes (which the build's own
+    # reads cause) and directory "modified" events (echoes of file events) are never subscribed to.
+    event_filter = [
+        FileCreatedEvent,
+        DirCreatedEvent,
+        FileDeletedEvent,
+        DirDeletedEvent,
+        FileMovedEvent,
+        DirMovedEvent,
+        FileModifiedEvent,
+        FileClosedEvent,
+    ]
+    source = str(config.source.resolve())
+    try:
+        observer.schedule(
+            _Queueing(path_filter(config), changes), source, recursive=True, event_filter=event_filter
+        )
+        observer.start()
+    except OSError as exc:
+        raise AssetpipeError(
+            f"cannot watch: {exc.strerror or exc}",
+            path=source,
+            hint="on Linux, raise fs.inotify.max_user_watches if the tree is large",
+        ) from None
+    return observer
+
+
+def _install_signals(guard: BuildGuard) -> Callable[[], None]:
+    """Route SIGINT and SIGTERM to the guard; return the function that puts the old handlers back."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # signal handlers can only be set from the main thread (a test's thread)
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        guard.request_stop()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
+
+
+def run_watch(
+    config: Config,
+    *,
+    debounce: float | None,
+    echo: Callable[[str], None],
+    stop: threading.Event | None = None,
+) -> None:
+    """Build, then rebuild on every change under SRC until SIGINT, SIGTERM or ``stop``; return normally.
+
+    The observer starts before the first build, so an edit made while it runs is not missed.
+    """
+    window = DEFAULT_DEBOUNCE if debounce is None else debounce
+    guard = BuildGuard(stop=stop if stop is not None else threading.Event())
+    restore = _install_signals(guard)
+    changes: queue.Queue[str] = queue.Queue()
+    observer = None
+    try:
+        observer = _observer(config, changes)
+        compression = "on" if config.compress else "off"
+        echo(
+            f"watching {config.source} (debounce {_ms(window)}, compression {compression}); "
+            "press Ctrl-C to stop"
+        )
+        watch_loop(config, batches(changes, window, guard.stop), echo, guard=guard)
+    except KeyboardInterrupt:
+        pass  # a second Ctrl-C during a build: the build's own cleanup has run, nothing is half-written
+    finally:
+        if observer is not None:
+            observer.stop()
+            observer.join()
+        restore()
+    echo("stopped")

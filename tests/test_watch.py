@@ -1,0 +1,378 @@
+"""assetpipe watch: the real watcher (watchdog on a real tree, in a thread or a subprocess), real writes.
+
+Nothing here asserts a duration: every wait polls the manifest or the watcher's output with a generous
+timeout, and "exactly one rebuild" is checked against a later sentinel save rather than a sleep.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pytest
+
+from assetpipe.config import Config
+from assetpipe.state import BuildState
+from assetpipe.watch import batches, path_filter, run_watch, watch_loop
+from tests.conftest import Tree, write_tree
+
+TIMEOUT = 10.0
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def read_manifest(out: Path) -> dict[str, dict[str, object]]:
+    try:
+        data = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    assets: dict[str, dict[str, object]] = data["assets"]
+    return assets
+
+
+@dataclass
+class Session:
+    """A run_watch on a thread: its lines so far, and the SRC/OUT it watches."""
+
+    src: Path
+    out: Path
+    lines: list[str] = field(default_factory=list)
+
+    def manifest(self) -> dict[str, dict[str, object]]:
+        return read_manifest(self.out)
+
+    def rebuilds(self) -> list[str]:
+        return [line for line in self.lines if line.startswith("changed ")]
+
+    def errors(self) -> list[str]:
+        return [line for line in self.lines if line.startswith("error: ")]
+
+    def wait_for_manifest(self, condition: Callable[[dict[str, dict[str, object]]], bool], what: str) -> None:
+        wait_for(lambda: condition(self.manifest()), what)
+
+    def wait_for_rebuilds(self, count: int) -> None:
+        wait_for(lambda: len(self.rebuilds()) >= count, f"{count} rebuild line(s); got {self.lines}")
+
+
+SITE: Tree = {
+    "css/main.css": '@import "theme.css";\nbody { background: url("../img/logo.png"); }\n',
+    "css/theme.css": "a { color: red; }\n",
+    "img/logo.png": b"\x89PNG not really",
+    "js/app.js": 'import "./util.js";\n',
+    "js/util.js": "export const x = 1;\n",
+}
+
+
+@contextmanager
+def watching(
+    tmp_path: Path,
+    files: Tree = SITE,
+    *,
+    debounce: float | None = None,
+    out_inside_source: bool = False,
+    **settings: object,
+) -> Iterator[Session]:
+    """Run run_watch on a thread over a fresh tree; yield once the first manifest is on disk."""
+    src = write_tree(tmp_path / "src", files)
+    out = src / "dist" if out_inside_source else tmp_path / "out"
+    cache = src / "cache" if out_inside_source else tmp_path / "cache"
+    config = replace(Config(source=src, output=out, compress=False, cache_dir=cache), **settings)  # type: ignore[arg-type]
+    session = Session(src, out)
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            run_watch(config, debounce=debounce, echo=session.lines.append, stop=stop)
+        except BaseException as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: (out / "manifest.json").exists() or failure, "the first build")
+        assert not failure, failure
+        yield session
+    finally:
+        stop.set()
+        thread.join(TIMEOUT)
+        assert not thread.is_alive(), "run_watch did not return after stop"
+        assert not failure, failure
+        assert session.lines[-1] == "stopped"
+
+
+def path_of(session: Session, logical: str) -> str:
+    return str(session.manifest()[logical]["path"])
+
+
+def temp_files(*roots: Path) -> list[Path]:
+    return [p for root in roots if root.exists() for p in root.rglob(".assetpipe-tmp-*")]
+
+
+# -- rebuilds --------------------------------------------------------------------------------------------
+
+
+def test_editing_a_css_file_writes_a_manifest_with_its_new_hash_and_renames_its_importer(
+    tmp_path: Path,
+) -> None:
+    with watching(tmp_path) as session:
+        before = session.manifest()
+        (session.src / "css/theme.css").write_text("a { color: blue; }\n", encoding="utf-8")
+        session.wait_for_manifest(
+            lambda m: m["css/theme.css"]["hash"] != before["css/theme.css"]["hash"], "the new theme.css hash"
+        )
+        after = session.manifest()
+        assert after["css/main.css"]["path"] != before["css/main.css"]["path"]
+        main_bytes = (session.out / str(after["css/main.css"]["path"])).read_text(encoding="utf-8")
+        assert Path(str(after["css/theme.css"]["path"])).name in main_bytes
+        assert after["img/logo.png"] == before["img/logo.png"]
+        assert after["js/app.js"] == before["js/app.js"]
+        session.wait_for_rebuilds(1)
+        assert session.rebuilds()[0].startswith("changed css/theme.css: 2 written,")
+
+
+def test_a_burst_of_many_writes_becomes_one_rebuild(tmp_path: Path) -> None:
+    # A wide window makes "one burst" independent of how busy the machine is; no duration is asserted.
+    with watching(tmp_path, debounce=0.5) as session:
+        for i in range(200):
+            path = session.src / f"icons/set{i % 7}/icon{i}.svg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"<svg><!-- {i} --></svg>", encoding="utf-8")
+        (session.src / "css/theme.css").write_text("a { color: green; }\n", encoding="utf-8")
+        session.wait_for_manifest(lambda m: "icons/set6/icon195.svg" in m, "the burst's files")
+        session.wait_for_rebuilds(1)
+        # A sentinel save after the burst: if the burst had been split, its lines would come before this one.
+        (session.src / "js/util.js").write_text("export const x = 2;\n", encoding="utf-8")
+        session.wait_for_rebuilds(2)
+        burst, sentinel = session.rebuilds()
+        assert burst.startswith("changed 2") and "files:" in burst  # 200 icons + 7 dirs + theme.css
+        assert sentinel.startswith("changed js/util.js:")
+
+
+def test_an_editor_save_through_a_temp_file_and_rename_is_one_rebuild_of_the_real_file(
+    tmp_path: Path,
+) -> None:
+    with watching(tmp_path) as session:
+        before = session.manifest()["css/theme.css"]["hash"]
+        temp = session.src / "css/.theme.css.swx"
+        temp.write_text("a { color: purple; }\n", encoding="utf-8")
+        os.replace(temp, session.src / "css/theme.css")
+        session.wait_for_manifest(lambda m: m["css/theme.css"]["hash"] != before, "the renamed-over save")
+        session.wait_for_rebuilds(1)
+        assert session.rebuilds()[0].startswith("changed css/theme.css:")
+        assert not any(".theme.css" in key for key in session.manifest())
+
+
+def test_a_new_file_and_a_new_directory_are_picked_up(tmp_path: Path) -> None:
+    with watching(tmp_path) as session:
+        (session.src / "img/new.svg").write_text("<svg/>", encoding="utf-8")
+        session.wait_for_manifest(lambda m: "img/new.svg" in m, "the new file")
+        deep = session.src / "fonts/latin/bold"
+        deep.mkdir(parents=True)
+        (deep / "face.woff2").write_bytes(b"wOF2 bold")
+        session.wait_for_manifest(lambda m: "fonts/latin/bold/face.woff2" in m, "a file in a new directory")
+        # A directory built elsewhere and moved in whole gets no per-file events from the kernel.
+        staged = write_tree(
+            tmp_path / "staging", {"vendor/lib/a.js": "export {};\n", "vendor/b.css": "b{}\n"}
+        )
+        os.rename(staged / "vendor", session.src / "vendor")
+        session.wait_for_manifest(
+            lambda m: {"vendor/lib/a.js", "vendor/b.css"} <= m.keys(), "a directory moved into SRC"
+        )
+
+
+def test_deleted_and_renamed_files_drop_out_of_the_manifest(tmp_path: Path) -> None:
+    with watching(tmp_path) as session:
+        (session.src / "js/app.js").unlink()
+        session.wait_for_manifest(lambda m: "js/app.js" not in m, "the deleted file to drop out")
+        os.rename(session.src / "img/logo.png", session.src / "img/brand.png")
+        (session.src / "css/main.css").write_text('@import "theme.css";\n', encoding="utf-8")
+        session.wait_for_manifest(
+            lambda m: "img/logo.png" not in m and "img/brand.png" in m, "the renamed file under its new name"
+        )
+        os.rename(session.src / "img", session.src / "images")
+        session.wait_for_manifest(
+            lambda m: "images/brand.png" in m and "img/brand.png" not in m, "a renamed dir"
+        )
+        assert "js/util.js" in session.manifest()
+
+
+def test_changes_inside_out_the_cache_dotfiles_and_temp_files_never_trigger_a_rebuild(tmp_path: Path) -> None:
+    with watching(tmp_path, out_inside_source=True) as session:
+        assert "dist/manifest.json" not in session.manifest()
+        (session.out / "stray.css").write_text("x{}", encoding="utf-8")
+        (session.src / "cache").mkdir(exist_ok=True)
+        (session.src / "cache/entry.bin").write_bytes(b"cached")
+        (session.src / ".env").write_text("SECRET=1", encoding="utf-8")
+        (session.src / "css/.assetpipe-tmp-abc").write_text("half", encoding="utf-8")
+        (session.src / "css/theme.css~").write_text("backup", encoding="utf-8")
+        (session.src / "js/util.js").write_text("export const x = 3;\n", encoding="utf-8")
+        session.wait_for_rebuilds(1)
+        assert session.rebuilds()[0].startswith("changed js/util.js:")
+        assert not any(key.startswith(("dist/", "cache/")) for key in session.manifest())
+
+
+@pytest.mark.parametrize(
+    ("broken", "message"),
+    [
+        ('@import "missing.css";\n', "css/theme.css:1:10: broken reference 'missing.css'"),
+        ('@import "main.css";\n', "css/"),  # main imports theme imports main: a cycle
+        (b"a { content: '\xff'; }\n", "css/theme.css"),
+    ],
+    ids=["missing reference", "cycle", "invalid utf-8"],
+)
+def test_a_broken_edit_prints_the_error_keeps_the_last_manifest_and_the_next_good_save_recovers(
+    tmp_path: Path, broken: str | bytes, message: str
+) -> None:
+    with watching(tmp_path) as session:
+        manifest_bytes = (session.out / "manifest.json").read_bytes()
+        theme = session.src / "css/theme.css"
+        theme.write_bytes(broken if isinstance(broken, bytes) else broken.encode())
+        wait_for(lambda: session.errors(), "an error line")
+        assert session.errors()[0].startswith("error: " + message), session.errors()
+        assert (session.out / "manifest.json").read_bytes() == manifest_bytes
+        for entry in session.manifest().values():
+            assert (session.out / str(entry["path"])).is_file()
+        theme.write_text("a { color: teal; }\n", encoding="utf-8")
+        session.wait_for_rebuilds(1)
+        assert (session.out / "manifest.json").read_bytes() != manifest_bytes
+        served = (session.out / path_of(session, "css/theme.css")).read_text(encoding="utf-8")
+        assert served == "a { color: teal; }\n"
+
+
+def test_the_debounce_window_is_reported_when_watching_starts(tmp_path: Path) -> None:
+    with watching(tmp_path, debounce=0.25) as session:
+        assert "debounce 250 ms" in session.lines[0]
+        assert "compression off" in session.lines[0]
+
+
+def _compressor_available() -> bool:
+    import assetpipe.compress
+
+    return hasattr(assetpipe.compress, "Compressor")
+
+
+@pytest.mark.skipif(not _compressor_available(), reason="assetpipe.compress.Compressor has not landed yet")
+def test_with_compression_on_the_siblings_follow_the_manifest(tmp_path: Path) -> None:
+    big = "a { color: red; }\n" * 200
+    with watching(tmp_path, {"css/theme.css": big}, compress=True, gzip_backend="zlib") as session:
+        session.wait_for_manifest(lambda m: bool(m["css/theme.css"]["encodings"]), "the first encodings")
+        (session.src / "css/theme.css").write_text(big + "b { color: blue; }\n", encoding="utf-8")
+        before = session.manifest()["css/theme.css"]["path"]
+        session.wait_for_manifest(
+            lambda m: m["css/theme.css"]["path"] != before and bool(m["css/theme.css"]["encodings"]),
+            "the new file's encodings",
+        )
+        encodings = session.manifest()["css/theme.css"]["encodings"]
+        assert isinstance(encodings, dict)
+        for encoding in encodings.values():
+            assert (session.out / encoding["path"]).is_file()
+
+
+# -- the seam --------------------------------------------------------------------------------------------
+
+
+def test_the_loop_builds_once_and_then_once_per_injected_batch(tmp_path: Path) -> None:
+    src = write_tree(tmp_path / "src", SITE)
+    out = tmp_path / "out"
+    config = Config(source=src, output=out, compress=False, cache_dir=tmp_path / "cache")
+    lines: list[str] = []
+
+    def edits() -> Iterator[Sequence[str]]:
+        (src / "css/theme.css").write_text("a { color: navy; }\n", encoding="utf-8")
+        yield ["css/theme.css"]
+        (src / "img/logo.png").unlink()
+        (src / "css/main.css").write_text("body { margin: 0; }\n", encoding="utf-8")
+        yield ["css/main.css", "img/logo.png"]
+
+    state = watch_loop(config, edits(), lines.append)
+    assert isinstance(state, BuildState)
+    assert lines[0].startswith("built 5 files")
+    assert lines[1].startswith("changed css/theme.css: 2 written,")
+    assert lines[2].startswith("changed css/main.css, img/logo.png: 1 written,")
+    assert "img/logo.png" not in read_manifest(out)
+
+
+def test_batches_gather_a_burst_until_the_window_passes_quietly(tmp_path: Path) -> None:
+    import queue
+
+    changes: queue.Queue[str] = queue.Queue()
+    for name in ("a.css", "b.css", "a.css"):
+        changes.put(name)
+    stop = threading.Event()
+    stream = batches(changes, 0.05, stop)
+    assert next(stream) == ["a.css", "b.css"]
+    stop.set()
+    assert list(stream) == []
+
+
+def test_the_filter_skips_out_the_cache_and_dot_names_but_not_well_known(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    config = Config(source=src, output=src / "dist", cache_dir=src / "cache", exclude=("*.scss",))
+    paths = path_filter(config)
+    root = str(src.resolve())
+    assert paths.logical(f"{root}/css/app.css", is_directory=False) == "css/app.css"
+    assert paths.logical(f"{root}/.well-known/security.txt", is_directory=False) == ".well-known/security.txt"
+    for skipped in ("dist/manifest.json", "dist", "cache/x", ".git/HEAD", "css/.app.css.swp", "a.scss", "b~"):
+        assert paths.logical(f"{root}/{skipped}", is_directory=skipped == "dist") is None, skipped
+    assert paths.logical(str(tmp_path / "elsewhere.css"), is_directory=False) is None
+
+
+# -- the command: signals --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_sigint_and_sigterm_stop_the_command_cleanly_with_exit_code_0(tmp_path: Path, signum: int) -> None:
+    src = write_tree(tmp_path / "src", SITE)
+    out = tmp_path / "out"
+    cache = tmp_path / "cache"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "assetpipe",
+            "watch",
+            "-s",
+            str(src),
+            "-o",
+            str(out),
+            "--cache-dir",
+            str(cache),
+        ],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: (out / "manifest.json").exists() or proc.poll() is not None, "the first build")
+        # An edit immediately before the signal: it may land before, during or after the rebuild.
+        for i in range(50):
+            (src / f"img/burst{i}.svg").write_text(f"<svg>{i}</svg>", encoding="utf-8")
+        proc.send_signal(signum)
+        stdout, stderr = proc.communicate(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert stderr.splitlines()[-1] == "stopped"
+    assert stdout == ""
+    assert temp_files(src, out, cache) == []
+    assert (out / "manifest.json").exists()
