@@ -129,8 +129,6 @@ def find_css_references(text: str) -> tuple[Reference, ...]:
                         i = after
                         continue
             i = j
-        elif ch == "\\":
-            _, i = _read_escape(text, i)
         elif ch == "(":
             stack.append("")
             i += 1
@@ -142,14 +140,18 @@ def find_css_references(text: str) -> tuple[Reference, ...]:
             # a block or declaration end closes any function a malformed value left open
             stack.clear()
             i += 1
-        elif _is_name_char(ch) and not ch.isdigit() or ch == "-":
+        elif (_is_name_char(ch) and not ch.isdigit()) or ch in "-\\":
+            # an escape may start a name too: \75rl( is url(
             j = i
+            chars: list[str] = []  # the name with escapes decoded: u\72l( is url(
             while j < n and (_is_name_char(text[j]) or text[j] == "\\"):
                 if text[j] == "\\":
-                    _, j = _read_escape(text, j)
+                    decoded, j = _read_escape(text, j)
+                    chars.append(decoded)
                 else:
+                    chars.append(text[j])
                     j += 1
-            name = text[i:j].lower()
+            name = "".join(chars).lower()
             if j < n and text[j] == "(":
                 if name == "url":
                     found = _read_url(text, j + 1)

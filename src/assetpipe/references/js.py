@@ -26,6 +26,7 @@ _REGEX_AFTER_WORDS = frozenset(
         "else", "yield", "await",
     }
 )  # fmt: skip
+_CONDITION_WORDS = frozenset({"if", "while", "for", "with"})
 _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
 
 
@@ -82,6 +83,10 @@ class _Lexer:
         self.n = len(text)
         self.tokens: list[_Token] = []
         self.source_maps: list[tuple[str, int, int]] = []
+        # For each open "(": whether it follows if/while/for/with, whose ")" ends a condition, after which
+        # a "/" starts a regular expression (``if (x) /re/.test(y)``), unlike after a call's ")".
+        self._parens: list[bool] = []
+        self._condition_ends: set[int] = set()  # indices of tokens that are such a ")"
 
     def _regex_allowed(self) -> bool:
         if not self.tokens:
@@ -91,7 +96,13 @@ class _Lexer:
             return False
         if last.kind == "name":
             return last.text in _REGEX_AFTER_WORDS
-        return last.text not in (")", "]")
+        if last.text == ")":
+            return len(self.tokens) - 1 in self._condition_ends
+        if last.text in "+-" and len(self.tokens) >= 2:
+            before = self.tokens[-2]
+            if before.kind == "punct" and before.text == last.text and before.end == last.start:
+                return False  # postfix ``a++ / 2`` divides
+        return last.text != "]"
 
     def _skip_string(self, i: int) -> int:
         quote = self.text[i]
@@ -197,6 +208,13 @@ class _Lexer:
                 self.tokens.append(_Token("name", text[i:end], i, end))
                 i = end
             else:
+                if ch == "(":
+                    prev = self.tokens[-1] if self.tokens else None
+                    self._parens.append(
+                        prev is not None and prev.kind == "name" and prev.text in _CONDITION_WORDS
+                    )
+                elif ch == ")" and self._parens and self._parens.pop():
+                    self._condition_ends.add(len(self.tokens))
                 self.tokens.append(_Token("punct", ch, i, i + 1))
                 i += 1
 
@@ -254,6 +272,19 @@ def _from_clause(tokens: list[_Token], i: int) -> int:
     return -1
 
 
+def _starts_statement(text: str, prev: _Token | None, tok: _Token) -> bool:
+    """Whether ``tok`` can begin a top-level declaration: first, after ``;`` or ``}``, or on a new line.
+
+    Static import/export are declarations, so ``a / import "x"`` (an error in any case) is not one.
+    """
+    if prev is None:
+        return True
+    if prev.kind == "punct" and prev.text in ";}":
+        return True
+    between = text[prev.end : tok.start]  # for a string this starts at its closing quote: harmless
+    return any(mark in between for mark in "\n\r\u2028\u2029")
+
+
 def find_js_references(text: str) -> tuple[Reference, ...]:
     """Every rewritable specifier or URL in ``text``, in order of appearance."""
     lexer = _Lexer(text)
@@ -273,7 +304,8 @@ def find_js_references(text: str) -> tuple[Reference, ...]:
             continue
         if tok.text == "import":
             if nxt.kind == "string":
-                found.append((nxt, Kind.MODULE))
+                if _starts_statement(text, prev, tok):
+                    found.append((nxt, Kind.MODULE))
             elif nxt.kind == "punct" and nxt.text == "(":
                 if (
                     i + 3 < n
@@ -282,11 +314,18 @@ def find_js_references(text: str) -> tuple[Reference, ...]:
                     and tokens[i + 3].text in "),"
                 ):
                     found.append((tokens[i + 2], Kind.DYNAMIC))
-            elif nxt.kind == "name" or (nxt.kind == "punct" and nxt.text in "{*"):
+            elif (nxt.kind == "name" or (nxt.kind == "punct" and nxt.text in "{*")) and _starts_statement(
+                text, prev, tok
+            ):
                 k = _from_clause(tokens, i + 1)
                 if k != -1:
                     found.append((tokens[k], Kind.MODULE))
-        elif tok.text == "export" and nxt.kind == "punct" and nxt.text in "{*":
+        elif (
+            tok.text == "export"
+            and nxt.kind == "punct"
+            and nxt.text in "{*"
+            and _starts_statement(text, prev, tok)
+        ):
             k = _from_clause(tokens, i + 1)
             if k != -1:
                 found.append((tokens[k], Kind.MODULE))
