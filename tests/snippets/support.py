@@ -94,6 +94,7 @@ def make_out(out: Path, sources: tuple[SourceFile, ...] = SOURCES, base_url: str
     """A complete OUT: files, siblings, an old build's file, a temp file and manifest.json."""
     out.mkdir(parents=True, exist_ok=True)
     assets = {source.logical: make_entry(out, source) for source in sources}
+    (out / OLD_FILE).parent.mkdir(parents=True, exist_ok=True)
     (out / OLD_FILE).write_bytes(TEXT)
     (out / TEMP_FILE).write_bytes(b"half-written")
     manifest = Manifest(base_url=base_url, assets=assets)

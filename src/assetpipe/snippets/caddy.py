@@ -13,9 +13,11 @@ from collections import defaultdict
 from assetpipe.manifest import Manifest
 from assetpipe.snippets.site import IMMUTABLE, NO_CACHE, SnippetOptions, header_comment, plan
 
-# Braces are placeholders (and {$ENV} is expanded while parsing), and a backslash before a quote can't be
-# written inside a Caddyfile string: a root holding any of them is refused.
-REFUSED_IN_ROOT = ("{", "}", "\\")
+# Braces are placeholders (and {$ENV} is expanded while parsing), a backslash before a quote can't be
+# written inside a Caddyfile string, and the file matcher globs the root: a root holding any is refused.
+REFUSED_IN_ROOT = ("{", "}", "\\", "*", "?", "[", "]")
+# The file matcher escapes glob characters in the request path, but not a backslash.
+REFUSED_IN_PATHS = ("\\",)
 # Matched by path_regexp one character at a time; everything else is hex-escaped.
 _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_-")
 
@@ -42,7 +44,7 @@ def _matcher(name: str, paths: list[str]) -> str:
 
 def render(manifest: Manifest, options: SnippetOptions) -> str:
     """Caddyfile lines to import inside a site block."""
-    site = plan(manifest, options, REFUSED_IN_ROOT)
+    site = plan(manifest, options, REFUSED_IN_ROOT, REFUSED_IN_PATHS)
     handle = "handle {" if site.base_path == "/" else f"handle_path {quote(site.base_path + '*')} {{"
     lines = [
         *header_comment(site, "Caddy"),

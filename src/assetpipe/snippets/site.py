@@ -120,31 +120,44 @@ def check_root(root: str, refused: Iterable[str] = ()) -> str:
     return stripped or "/"
 
 
-def _check_path(path: str, logical: str) -> None:
+def _check_path(path: str, logical: str, refused: Iterable[str]) -> None:
     segments = path.split("/")
     if _CONTROL.search(path) or path.startswith("/") or any(s in ("", ".", "..") for s in segments):
         raise ConfigError(f"manifest entry {logical!r} has an unsafe output path {path!r}")
     if any(s.startswith(".") for s in segments):
         # Snippets never serve dot files (in-flight temp files, the build lock): a listed one is a mistake.
         raise ConfigError(f"manifest entry {logical!r} names a hidden path {path!r}, which is never served")
+    for char in refused:
+        if char in path:
+            raise ConfigError(
+                f"manifest entry {logical!r}: output path {path!r} contains {char!r}, "
+                "which this server cannot match literally",
+                hint="rename the source file",
+            )
     if path == MANIFEST_NAME:
         raise ConfigError(
             f"manifest entry {logical!r} would be served at {MANIFEST_NAME!r}, where the manifest lives"
         )
 
 
-def plan(manifest: Manifest, options: SnippetOptions, refused_in_root: Iterable[str] = ()) -> Site:
+def plan(
+    manifest: Manifest,
+    options: SnippetOptions,
+    refused_in_root: Iterable[str] = (),
+    refused_in_paths: Iterable[str] = (),
+) -> Site:
     """Validate the inputs and list what to serve; renderers only translate the result."""
+    refused_in_paths = tuple(refused_in_paths)
     base = base_path(manifest.base_url)
     root = check_root(options.root, refused_in_root)
     files: list[ServedFile] = []
     for logical, entry in manifest.assets.items():
-        _check_path(entry.path, logical)
+        _check_path(entry.path, logical, refused_in_paths)
         siblings = []
         for encoding in ENCODING_ORDER:
             if encoding in entry.encodings:
                 sibling = entry.encodings[encoding].path
-                _check_path(sibling, logical)
+                _check_path(sibling, logical, refused_in_paths)
                 if sibling != entry.path + ENCODING_SUFFIXES[encoding]:
                     # Every server finds a sibling by appending the suffix to the requested name.
                     raise ConfigError(
