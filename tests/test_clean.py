@@ -227,8 +227,11 @@ def test_an_unreadable_build_record_stops_clean_before_it_removes_anything(tmp_p
 def test_a_corrupt_current_manifest_stops_clean(tmp_path: Path) -> None:
     build(tmp_path, generation(0), at=NOW - 2 * HOUR)
     (tmp_path / "manifest.json").write_text("{")
+    before = on_disk(tmp_path)
     with pytest.raises(ManifestError):
         clean(tmp_path, keep=0, age=0, now=NOW)
+    assert on_disk(tmp_path) == before
+    (tmp_path / "manifest.json").unlink()  # conftest schema-checks every manifest left behind
 
 
 def test_a_build_record_holds_the_id_time_and_files_and_no_time_enters_the_manifest(tmp_path: Path) -> None:
@@ -267,3 +270,27 @@ def test_the_cli_refuses_an_unmarked_directory_with_one_error_line(tmp_path: Pat
     result = CliRunner().invoke(cli, ["clean", "--output", str(tmp_path)])
     assert result.exit_code == 1
     assert "not an assetpipe output directory" in result.output
+
+
+def test_after_real_builds_and_a_clean_the_output_verifies_and_a_rollback_rebuilds(tmp_path: Path) -> None:
+    from assetpipe.config import Config
+    from assetpipe.pipeline import build as run_build
+
+    src, out = tmp_path / "src", tmp_path / "out"
+    (src / "img").mkdir(parents=True)
+
+    def site(version: int) -> Config:
+        (src / "img" / "logo.svg").write_text(f"<svg><title>v{version}</title></svg>\n")
+        (src / "app.css").write_text(f"/* v{version} */ h1 {{ background: url(img/logo.svg) }}\n")
+        return Config(source=src, output=out, cache_dir=tmp_path / "cache", compress=False)
+
+    first = run_build(site(1)).manifest
+    for version in (2, 3, 4):
+        run_build(site(version))
+    report = clean(out, keep=1, age=0)
+    assert first.entry("app.css").path in report.removed
+    assert verify(out).ok
+    assert verify(out).unreferenced == ()
+    rolled_back = run_build(site(1)).manifest
+    assert rolled_back.dumps() == first.dumps()
+    assert verify(out).ok

@@ -45,7 +45,7 @@ def output_lock(
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     except OSError as exc:
-        raise OutputError(f"cannot create lock: {exc.strerror or exc}", path=str(path)) from exc
+        raise OutputError(f"cannot open the lock file: {exc.strerror or exc}", path=str(path)) from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
