@@ -231,8 +231,8 @@ def test_changes_inside_out_the_cache_dotfiles_and_temp_files_never_trigger_a_re
     ("broken", "message"),
     [
         ('@import "missing.css";\n', "css/theme.css:1:10: broken reference 'missing.css'"),
-        ('@import "main.css";\n', "css/"),  # main imports theme imports main: a cycle
-        (b"a { content: '\xff'; }\n", "css/theme.css"),
+        ('@import "main.css";\n', "css/theme.css:1:10: reference cycle: css/main.css -> css/theme.css"),
+        (b"a { content: '\xff'; }\n", "css/theme.css:1: not valid UTF-8"),
     ],
     ids=["missing reference", "cycle", "invalid utf-8"],
 )

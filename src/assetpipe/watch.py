@@ -240,7 +240,7 @@ def watch_loop(
                 echo(report.summary())
             else:
                 echo(rebuild_line(paths, report))
-            if config.compress:
+            if config.compress and not guard.stop.is_set():
                 compressed = build(config, reporter=reporter, state=state, changed=keep)
                 if compressed.compressed or compressed.cache_hits:
                     echo(
