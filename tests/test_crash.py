@@ -269,3 +269,33 @@ def test_a_failing_write_mid_build_names_the_path_and_keeps_the_previous_manifes
     assert_consistent(out, "after injected ENOSPC")
     build(config(src, out, tmp_path / "cache"))
     assert_consistent(out, "next build")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="pipeline replaces unhashed files (sw.js, robots.txt) in dependency order, before the hashed "
+    "ones; they should be written last, just before the manifest",
+)
+def test_a_failed_build_leaves_unhashed_files_as_the_previous_manifest_describes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    small_site(src, 1)
+    (src / "sw.js").write_text("// worker v1\n")
+    (src / "zz.css").write_text("/* v1: sorts after sw.js */\n")
+    build(config(src, out, tmp_path / "cache"))
+    small_site(src, 2)
+    (src / "sw.js").write_text("// worker v2\n")
+    (src / "zz.css").write_text("/* v2: sorts after sw.js */\n")
+    real_replace = os.replace
+
+    def full_disk(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> None:
+        if Path(b).name.startswith("zz."):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_replace(a, b)
+
+    monkeypatch.setattr(assetpipe.files.os, "replace", full_disk)
+    with pytest.raises(OutputError):
+        build(config(src, out, tmp_path / "cache"))
+    monkeypatch.undo()
+    assert_consistent(out, "unhashed sw.js after a failed build")
