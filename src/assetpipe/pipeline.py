@@ -59,9 +59,11 @@ class BuildReport:
     read: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
-    encoded_bytes: dict[str, int] = field(default_factory=dict)
+    encoded_bytes: dict[str, int] = field(default_factory=dict)  # per encoding: bytes of the siblings
+    encoded_from: dict[str, int] = field(default_factory=dict)  # per encoding: bytes of their originals
     cache_hits: int = 0
-    compressed: int = 0
+    compressed: int = 0  # compressor calls made (cache misses)
+    compressor_seconds: float = 0.0
     manifest_changed: bool = False
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
@@ -69,8 +71,9 @@ class BuildReport:
     def summary(self) -> str:
         parts = [f"{self.files} files ({self.written} written, {self.read} read)", f"{_size(self.bytes_out)}"]
         for name in sorted(self.encoded_bytes):
-            size = self.encoded_bytes[name]
-            parts.append(f"{name} {_size(size)}")
+            size, original = self.encoded_bytes[name], self.encoded_from.get(name, 0)
+            saving = f" (-{1 - size / original:.0%} of {_size(original)})" if original else ""
+            parts.append(f"{name} {_size(size)}{saving}")
         if self.compressed or self.cache_hits:
             parts.append(f"{self.compressed} compressed, {self.cache_hits} cache hits")
         return "built " + ", ".join(parts) + f" in {self.seconds:.2f}s -> {self.manifest_path}"
@@ -305,6 +308,7 @@ def _build_locked(
             stats = compressor.stats
             report.cache_hits = stats.cache_hits
             report.compressed = stats.compressor_calls
+            report.compressor_seconds = stats.compressor_seconds
     finally:
         if compressor is not None:
             compressor.close()
@@ -317,6 +321,7 @@ def _build_locked(
     for entry in final.values():
         for enc_name, enc in entry.encodings.items():
             report.encoded_bytes[enc_name] = report.encoded_bytes.get(enc_name, 0) + enc.size
+            report.encoded_from[enc_name] = report.encoded_from.get(enc_name, 0) + entry.size
     manifest = Manifest(base_url=config.base_url, assets=final)
     if config.snippets_dir is not None:
         # Before the manifest: a snippet that cannot be rendered safely fails the build, not half of it.
