@@ -8,9 +8,11 @@ without extra attributes are rendered once per build and cached: a cached call c
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from jinja2 import Environment
@@ -42,6 +44,7 @@ def media_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
+@functools.lru_cache(maxsize=1024)
 def attr_name(key: str) -> str:
     """Keyword -> attribute name: ``class_`` -> ``class``, ``data_turbo_track`` -> ``data-turbo-track``."""
     name = key.rstrip("_").replace("_", "-") or key
@@ -50,25 +53,18 @@ def attr_name(key: str) -> str:
     return name
 
 
-def merge_attrs(defaults: Attrs, extra: Mapping[str, Any]) -> Attrs:
-    """Extra attributes override the defaults by name (in place, keeping order) or are appended."""
-    merged = dict(defaults)
-    for key, value in extra.items():
-        merged[attr_name(key)] = value
-    return merged
+def attr_fragment(name: str, value: AttrValue) -> str:
+    """`` name="escaped value"``; True gives a bare name, False and None give nothing."""
+    if value is None or value is False:
+        return ""
+    if value is True:
+        return f" {name}"
+    return f' {name}="{escape(str(value))}"'
 
 
 def render_attrs(attrs: Mapping[str, AttrValue]) -> str:
-    """`` name="escaped value"`` for each attribute; True gives a bare name, False and None omit it."""
-    parts = []
-    for name, value in attrs.items():
-        if value is None or value is False:
-            continue
-        if value is True:
-            parts.append(f" {name}")
-        else:
-            parts.append(f' {name}="{escape(str(value))}"')
-    return "".join(parts)
+    """All of ``attrs`` as fragments, in order."""
+    return "".join(attr_fragment(name, value) for name, value in attrs.items())
 
 
 def module_imports(snap: Snapshot, logical_path: str) -> list[str]:
@@ -93,98 +89,149 @@ def module_imports(snap: Snapshot, logical_path: str) -> list[str]:
     return order
 
 
-# -- tags, one builder per kind of asset -------------------------------------------------------------
-TagBuilder: TypeAlias = "Callable[[Snapshot, str, Mapping[str, Any]], str]"
-
-
-def stylesheet_tag(snap: Snapshot, logical_path: str, extra: Mapping[str, Any]) -> str:
-    entry = snap.manifest.assets[logical_path]
-    defaults: Attrs = {
+# -- tag kinds: element, closing tag and default attributes, one entry per kind of asset --------------
+def stylesheet_attrs(snap: Snapshot, logical_path: str) -> Attrs:
+    return {
         "rel": "stylesheet",
         "href": snap.urls[logical_path],
-        "integrity": entry.integrity,
+        "integrity": snap.manifest.assets[logical_path].integrity,
         "crossorigin": "anonymous",
     }
-    return f"<link{render_attrs(merge_attrs(defaults, extra))}>"
 
 
-def module_tag(snap: Snapshot, logical_path: str, extra: Mapping[str, Any]) -> str:
-    entry = snap.manifest.assets[logical_path]
-    defaults: Attrs = {
+def module_attrs(snap: Snapshot, logical_path: str) -> Attrs:
+    return {
         "type": "module",
         "src": snap.urls[logical_path],
-        "integrity": entry.integrity,
+        "integrity": snap.manifest.assets[logical_path].integrity,
         "crossorigin": "anonymous",
     }
-    attrs = merge_attrs(defaults, extra)
-    tags = []
-    if attrs.get("type") == "module":
-        # A preload must use the same CORS mode as the import that consumes it, or the browser fetches
-        # twice; and under a nonce-based CSP the preload needs the script's nonce too.
-        shared: Attrs = {"crossorigin": attrs.get("crossorigin")}
-        if attrs.get("nonce") is not None:
-            shared["nonce"] = attrs["nonce"]
-        for name in module_imports(snap, logical_path):
-            preload: Attrs = {
-                "rel": "modulepreload",
-                "href": snap.urls[name],
-                "integrity": snap.manifest.assets[name].integrity,
-                **shared,
-            }
-            tags.append(f"<link{render_attrs(preload)}>")
-    tags.append(f"<script{render_attrs(attrs)}></script>")
-    return "\n".join(tags)
 
 
-def image_tag(snap: Snapshot, logical_path: str, extra: Mapping[str, Any]) -> str:
+def image_attrs(snap: Snapshot, logical_path: str) -> Attrs:
     # No integrity: <img> does not support it. Pass alt="..." for anything that is not decoration.
-    return f"<img{render_attrs(merge_attrs({'src': snap.urls[logical_path]}, extra))}>"
+    return {"src": snap.urls[logical_path]}
 
 
-def icon_tag(snap: Snapshot, logical_path: str, extra: Mapping[str, Any]) -> str:
-    return f"<link{render_attrs(merge_attrs({'rel': 'icon', 'href': snap.urls[logical_path]}, extra))}>"
+def icon_attrs(snap: Snapshot, logical_path: str) -> Attrs:
+    return {"rel": "icon", "href": snap.urls[logical_path]}
 
 
-def font_tag(snap: Snapshot, logical_path: str, extra: Mapping[str, Any]) -> str:
+def font_attrs(snap: Snapshot, logical_path: str) -> Attrs:
     # Fonts are always fetched in CORS mode, so the preload needs crossorigin to be reused. No integrity:
     # the @font-face request that consumes the preload carries none, and a mismatch means a second fetch.
-    defaults: Attrs = {
+    return {
         "rel": "preload",
         "href": snap.urls[logical_path],
         "as": "font",
         "type": media_type(snap.manifest.assets[logical_path].content_type),
         "crossorigin": "anonymous",
     }
-    return f"<link{render_attrs(merge_attrs(defaults, extra))}>"
 
 
-def tag_builder(content_type: str) -> TagBuilder | None:
-    """The builder for a media type, or None when no single tag is the obvious one (JSON, maps, text)."""
+#: kind -> (element, closing tag, default attributes)
+KINDS: dict[str, tuple[str, str, Callable[[Snapshot, str], Attrs]]] = {
+    "stylesheet": ("link", "", stylesheet_attrs),
+    "module": ("script", "</script>", module_attrs),
+    "image": ("img", "", image_attrs),
+    "icon": ("link", "", icon_attrs),
+    "font": ("link", "", font_attrs),
+}
+
+
+def kind_of(content_type: str) -> str | None:
+    """The tag kind for a media type, or None when no single tag is the obvious one (JSON, maps, text)."""
     kind = media_type(content_type)
     if kind == "text/css":
-        return stylesheet_tag
+        return "stylesheet"
     if kind in JS_TYPES:
-        return module_tag
+        return "module"
     if kind in ICON_TYPES:
-        return icon_tag
+        return "icon"
     if kind.startswith("image/"):
-        return image_tag
+        return "image"
     if kind.startswith("font/") or kind in ("application/font-woff", "application/font-woff2"):
-        return font_tag
+        return "font"
     return None
 
 
-def render_tag(snap: Snapshot, logical_path: str, extra: Mapping[str, Any]) -> Markup:
-    """The HTML for ``logical_path`` (see the module docstring); AssetpipeError for a type with no tag."""
+@dataclass(frozen=True, slots=True)
+class TagPlan:
+    """One asset's tag, worked out once per build so that a call escapes only the attributes it adds.
+
+    ``fragments`` are the default attributes already rendered; ``preloads`` are the module's
+    ``<link rel="modulepreload" href=... integrity=...`` left open for the crossorigin and nonce the
+    script ends up with; ``html`` is the whole thing without extra attributes.
+    """
+
+    element: str
+    end: str
+    attrs: Mapping[str, AttrValue]
+    fragments: Mapping[str, str]
+    preloads: tuple[str, ...]
+    html: Markup
+
+
+def assemble(
+    element: str,
+    end: str,
+    attrs: Mapping[str, AttrValue],
+    fragments: Mapping[str, str],
+    preloads: tuple[str, ...],
+) -> str:
+    tag = f"<{element}{''.join(fragments.values())}>{end}"
+    if not preloads or attrs.get("type") != "module":
+        return tag
+    # A preload must use the same CORS mode as the import that consumes it, or the browser fetches
+    # twice; and under a nonce-based CSP the preload needs the script's nonce too.
+    shared = attr_fragment("crossorigin", attrs.get("crossorigin")) + attr_fragment(
+        "nonce", attrs.get("nonce")
+    )
+    return "\n".join([*(preload + shared + ">" for preload in preloads), tag])
+
+
+def plan_tag(snap: Snapshot, logical_path: str) -> TagPlan:
+    """The TagPlan for ``logical_path``; AssetpipeError for a media type that has no obvious tag."""
     entry = snap.manifest.entry(logical_path)  # UnknownAsset with close matches
-    builder = tag_builder(entry.content_type)
-    if builder is None:
+    kind = kind_of(entry.content_type)
+    if kind is None:
         raise AssetpipeError(
             f"asset_tag has no tag for {logical_path!r} ({media_type(entry.content_type)})",
             hint="use asset() for its URL and write the tag in the template",
         )
-    # Every value is escaped by render_attrs and every name checked by attr_name, so this is safe markup.
-    return Markup(builder(snap, logical_path, extra))
+    element, end, defaults = KINDS[kind]
+    attrs = defaults(snap, logical_path)
+    fragments = {name: attr_fragment(name, value) for name, value in attrs.items()}
+    preloads: tuple[str, ...] = ()
+    if kind == "module":
+        preloads = tuple(
+            "<link"
+            + attr_fragment("rel", "modulepreload")
+            + attr_fragment("href", snap.urls[name])
+            + attr_fragment("integrity", snap.manifest.assets[name].integrity)
+            for name in module_imports(snap, logical_path)
+        )
+    # Every value is escaped by attr_fragment, so this is safe markup.
+    html = Markup(assemble(element, end, attrs, fragments, preloads))
+    return TagPlan(element, end, attrs, fragments, preloads, html)
+
+
+def render_plan(plan: TagPlan, extra: Mapping[str, Any]) -> Markup:
+    """The plan's tag with ``extra`` attributes: they override defaults by name (in place) or are appended."""
+    if not extra:
+        return plan.html
+    attrs = dict(plan.attrs)
+    fragments = dict(plan.fragments)
+    for key, value in extra.items():
+        name = attr_name(key)  # checked, so a name cannot break out of the tag
+        attrs[name] = value
+        fragments[name] = attr_fragment(name, value)
+    return Markup(assemble(plan.element, plan.end, attrs, fragments, plan.preloads))
+
+
+def render_tag(snap: Snapshot, logical_path: str, extra: Mapping[str, Any]) -> Markup:
+    """The HTML for ``logical_path`` (see the module docstring), without the helper's cache."""
+    return render_plan(plan_tag(snap, logical_path), extra)
 
 
 class AssetHelper:
@@ -198,7 +245,7 @@ class AssetHelper:
 
     def __init__(self, reader: ManifestReader) -> None:
         self.reader = reader
-        self._cache: tuple[Snapshot | None, dict[str, Markup]] = (None, {})
+        self._cache: tuple[Snapshot | None, dict[str, TagPlan]] = (None, {})
 
     def asset(self, logical_path: str) -> str:
         """Public URL of the built file."""
@@ -211,18 +258,15 @@ class AssetHelper:
     def tag(self, logical_path: str, **attrs: Any) -> Markup:
         """The HTML tag(s) that load the asset, with integrity; extra attributes pass through."""
         snap = self.reader.snapshot()
-        if attrs:
-            return render_tag(snap, logical_path, attrs)
-        cached_snap, tags = self._cache
+        cached_snap, plans = self._cache
         if cached_snap is not snap:
             # One tuple assignment: another thread sees either the old pair or the new one, never a mix.
-            tags = {}
-            self._cache = (snap, tags)
-        try:
-            return tags[logical_path]
-        except KeyError:
-            markup = tags[logical_path] = render_tag(snap, logical_path, {})
-            return markup
+            plans = {}
+            self._cache = (snap, plans)
+        plan = plans.get(logical_path)
+        if plan is None:
+            plan = plans[logical_path] = plan_tag(snap, logical_path)
+        return render_plan(plan, attrs) if attrs else plan.html
 
     def globals(self) -> dict[str, Callable[..., Any]]:
         """The template globals: asset, asset_integrity, asset_tag."""
@@ -293,8 +337,11 @@ class AssetPipeExtension(Extension):
 __all__ = [
     "AssetHelper",
     "AssetPipeExtension",
+    "TagPlan",
     "install",
     "module_imports",
+    "plan_tag",
     "render_attrs",
+    "render_plan",
     "render_tag",
 ]

@@ -62,9 +62,9 @@ def make_snapshot(
     return Snapshot(manifest=manifest, base_url=base, urls=urls, signature=signature)
 
 
-def _signature(path: Path) -> Signature | None:
+def _signature(path: str) -> Signature | None:
     try:
-        st = path.stat()
+        st = os.stat(path)  # on a str, not a Path: this runs on every lookup in auto_reload mode
     except OSError:
         # Missing or unreadable: Manifest.load turns this into a ManifestError naming the path.
         return None
@@ -81,7 +81,7 @@ class ManifestReader:
     first build has finished.
     """
 
-    __slots__ = ("_base_url", "_snapshot", "auto_reload", "path")
+    __slots__ = ("_base_url", "_fspath", "_snapshot", "auto_reload", "path")
 
     def __init__(
         self,
@@ -92,6 +92,7 @@ class ManifestReader:
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self.path = Path(path)
+        self._fspath = os.fspath(self.path)
         self.auto_reload = auto_reload
         # Read once: the process environment is configuration, taken at start-up like any other.
         self._base_url = resolve_base_url(base_url, environ)
@@ -104,7 +105,7 @@ class ManifestReader:
         snap = self._snapshot
         if snap is not None and not self.auto_reload:
             return snap
-        if snap is None or _signature(self.path) != snap.signature:
+        if snap is None or _signature(self._fspath) != snap.signature:
             snap = self._read()
         return snap
 
@@ -116,7 +117,7 @@ class ManifestReader:
         # The signature is taken before reading: if the file changes in between, the next call sees a
         # newer signature and reads again, so a change is never missed. A missing file has no signature
         # and Manifest.load raises ManifestError naming the path.
-        signature = _signature(self.path)
+        signature = _signature(self._fspath)
         snap = make_snapshot(Manifest.load(self.path), self._base_url, signature)
         self._snapshot = snap
         return snap
