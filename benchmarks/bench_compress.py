@@ -191,7 +191,8 @@ def _policy_summary(rows: dict[str, dict[str, tuple[int, int, float]]], policy: 
         ratio = chosen_bytes / base_bytes if base_bytes else float("nan")
         out.append(
             f"- {encoding}: policy {chosen_bytes:,} B in {chosen_cpu:.1f} CPU s; {baseline} {base_bytes:,} B "
-            f"in {base_cpu:.1f} CPU s; ratio {ratio:.4f}" + (f" ({missing} files unmeasured)" if missing else "")
+            f"in {base_cpu:.1f} CPU s; ratio {ratio:.4f}"
+            + (f" ({missing} files unmeasured)" if missing else "")
         )
     return "\n".join(out)
 
@@ -241,7 +242,9 @@ def pool(corpus: Path, jobs: int, repeat: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("command", choices=["sweep", "report", "pool"])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)

@@ -147,7 +147,9 @@ def describe(tree: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--root", type=Path, default=CORPUS, help="where to put the corpus")
     parser.add_argument("--scale", type=int, default=1, help="also make an Nx copy (N > 1)")
     parser.add_argument("--force", action="store_true", help="fetch and copy again")

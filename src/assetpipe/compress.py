@@ -279,7 +279,7 @@ def default_jobs() -> int:
 
 
 #: Inputs held in memory while waiting for a worker, summed over tasks; past it a task re-reads its file.
-MAX_PENDING_BYTES = 64 * 1024 * 1024
+MAX_PENDING_BYTES = 16 * 1024 * 1024
 
 
 class Compressor:

@@ -1,0 +1,309 @@
+"""Whole builds, assetpipe against Django collectstatic + whitenoise, in the same run (not a pass/fail test).
+
+    pip install -e '.[bench]'                  # whitenoise, django, psutil
+    python benchmarks/corpus.py --scale 4      # the corpus: 1x and 4x
+    python benchmarks/bench_build.py           # 1x, 3 runs of each step, all tools
+    python benchmarks/bench_build.py --scale 4 --tools assetpipe-zlib,whitenoise
+
+Each tool builds a private copy of the corpus (benchmarks/.work/build/<scale>x/src), three steps per run:
+cold (empty OUT, empty cache), no-op (the same again), one CSS file changed (a comment appended to
+django-admin/admin/css/base.css). Each build is a fresh subprocess; wall time is measured around it and
+peak RSS is the largest sum of RSS over its process tree (polled every 20 ms) or its own ru_maxrss,
+whichever is larger. Runs are interleaved (tool A, tool B, tool A, ...) so machine noise hits all tools.
+
+The ideal cold time is the single-core CPU seconds of the compressor calls assetpipe's build needs (same
+bytes, same settings, run one after another here), divided by the cores, plus a single-core walk and
+sha256 of the source tree: a lower bound for any build that makes those siblings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / ".work" / "build"
+CORPUS = HERE / "corpus"
+CHANGED_CSS = "django-admin/admin/css/base.css"
+TOOLS = ("assetpipe", "assetpipe-zlib", "whitenoise")
+STEPS = ("cold", "noop", "css")
+
+
+# -- the builds ---------------------------------------------------------------------------------------
+
+
+def _command(tool: str, src: Path, out: Path, cache: Path) -> list[str]:
+    if tool == "whitenoise":
+        return [sys.executable, str(Path(__file__).resolve()), "_whitenoise", str(src), str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "assetpipe",
+        "build",
+        "-s",
+        str(src),
+        "-o",
+        str(out),
+        "--cache-dir",
+        str(cache),
+    ]
+    if tool == "assetpipe-zlib":
+        cmd += ["--gzip-backend", "zlib"]
+    return [*cmd, "--quiet"]
+
+
+def _run_measured(cmd: list[str], cwd: Path) -> tuple[float, int]:
+    """Wall seconds and peak RSS (bytes) of one build subprocess."""
+    import psutil
+
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
+        ps = psutil.Process(proc.pid)
+        peak = 0
+        while True:
+            # wait4 reaps this child alone and gives its own rusage (RUSAGE_CHILDREN would mix builds).
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            try:
+                peak = max(peak, sum(p.memory_info().rss for p in [ps, *ps.children(recursive=True)]))
+            except psutil.Error:
+                pass
+            time.sleep(0.02)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            text = err.read().decode(errors="replace")
+            raise RuntimeError(f"{cmd[:5]} failed ({proc.returncode}):\n{text[-3000:]}")
+    return wall, max(peak, usage.ru_maxrss * 1024)  # ru_maxrss is in KiB on Linux
+
+
+def _sibling_bytes(out: Path) -> dict[str, int]:
+    totals = {"gz": 0, "br": 0, "gz_files": 0, "br_files": 0}
+    for path in out.rglob("*"):
+        if path.suffix in (".gz", ".br") and path.is_file():
+            key = path.suffix[1:]
+            totals[key] += path.stat().st_size
+            totals[key + "_files"] += 1
+    return totals
+
+
+def _change_css(src: Path, n: int) -> None:
+    path = src / CHANGED_CSS
+    if not path.exists():  # a scaled corpus: change the file in its first copy
+        path = src / "copy0" / CHANGED_CSS
+    with path.open("ab") as fh:
+        fh.write(f"\n/* bench change {n} */\n".encode())
+
+
+def run_tools(scale: int, tools: list[str], runs: int) -> dict[str, Any]:
+    corpus = CORPUS / f"{scale}x"
+    if not corpus.is_dir():
+        raise SystemExit(f"{corpus} missing: python benchmarks/corpus.py --scale {scale}")
+    base = WORK / f"{scale}x"
+    if base.exists():
+        shutil.rmtree(base)
+    src = base / "src"
+    shutil.copytree(corpus, src)
+    cwd = base / "cwd"  # no config file here: every tool runs on its defaults plus the flags above
+    cwd.mkdir()
+    results: dict[str, Any] = {t: {s: [] for s in STEPS} | {"rss": [], "bytes": None} for t in tools}
+    change = 0
+    for run in range(runs):
+        for tool in tools:
+            out, cache = base / tool / "out", base / tool / "cache"
+            for path in (out, cache):
+                if path.exists():
+                    shutil.rmtree(path)
+            for step in STEPS:
+                if step == "css":
+                    change += 1
+                    _change_css(src, change)
+                wall, rss = _run_measured(_command(tool, src, out, cache), cwd)
+                results[tool][step].append(wall)
+                results[tool]["rss"].append(rss)
+                if step == "cold" and run == 0:
+                    results[tool]["bytes"] = _sibling_bytes(out)
+                print(
+                    f"  {scale}x run {run + 1} {tool:15} {step:5} {wall:7.2f} s  {rss / 1e6:5.0f} MB",
+                    file=sys.stderr,
+                )
+    return results
+
+
+# -- the ideal ----------------------------------------------------------------------------------------
+
+
+def ideal(scale: int, backend: str) -> dict[str, float]:
+    """Single-core CPU seconds of the compressor calls a cold assetpipe build makes, and of walk + hash."""
+    from assetpipe.compress import CompressionPolicy, method_for
+    from assetpipe.media_types import media_type
+
+    corpus = CORPUS / f"{scale}x"
+    start = time.process_time()
+    datas: list[tuple[str, bytes]] = []
+    for root, dirs, files in os.walk(corpus):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(root, name)
+            data = path.read_bytes()
+            hashlib.sha256(data).digest()
+            datas.append((path.relative_to(corpus).as_posix(), data))
+    walk_hash = time.process_time() - start
+    policy = CompressionPolicy(gzip_backend=backend)
+    cpu = {"br": 0.0, "gzip": 0.0}
+    seen: set[tuple[bytes, str]] = set()
+    for rel, data in datas:
+        if not policy.applies(rel, len(data)):
+            continue
+        digest = hashlib.sha256(data).digest()
+        for encoding in policy.encodings():
+            if (digest, encoding) in seen:  # identical bytes: the build's cache compresses them once
+                continue
+            seen.add((digest, encoding))
+            method = method_for(policy, encoding, len(data), media_type(rel))
+            t = time.thread_time()
+            method.run(data)
+            cpu[encoding] += time.thread_time() - t
+    cores = os.cpu_count() or 1
+    return {
+        "br_cpu": cpu["br"],
+        "gzip_cpu": cpu["gzip"],
+        "walk_hash": walk_hash,
+        "cores": cores,
+        "ideal": (cpu["br"] + cpu["gzip"]) / cores + walk_hash,
+    }
+
+
+# -- report -------------------------------------------------------------------------------------------
+
+
+def table(scale: int, results: dict[str, Any], ideals: dict[str, dict[str, float]]) -> str:
+    med = {t: {s: statistics.median(r[s]) for s in STEPS} for t, r in results.items()}
+    lines = [
+        f"### {scale}x corpus ({_describe(CORPUS / f'{scale}x')}), {len(next(iter(results.values()))['cold'])} runs, medians",
+        "",
+        "| tool | cold | no-op | one CSS changed | peak RSS | .gz bytes (files) | .br bytes (files) | ideal cold |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for tool, r in results.items():
+        b = r["bytes"] or {}
+        backend = "zlib" if tool == "assetpipe-zlib" else "zopfli"
+        ideal_s = f"{ideals[backend]['ideal']:.1f} s" if tool != "whitenoise" and backend in ideals else "-"
+        lines.append(
+            f"| {tool} | {med[tool]['cold']:.1f} s | {med[tool]['noop']:.2f} s | {med[tool]['css']:.2f} s "
+            f"| {max(r['rss']) / 1e6:.0f} MB | {b.get('gz', 0) / 1e6:.2f} MB ({b.get('gz_files', 0)}) "
+            f"| {b.get('br', 0) / 1e6:.2f} MB ({b.get('br_files', 0)}) | {ideal_s} |"
+        )
+    if "whitenoise" in med:
+        lines.append("")
+        wn = med["whitenoise"]
+        for tool in med:
+            if tool == "whitenoise":
+                continue
+            m = med[tool]
+            backend = "zlib" if tool == "assetpipe-zlib" else "zopfli"
+            parts = [
+                f"cold {wn['cold'] / m['cold']:.2f}x faster than whitenoise",
+                f"no-op {wn['noop'] / m['noop']:.0f}x",
+                f"one-CSS {wn['css'] / m['css']:.0f}x",
+            ]
+            if backend in ideals:
+                parts.append(f"cold / ideal = {m['cold'] / ideals[backend]['ideal']:.2f}")
+            lines.append(f"- {tool}: " + ", ".join(parts))
+    for backend, i in ideals.items():
+        lines.append(
+            f"- ideal ({backend}): brotli {i['br_cpu']:.1f} CPU s + gzip {i['gzip_cpu']:.1f} CPU s, "
+            f"/ {i['cores']} cores, + walk and hash {i['walk_hash']:.2f} s = {i['ideal']:.1f} s"
+        )
+    return "\n".join(lines)
+
+
+def _describe(tree: Path) -> str:
+    files = [p for p in tree.rglob("*") if p.is_file()]
+    return f"{len(files)} files, {sum(p.stat().st_size for p in files) / 1e6:.1f} MB"
+
+
+def machine() -> str:
+    import platform
+
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}"
+
+
+# -- the whitenoise side, run as a subprocess ---------------------------------------------------------
+
+
+def whitenoise_build(src: Path, out: Path) -> None:
+    """Django collectstatic with whitenoise's CompressedManifestStaticFilesStorage, as its docs set it up."""
+    import django
+    from django.conf import settings
+    from django.core.management import call_command
+
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY="bench",
+        INSTALLED_APPS=["django.contrib.staticfiles"],
+        STATIC_URL="/static/",
+        STATIC_ROOT=str(out),
+        STATICFILES_DIRS=[str(src)],
+        STORAGES={
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+        },
+    )
+    django.setup()
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["_whitenoise"]:
+        whitenoise_build(Path(argv[1]), Path(argv[2]))
+        return 0
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--scale", type=int, nargs="+", default=[1])
+    parser.add_argument("--tools", default=",".join(TOOLS))
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-ideal", action="store_true", help="skip the single-core ideal measurement")
+    args = parser.parse_args(argv)
+    tools = args.tools.split(",")
+    print(f"machine: {machine()}\n")
+    for scale in args.scale:
+        results = run_tools(scale, tools, args.runs)
+        ideals: dict[str, dict[str, float]] = {}
+        if not args.no_ideal:
+            for tool, backend in (("assetpipe", "zopfli"), ("assetpipe-zlib", "zlib")):
+                if tool in tools:
+                    ideals[backend] = ideal(scale, backend)
+        WORK.mkdir(parents=True, exist_ok=True)
+        (WORK / f"results-{scale}x.json").write_text(
+            json.dumps({"results": results, "ideals": ideals}, indent=2)
+        )
+        print(table(scale, results, ideals) + "\n", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
