@@ -276,3 +276,11 @@ def test_the_extension_falls_back_to_the_manifest_environment_variable(
     monkeypatch.delenv("ASSETPIPE_BASE_URL", raising=False)
     env = Environment(extensions=["assetpipe.jinja.AssetPipeExtension"])
     assert render(env, "{{ asset('css/app.css') }}") == url("css/app.css", b"body{}")
+
+
+def test_attributes_given_once_do_not_stick_to_later_calls(env: Environment) -> None:
+    plain = render(env, "{{ asset_tag('js/main.js') }}")
+    with_nonce = render(env, "{{ asset_tag('js/main.js', nonce='n1') }}")
+    assert with_nonce != plain
+    assert render(env, "{{ asset_tag('js/main.js') }}") == plain
+    assert render(env, "{{ asset_tag('js/main.js', nonce='n2') }}") == with_nonce.replace("n1", "n2")

@@ -62,11 +62,6 @@ def attr_fragment(name: str, value: AttrValue) -> str:
     return f' {name}="{escape(str(value))}"'
 
 
-def render_attrs(attrs: Mapping[str, AttrValue]) -> str:
-    """All of ``attrs`` as fragments, in order."""
-    return "".join(attr_fragment(name, value) for name, value in attrs.items())
-
-
 def module_imports(snap: Snapshot, logical_path: str) -> list[str]:
     """Every module ``logical_path`` imports statically, transitively, nearest first, each once.
 
@@ -179,14 +174,14 @@ def assemble(
     fragments: Mapping[str, str],
     preloads: tuple[str, ...],
 ) -> str:
+    """The element, preceded (for a module script) by its modulepreload links."""
     tag = f"<{element}{''.join(fragments.values())}>{end}"
     if not preloads or attrs.get("type") != "module":
         return tag
     # A preload must use the same CORS mode as the import that consumes it, or the browser fetches
     # twice; and under a nonce-based CSP the preload needs the script's nonce too.
-    shared = attr_fragment("crossorigin", attrs.get("crossorigin")) + attr_fragment(
-        "nonce", attrs.get("nonce")
-    )
+    crossorigin = attr_fragment("crossorigin", attrs.get("crossorigin"))
+    shared = crossorigin + attr_fragment("nonce", attrs.get("nonce"))
     return "\n".join([*(preload + shared + ">" for preload in preloads), tag])
 
 
@@ -341,7 +336,6 @@ __all__ = [
     "install",
     "module_imports",
     "plan_tag",
-    "render_attrs",
     "render_plan",
     "render_tag",
 ]
