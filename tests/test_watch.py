@@ -376,3 +376,42 @@ def test_sigint_and_sigterm_stop_the_command_cleanly_with_exit_code_0(tmp_path: 
     assert stdout == ""
     assert temp_files(src, out, cache) == []
     assert (out / "manifest.json").exists()
+
+
+def test_a_second_sigint_during_the_first_build_stops_at_once_still_with_exit_code_0(tmp_path: Path) -> None:
+    src = write_tree(
+        tmp_path / "src",
+        {f"img/i{i}/icon{j}.svg": f"<svg>{i}.{j}</svg>" for i in range(30) for j in range(50)},
+    )
+    out = tmp_path / "out"
+    command = [
+        sys.executable,
+        "-m",
+        "assetpipe",
+        "watch",
+        "-s",
+        str(src),
+        "-o",
+        str(out),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
+    proc = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()  # printed just before the first build starts
+        assert first.startswith("watching "), first
+        # The first is deferred to the end of the build, a second one stops it at once. The pause only keeps
+        # the kernel from merging two pending SIGINTs into one; if the build wins the race, it ends normally.
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=TIMEOUT * 3)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert stderr.splitlines()[-1] == "stopped"
+    assert temp_files(src, out, tmp_path / "cache") == []

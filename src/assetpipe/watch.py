@@ -145,35 +145,50 @@ def batches(
 
 @dataclass(slots=True)
 class BuildGuard:
-    """Where a stop request meets the loop: between builds it stops at once; during one, after it.
+    """Where stop requests (SIGINT, SIGTERM) meet the build: each one asks a little more urgently.
 
-    A signal handler that raised mid-build could land between a temp file's creation and its cleanup;
-    deferring the stop to the end of the build leaves nothing behind. A second request aborts at once.
+    Raising straight from a signal handler could land between a temp file's creation and its cleanup, so
+    the first request stops after the current build (between builds: at once). A second stops at the next
+    safe point: at once while the build is still reading (it has written nothing yet, or is only waiting
+    for OUT's lock), else between two files; it never interrupts the final manifest write. A third
+    stops at once wherever the build is.
     """
 
     stop: threading.Event = field(default_factory=threading.Event)
-    building: bool = False
+    phase: str = "idle"  # idle | reading | writing | finishing
+    requests: int = 0
 
     def request_stop(self) -> None:
-        if self.building and self.stop.is_set():
-            raise KeyboardInterrupt
         self.stop.set()
+        if self.phase == "idle":
+            return
+        self.requests += 1
+        if self.requests >= 3 or (self.requests == 2 and self.phase == "reading"):
+            raise KeyboardInterrupt
+
+    def at_safe_point(self) -> None:
+        """Called between two files: honour a second request here."""
+        if self.requests >= 2:
+            raise KeyboardInterrupt
 
 
 @dataclass(slots=True)
 class _Echoes:
-    """The build's Reporter: no progress bar while watching, but a wait for OUT's lock is worth a line."""
+    """The build's Reporter: no progress bar while watching; it marks the phases for the guard, and a wait
+    for OUT's lock is worth a line."""
 
     echo: Callable[[str], None]
+    guard: BuildGuard
 
     def start(self, total: int) -> None:
-        pass
+        self.guard.phase = "writing"
+        self.guard.at_safe_point()
 
     def advance(self, count: int = 1) -> None:
-        pass
+        self.guard.at_safe_point()
 
     def finish(self) -> None:
-        pass
+        self.guard.phase = "finishing"
 
     def waiting(self, message: str) -> None:
         self.echo(message)
@@ -220,7 +235,7 @@ def watch_loop(
     of the last good build is kept, so the next good save rebuilds from it.
     """
     guard = guard if guard is not None else BuildGuard()
-    reporter = _Echoes(echo)
+    reporter = _Echoes(echo, guard)
     state: BuildState | None = None
 
     def keep(new: BuildState) -> None:
@@ -228,7 +243,7 @@ def watch_loop(
         state = new
 
     def run(paths: Sequence[str] | None) -> None:
-        guard.building = True
+        guard.phase = "reading"
         try:
             # Manifest first: with compression on, a build without it names the new files at once, and a
             # second build (same state, so it only compresses) adds the siblings and their encodings.
@@ -241,6 +256,7 @@ def watch_loop(
             else:
                 echo(rebuild_line(paths, report))
             if config.compress and not guard.stop.is_set():
+                guard.phase = "reading"
                 compressed = build(config, reporter=reporter, state=state, changed=keep)
                 if compressed.compressed or compressed.cache_hits:
                     echo(
@@ -255,7 +271,8 @@ def watch_loop(
             where = f"{exc.filename}: " if exc.filename else ""
             echo(f"error: {where}{exc.strerror or exc}")
         finally:
-            guard.building = False
+            guard.phase = "idle"
+            guard.requests = 0
 
     run(None)
     for paths in changes:
