@@ -76,14 +76,19 @@ FILES = {
 IMPORTS = {"js/main.js": ("js/a.js", "js/b.js"), "js/a.js": ("js/c.js",), "js/b.js": ("js/c.js",)}
 
 
+@pytest.fixture(autouse=True)
+def _no_overrides_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ASSETPIPE_BASE_URL", raising=False)
+    monkeypatch.delenv("ASSETPIPE_MANIFEST", raising=False)
+
+
 @pytest.fixture
 def manifest_path(tmp_path: Path) -> Path:
     return write_dist(tmp_path / "dist", FILES, IMPORTS)
 
 
 @pytest.fixture
-def env(manifest_path: Path, monkeypatch: pytest.MonkeyPatch) -> Environment:
-    monkeypatch.delenv("ASSETPIPE_BASE_URL", raising=False)
+def env(manifest_path: Path) -> Environment:
     env = Environment(autoescape=True)
     install(env, manifest_path)
     return env
@@ -273,7 +278,6 @@ def test_the_extension_falls_back_to_the_manifest_environment_variable(
     manifest_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ASSETPIPE_MANIFEST", str(manifest_path))
-    monkeypatch.delenv("ASSETPIPE_BASE_URL", raising=False)
     env = Environment(extensions=["assetpipe.jinja.AssetPipeExtension"])
     assert render(env, "{{ asset('css/app.css') }}") == url("css/app.css", b"body{}")
 
