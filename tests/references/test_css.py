@@ -309,3 +309,13 @@ def test_references_are_frozen_records() -> None:
     ref = find_css_references("a{b:url(a.png)}")[0]
     assert isinstance(ref, Reference)
     assert ref == Reference("a.png", 8, 13, 1, 9, Kind.URL)
+
+
+def test_carriage_return_and_form_feed_end_a_bad_string_like_a_newline() -> None:
+    # CSS preprocessing turns CR and FF into newlines, so the browser sees this url(); so must we.
+    assert urls("a { content: 'oops\rb: url(a.png) }") == ["a.png"]
+    assert urls("a { content: 'oops\fb: url(a.png) }") == ["a.png"]
+
+
+def test_escaped_crlf_continues_a_quoted_url() -> None:
+    assert urls('a { b: url("img/\\\r\na.png") }') == ["img/a.png"]

@@ -257,3 +257,17 @@ def test_find_dispatches_js_and_mjs() -> None:
     assert [r.url for r in find("js/app.js", text)] == ["./a.js"]
     assert [r.url for r in find("js/app.mjs", text)] == ["./a.js"]
     assert find("js/app.ts", text) == ()
+
+
+def test_a_dangling_import_keyword_does_not_claim_the_next_statements_specifier() -> None:
+    # Two references to one span would make the rewrite splice it twice.
+    assert found("import \nimport x from './c.js'\n") == [("./c.js", "./c.js", Kind.MODULE)]
+    assert urls('export {\nexport * from "./a.js"') == ["./a.js"]
+
+
+def test_a_lone_carriage_return_ends_a_line_comment() -> None:
+    assert urls('// old Mac line ending\rimport "./a.js"') == ["./a.js"]
+
+
+def test_a_line_continuation_with_crlf_stays_inside_the_string() -> None:
+    assert urls('const s = "a\\\r\nimport \'./no.js\'"; import "./a.js"') == ["./a.js"]

@@ -55,17 +55,15 @@ def _read_string(text: str, i: int) -> tuple[str, int, int]:
         if ch == quote:
             return "".join(out), j, j + 1
         if ch == "\\":
-            if j + 1 < n and text[j + 1] in "\n\f":
-                j += 2  # an escaped newline continues the string
-                continue
-            if text.startswith("\r\n", j + 1):
-                j += 3
+            if j + 1 < n and text[j + 1] in "\n\r\f":
+                # an escaped newline (CRLF counts as one) continues the string
+                j += 3 if text.startswith("\r\n", j + 1) else 2
                 continue
             decoded, j = _read_escape(text, j)
             out.append(decoded)
             continue
-        if ch == "\n":
-            return "".join(out), j, j  # bad string: ends at the newline, as in the CSS spec
+        if ch in "\n\r\f":
+            return "".join(out), j, j  # bad string: ends at the newline (CR and FF are newlines too)
         out.append(ch)
         j += 1
     return "".join(out), n, n

@@ -26,6 +26,8 @@ _REGEX_AFTER_WORDS = frozenset(
         "else", "yield", "await",
     }
 )  # fmt: skip
+_LINE_ENDS = "\n\r\u2028\u2029"
+_LINE_END = re.compile("[\n\r\u2028\u2029]")
 _CONDITION_WORDS = frozenset({"if", "while", "for", "with"})
 _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
 
@@ -69,7 +71,9 @@ def _decode_js_string(raw: str) -> str:
         elif nxt == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", raw[i + 2 : i + 6]):
             out.append(chr(int(raw[i + 2 : i + 6], 16)))
             i += 6
-        elif nxt == "\n":
+        elif nxt == "\r" and raw.startswith("\n", i + 2):
+            i += 3  # a line continuation with a CRLF ending
+        elif nxt in _LINE_ENDS:
             i += 2
         else:
             out.append(nxt)
@@ -111,11 +115,11 @@ class _Lexer:
         while j < n:
             ch = text[j]
             if ch == "\\":
-                j += 2
+                j += 3 if text.startswith("\r\n", j + 1) else 2
             elif ch == quote:
                 return j
-            elif ch == "\n":
-                return j  # unterminated: stop at the line end
+            elif ch in "\n\r":
+                return j  # unterminated: stop at the line end (U+2028/9 are allowed inside strings)
             else:
                 j += 1
         return n
@@ -129,7 +133,7 @@ class _Lexer:
             if ch == "\\":
                 j += 2
                 continue
-            if ch == "\n":
+            if ch in _LINE_ENDS:
                 return j
             if in_class:
                 if ch == "]":
@@ -157,8 +161,8 @@ class _Lexer:
             if ch in " \t\r\n\u00a0\ufeff\u2028\u2029":
                 i += 1
             elif ch == "/" and text.startswith("//", i):
-                end = text.find("\n", i)
-                end = n if end == -1 else end
+                m_end = _LINE_END.search(text, i)
+                end = n if m_end is None else m_end.start()  # a lone CR ends a comment too
                 m = _SOURCE_MAP.match(text, i + 2, end)
                 if m is not None:
                     self.source_maps.append((m.group(1), m.start(1), m.end(1)))
@@ -260,6 +264,8 @@ def _from_clause(tokens: list[_Token], i: int) -> int:
         t = tokens[i]
         if t.kind == "name" and t.text == "from" and i + 1 < n and tokens[i + 1].kind == "string":
             return i + 1
+        if t.kind == "name" and t.text in ("import", "export"):
+            return -1  # the next statement: "import \nimport x from 'y'" has one reference, not two
         if t.kind == "punct" and t.text == "{":
             i = _skip_group(tokens, i)
             if i == -1:
@@ -282,7 +288,7 @@ def _starts_statement(text: str, prev: _Token | None, tok: _Token) -> bool:
     if prev.kind == "punct" and prev.text in ";}":
         return True
     between = text[prev.end : tok.start]  # for a string this starts at its closing quote: harmless
-    return any(mark in between for mark in "\n\r\u2028\u2029")
+    return any(mark in between for mark in _LINE_ENDS)
 
 
 def find_js_references(text: str) -> tuple[Reference, ...]:
