@@ -268,11 +268,6 @@ def test_a_failing_write_mid_build_names_the_path_and_keeps_the_previous_manifes
     assert_consistent(out, "next build")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline replaces unhashed files (sw.js, robots.txt) in dependency order, before the hashed "
-    "ones; they should be written last, just before the manifest",
-)
 def test_a_failed_build_leaves_unhashed_files_as_the_previous_manifest_describes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

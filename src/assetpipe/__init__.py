@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from assetpipe.errors import AssetpipeError, ManifestError, UnknownAsset
 from assetpipe.manifest import Manifest, ManifestEntry
+from assetpipe.reader import ManifestReader
 
 __version__ = "0.1.0"
 
@@ -12,6 +13,7 @@ __all__ = [
     "Manifest",
     "ManifestEntry",
     "ManifestError",
+    "ManifestReader",
     "UnknownAsset",
     "__version__",
 ]

@@ -222,7 +222,17 @@ def clean(output: Path, keep: int, age: float, dry_run: bool, no_wait: bool, ver
     """Remove files that no kept build references (with their .br and .gz)."""
     from assetpipe.clean import clean as run_clean
 
-    report = _run(verbose, lambda: run_clean(output, keep=keep, age=age, dry_run=dry_run, wait=not no_wait))
+    report = _run(
+        verbose,
+        lambda: run_clean(
+            output,
+            keep=keep,
+            age=age,
+            dry_run=dry_run,
+            wait=not no_wait,
+            on_wait=lambda message: click.echo(message, err=True),
+        ),
+    )
     for line in report.lines():
         click.echo(line)
 

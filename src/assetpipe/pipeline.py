@@ -219,6 +219,7 @@ def _build_locked(
     new_files: dict[str, FileRecord] = {}
     output_owner: dict[str, str] = {}
     pending_encodings: set[str] = set()
+    deferred: list[tuple[str, Path, bytes]] = []  # unhashed files whose bytes changed
     if reporter is not None:
         reporter.start(len(order))
     try:
@@ -243,7 +244,13 @@ def _build_locked(
                 fp = fingerprint(data)
                 fp_hash, integrity, size = fp.hash, fp.integrity, fp.size
                 out_path = logical if logical in unhashed else hashed_path(logical, fp.hash)
-                if _write_output(out / out_path, data, hashed=logical not in unhashed):
+                if logical in unhashed:
+                    # Replaced in place, so written last, just before the manifest (see _write_unhashed).
+                    if _needs_write(out / out_path, data, hashed=False):
+                        deferred.append((logical, out / out_path, data))
+                        report.written += 1
+                elif _needs_write(out / out_path, data, hashed=True):
+                    write_atomic(out / out_path, data, fsync=False)
                     report.written += 1
             _claim(output_owner, out_path, logical)
             report.bytes_in += asset.size
@@ -278,7 +285,7 @@ def _build_locked(
                 deps_key=deps_key,
                 output={"path": out_path, "hash": fp_hash, "integrity": integrity, "size": size},
             )
-            if compressor is not None:
+            if compressor is not None and not (deferred and deferred[-1][0] == logical):
                 previous = state.encodings.get(logical) if compress_ok else None
                 if (
                     previous is None
@@ -295,6 +302,15 @@ def _build_locked(
 
         # -- siblings: wait for the pool; then the manifest, last ---------------------------------------
         encodings: dict[str, dict[str, Encoding]] = {}
+        if compressor is not None:
+            compressor.results()  # hashed siblings first: the unhashed files wait until all else is done
+        for logical, path, data in deferred:
+            write_atomic(path, data, fsync=False)
+            if compressor is not None:
+                compressor.submit(
+                    path, entries[logical].path, data, entries[logical].content_type, path.stat().st_mtime_ns
+                )
+                pending_encodings.add(logical)
         if compressor is not None:
             results = compressor.results()
             for logical, entry in entries.items():
@@ -334,12 +350,14 @@ def _build_locked(
         previous_bytes = manifest_file.read_bytes()
     except OSError:
         previous_bytes = None
+    # Recorded before it goes live: a record of a build that never landed is harmless, while a live
+    # build without a record could have its files pruned by clean.
+    record_build(out, manifest)
     if previous_bytes != text:
         if report.written or pending_encodings:
             os.sync()  # every file the manifest names reaches the disk before the manifest does
         manifest.write(out)
         report.manifest_changed = True
-    record_build(out, manifest)
     report.manifest = manifest
     report.files = len(final)
 
@@ -433,8 +451,8 @@ def _final_bytes(
     return splice(node.text, replacements).encode("utf-8")
 
 
-def _write_output(path: Path, data: bytes, *, hashed: bool) -> bool:
-    """Write unless identical bytes are already there (keeps mtimes, and so ETags, stable)."""
+def _needs_write(path: Path, data: bytes, *, hashed: bool) -> bool:
+    """False when identical bytes are already there: not rewriting keeps mtimes, and so ETags, stable."""
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -450,7 +468,6 @@ def _write_output(path: Path, data: bytes, *, hashed: bool) -> bool:
                 return False
         except OSError:
             pass
-    write_atomic(path, data, fsync=False)
     return True
 
 
