@@ -132,7 +132,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def _check(key: str, value: Any, where: str) -> Any:  # noqa: C901 - one rule per key kind
+def _check(key: str, value: Any, where: str) -> Any:
     if key not in _KEYS:
         known = ", ".join(sorted(_KEYS))
         raise ConfigError(f"unknown key {key!r}", path=where, hint=f"known keys: {known}")
@@ -148,7 +148,7 @@ def _check(key: str, value: Any, where: str) -> Any:  # noqa: C901 - one rule pe
         return tuple(value)
     if key in _CHOICES and value not in _CHOICES[key]:
         raise ConfigError(f"{key!r} must be one of {', '.join(_CHOICES[key])}, not {value!r}", path=where)
-    if key in ("min_size", "jobs") and value < (1 if key == "jobs" else 0):
+    if key in ("min_size", "jobs") and isinstance(value, int) and value < (1 if key == "jobs" else 0):
         raise ConfigError(f"{key!r} must not be {value}", path=where)
     if key == "min_saving" and isinstance(value, (int, float)):
         if not 0 <= value < 1:
