@@ -241,6 +241,7 @@ def _build_locked(
                 report.reused += 1
             else:
                 data = _final_bytes(node, entries, base_path, report)
+                node.text = None  # keep peak memory near one file, not the whole tree
                 fp = fingerprint(data)
                 fp_hash, integrity, size = fp.hash, fp.integrity, fp.size
                 out_path = logical if logical in unhashed else hashed_path(logical, fp.hash)
