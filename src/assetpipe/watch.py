@@ -41,7 +41,7 @@ from assetpipe.config import ALWAYS_EXCLUDED, Config
 from assetpipe.errors import AssetpipeError
 from assetpipe.patterns import PathSet, path_set
 from assetpipe.pipeline import BuildReport, build
-from assetpipe.state import BuildState
+from assetpipe.state import BuildState, save_state, state_path
 
 #: Seconds SRC must stay quiet before a batch is built: long enough to gather an editor's temp-file-and-
 #: rename save or a checkout's burst into one rebuild, short enough not to be felt.
@@ -274,13 +274,19 @@ def watch_loop(
             guard.phase = "idle"
             guard.requests = 0
 
-    run(None)
-    for paths in changes:
-        if guard.stop.is_set():
-            break
-        run(paths)
-        if guard.stop.is_set():
-            break
+    try:
+        run(None)
+        for paths in changes:
+            if guard.stop.is_set():
+                break
+            run(paths)
+            if guard.stop.is_set():
+                break
+    finally:
+        if state is not None and config.cache_dir is not None:
+            # Rebuilds keep their records in memory; leaving them in the cache makes the next
+            # `assetpipe build` (or watch) incremental from here rather than from the first build.
+            save_state(state_path(config.cache_dir, config.output.resolve()), state)
     return state
 
 
