@@ -19,7 +19,8 @@ from dataclasses import dataclass
 HASH_LENGTH = 12
 # The stem is lazy so that ``x.<hash>.<12 hex digits>`` reads as extension, not hash: hashed_path only
 # puts the hash last for a name without an extension.
-_HASHED = re.compile(r"^(?P<stem>.+?)\.(?P<hash>[0-9a-f]{12})(?P<ext>\.[^./]+)?$")
+# DOTALL and fullmatch: a file name may contain a newline, which "." and "$" would otherwise mishandle.
+_HASHED = re.compile(r"(?P<stem>.+?)\.(?P<hash>[0-9a-f]{12})(?P<ext>\.[^./]+)?", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,7 @@ def hashed_path(logical_path: str, digest: str) -> str:
 def parse_hashed_path(path: str) -> tuple[str, str] | None:
     """(logical path, hash) for a hashed path, or None if it carries no hash."""
     directory, name = posixpath.split(path)
-    m = _HASHED.match(name)
+    m = _HASHED.fullmatch(name)
     if m is None:
         return None
     logical = m.group("stem") + (m.group("ext") or "")

@@ -278,7 +278,8 @@ def built_text(out: Path, logical_path: str) -> str:
     import json
 
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    return (out / manifest["assets"][logical_path]["path"]).read_bytes().decode("utf-8")
+    text: str = (out / manifest["assets"][logical_path]["path"]).read_bytes().decode("utf-8")
+    return text
 
 
 def hashed(out: Path, logical_path: str) -> str:
