@@ -71,8 +71,9 @@ def resolve(
     else:
         joined = posixpath.join(posixpath.dirname(referrer), decoded)
     if "\\" in joined or "\0" in joined:
-        raise BrokenReference(f"unsupported character in reference {ref.url!r}", path=referrer,
-                              line=ref.line, column=ref.column)
+        raise BrokenReference(
+            f"unsupported character in reference {ref.url!r}", path=referrer, line=ref.line, column=ref.column
+        )
     normal = posixpath.normpath(joined) if joined else ""
     if normal.startswith("../") or normal == ".." or normal.startswith("/"):
         raise EscapesSource(
