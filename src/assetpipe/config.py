@@ -16,15 +16,16 @@ from urllib.parse import urlsplit
 from assetpipe.errors import ConfigError
 
 DEFAULT_UNHASHED: tuple[str, ...] = (
-    # Browsers and crawlers ask for these at fixed URLs.
-    "favicon.ico",
-    "robots.txt",
-    "humans.txt",
-    "apple-touch-icon*.png",
-    "browserconfig.xml",
-    ".well-known/**",
-    # A service worker's script URL must stay the same: the browser checks that URL for an update, so a
-    # hashed name would pin every client to the first worker it installed.
+    # Browsers and crawlers ask for these at fixed URLs at the root of OUT (anchored by the leading "/");
+    # the same names deeper down are ordinary assets and get hashed.
+    "/favicon.ico",
+    "/robots.txt",
+    "/humans.txt",
+    "/apple-touch-icon*.png",
+    "/browserconfig.xml",
+    "/.well-known/**",
+    # A service worker's script URL must stay the same (at any depth: its folder is its scope): the browser
+    # checks that URL for an update, so a hashed name would pin every client to the first worker.
     "sw.js",
     "service-worker.js",
     "serviceworker.js",
