@@ -17,6 +17,7 @@ import queue
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -370,22 +371,26 @@ def run_watch(
     """
     window = DEFAULT_DEBOUNCE if debounce is None else debounce
     guard = BuildGuard(stop=stop if stop is not None else threading.Event())
-    restore = _install_signals(guard)
     changes: queue.Queue[str] = queue.Queue()
-    observer = None
+    restore = _install_signals(guard)
     try:
-        observer = _observer(config, changes)
-        compression = "on" if config.compress else "off"
-        echo(
-            f"watching {config.source} (debounce {_ms(window)}, compression {compression}); "
-            "press Ctrl-C to stop"
-        )
-        watch_loop(config, batches(changes, window, guard.stop), echo, guard=guard)
+        with warnings.catch_warnings():
+            # watchdog warns when a directory created while it adds watches would get a second watch; it
+            # keeps one, so the warning is only noise on the user's terminal.
+            warnings.filterwarnings("ignore", message="Callback with id", category=RuntimeWarning)
+            observer = _observer(config, changes)
+            try:
+                compression = "on" if config.compress else "off"
+                echo(
+                    f"watching {config.source} (debounce {_ms(window)}, compression {compression}); "
+                    "press Ctrl-C to stop"
+                )
+                watch_loop(config, batches(changes, window, guard.stop), echo, guard=guard)
+            finally:
+                observer.stop()
+                observer.join()
     except KeyboardInterrupt:
-        pass  # a second Ctrl-C during a build: the build's own cleanup has run, nothing is half-written
+        pass  # a stop request that could not wait: the build stopped at a safe point (see BuildGuard)
     finally:
-        if observer is not None:
-            observer.stop()
-            observer.join()
         restore()
     echo("stopped")
