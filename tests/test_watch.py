@@ -340,6 +340,30 @@ def test_batches_gather_a_burst_until_the_window_passes_quietly(tmp_path: Path) 
     assert list(stream) == []
 
 
+def test_a_tree_that_never_goes_quiet_still_gets_its_batches(tmp_path: Path) -> None:
+    import queue
+
+    changes: queue.Queue[str] = queue.Queue()
+    stop = threading.Event()
+
+    def busy() -> None:
+        i = 0
+        while not stop.is_set():
+            changes.put(f"log{i % 3}.txt")
+            i += 1
+            time.sleep(0.005)
+
+    writer = threading.Thread(target=busy, daemon=True)
+    writer.start()
+    try:
+        for window in (0.05, 0.0):
+            stream = batches(changes, window, stop, max_seconds=0.2)
+            assert set(next(stream)) <= {"log0.txt", "log1.txt", "log2.txt"}
+    finally:
+        stop.set()
+        writer.join()
+
+
 def test_the_filter_skips_out_the_cache_and_dot_names_but_not_well_known(tmp_path: Path) -> None:
     src = tmp_path / "src"
     config = Config(source=src, output=src / "dist", cache_dir=src / "cache", exclude=("*.scss",))

@@ -127,15 +127,14 @@ def batches(
             first = changes.get(timeout=_POLL_SECONDS)
         except queue.Empty:
             continue
-        seen = {first: None}  # a dict keeps first-seen order and drops repeats
+        seen = {first}
         deadline = time.monotonic() + max_seconds
-        while True:
-            timeout = min(window, deadline - time.monotonic())
+        while (left := deadline - time.monotonic()) > 0:
             try:
-                path = changes.get(timeout=timeout) if timeout > 0 else changes.get_nowait()
+                # A zero window still takes whatever is already queued: one event rarely comes alone.
+                seen.add(changes.get(timeout=min(window, left)) if window > 0 else changes.get_nowait())
             except queue.Empty:
                 break
-            seen[path] = None
         if stop.is_set():
             return
         yield sorted(seen)
