@@ -17,6 +17,11 @@ from assetpipe.references.text import LineIndex
 
 _SOURCE_MAP = re.compile(r"[#@]\s*sourceMappingURL\s*=\s*(\S+)\s*$")
 _IDENT_START = re.compile(r"[A-Za-z_$\u0080-\uffff]")
+# A string's body up to its closing quote; an escape (a CRLF continuation included) never ends it, a bare
+# line end does (unterminated: stop there; U+2028/9 are allowed inside strings). Regexes, not a char loop:
+# vendor icon bundles hold megabytes of string data.
+_STRING_BODY = {q: re.compile(r"(?:[^" + q + r"\\\r\n]|\\\r\n|\\[\s\S])*") for q in "\"'"}
+_WHITESPACE = re.compile(r"[ \t\r\n\u00a0\ufeff\u2028\u2029]+")
 _IDENT = re.compile(r"[A-Za-z0-9_$\u0080-\uffff]*")
 _NUMBER = re.compile(r"\.?[0-9][0-9A-Za-z_.]*")
 # After these keywords a '/' starts a regular expression, not a division.
@@ -109,20 +114,10 @@ class _Lexer:
         return last.text != "]"
 
     def _skip_string(self, i: int) -> int:
-        quote = self.text[i]
-        j = i + 1
-        text, n = self.text, self.n
-        while j < n:
-            ch = text[j]
-            if ch == "\\":
-                j += 3 if text.startswith("\r\n", j + 1) else 2
-            elif ch == quote:
-                return j
-            elif ch in "\n\r":
-                return j  # unterminated: stop at the line end (U+2028/9 are allowed inside strings)
-            else:
-                j += 1
-        return n
+        """Index of the closing quote (or of the line end of an unterminated string, or the text's end)."""
+        m = _STRING_BODY[self.text[i]].match(self.text, i + 1)
+        assert m is not None  # the pattern matches the empty string
+        return min(m.end(), self.n)
 
     def _skip_regex(self, i: int) -> int:
         j = i + 1
@@ -159,7 +154,8 @@ class _Lexer:
                 continue
             ch = text[i]
             if ch in " \t\r\n\u00a0\ufeff\u2028\u2029":
-                i += 1
+                m_ws = _WHITESPACE.match(text, i)
+                i = m_ws.end() if m_ws else i + 1
             elif ch == "/" and text.startswith("//", i):
                 m_end = _LINE_END.search(text, i)
                 end = n if m_end is None else m_end.start()  # a lone CR ends a comment too
@@ -291,8 +287,33 @@ def _starts_statement(text: str, prev: _Token | None, tok: _Token) -> bool:
     return any(mark in between for mark in _LINE_ENDS)
 
 
+_TRAILING_SOURCE_MAP = re.compile(
+    r"(?:\A|[\n\r\u2028\u2029])[ \t]*//[#@][ \t]*sourceMappingURL[ \t]*=[ \t]*(\S+)\s*\Z"
+)
+_MODULE_WORD = re.compile(r"(?<![\w$])(?:import|export)(?![\w$])")
+
+
+def _trailing_source_map(text: str) -> tuple[Reference, ...]:
+    """The source-map comment on the last line, the only place browsers look for it.
+
+    Without import/export a file holds no other reference, so the lexer is skipped: vendor bundles run to
+    megabytes. A comment that starts its own line cannot sit inside a string (strings do not span lines)
+    and only a template literal could hide one, which the tail check accepts as browsers do.
+    """
+    if "sourceMappingURL" not in text:
+        return ()
+    tail_start = max(0, len(text) - 4096)
+    m = _TRAILING_SOURCE_MAP.search(text, tail_start)
+    if m is None:
+        return ()
+    line, column = LineIndex(text).position(m.start(1))
+    return (Reference(m.group(1), m.start(1), m.end(1), line, column, Kind.SOURCE_MAP),)
+
+
 def find_js_references(text: str) -> tuple[Reference, ...]:
     """Every rewritable specifier or URL in ``text``, in order of appearance."""
+    if _MODULE_WORD.search(text) is None:
+        return _trailing_source_map(text)  # a classic script: only its source-map comment can refer
     lexer = _Lexer(text)
     lexer.run()
     tokens = lexer.tokens
