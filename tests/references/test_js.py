@@ -271,3 +271,18 @@ def test_a_lone_carriage_return_ends_a_line_comment() -> None:
 
 def test_a_line_continuation_with_crlf_stays_inside_the_string() -> None:
     assert urls('const s = "a\\\r\nimport \'./no.js\'"; import "./a.js"') == ["./a.js"]
+
+
+def test_a_classic_script_yields_only_its_trailing_source_map_comment() -> None:
+    text = (
+        'var s = "\\n//# sourceMappingURL=" + name;\n'
+        "var important = 1; // no module syntax here\n"
+        "//# sourceMappingURL=lib.min.js.map\n"
+    )
+    refs = find_js_references(text)
+    assert [(r.url, r.kind.value, r.line) for r in refs] == [("lib.min.js.map", "source_map", 3)]
+    assert text[refs[0].start : refs[0].end] == "lib.min.js.map"
+
+
+def test_a_source_map_comment_that_is_not_last_is_ignored_in_a_classic_script() -> None:
+    assert find_js_references("//# sourceMappingURL=old.map\nvar x = 1;\n") == ()
