@@ -260,8 +260,8 @@ def watch_loop(
                 compressed = build(config, reporter=reporter, state=state, changed=keep)
                 if compressed.compressed or compressed.cache_hits:
                     echo(
-                        f"  compressed {compressed.compressed} files ({compressed.cache_hits} cache hits) "
-                        f"in {_ms(compressed.seconds)}"
+                        f"  then {compressed.compressed} siblings compressed, "
+                        f"{compressed.cache_hits} from the cache, in {_ms(compressed.seconds)}"
                     )
         except AssetpipeError as exc:
             echo(f"error: {exc}")
