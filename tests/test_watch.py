@@ -157,6 +157,26 @@ def test_editing_a_css_file_writes_its_new_hash_and_renames_its_importer_reading
         assert session.rebuilds()[0].startswith("changed css/theme.css: 2 written, 2 read of 5 files")
 
 
+def test_a_save_renames_everything_that_references_it_transitively_and_nothing_else(tmp_path: Path) -> None:
+    chain: Tree = {
+        "css/site.css": '@import "layout.css";\n',
+        "css/layout.css": '@import "tokens.css";\n',
+        "css/tokens.css": ":root { --x: 1; }\n",
+        "css/print.css": "@media print { a { color: black; } }\n",
+    }
+    with watching(tmp_path, chain) as session:
+        before = session.manifest()
+        (session.src / "css/tokens.css").write_text(":root { --x: 2; }\n", encoding="utf-8")
+        session.wait_for_rebuilds(1)
+        after = session.manifest()
+        assert all(
+            after[k]["path"] != before[k]["path"]
+            for k in ("css/site.css", "css/layout.css", "css/tokens.css")
+        )
+        assert after["css/print.css"] == before["css/print.css"]
+        assert session.rebuilds()[0].startswith("changed css/tokens.css: 3 written, 3 read of 4 files")
+
+
 def test_a_burst_of_many_writes_becomes_one_rebuild(tmp_path: Path) -> None:
     # A wide window makes "one burst" independent of how busy the machine is; no duration is asserted.
     with watching(tmp_path, debounce=0.5) as session:
