@@ -39,10 +39,14 @@ class Asset:
     """A file under SRC. ``logical_path`` is POSIX and relative to SRC: the manifest key."""
 
     logical_path: str
-    source_path: Path
+    source: str  # its location on disk; a str because a scan makes thousands and most are never opened
     size: int
     mtime_ns: int
     inode: int
+
+    @property
+    def source_path(self) -> Path:
+        return Path(self.source)
 
     @property
     def suffix(self) -> str:

@@ -47,18 +47,24 @@ def is_output_dir(out_dir: Path) -> bool:
     return builds_dir(out_dir).is_dir()
 
 
-def build_id(manifest: Manifest) -> str:
-    """The id of the build ``manifest`` describes: the same manifest bytes always give the same id."""
-    return hashlib.sha384(manifest.dumps().encode("utf-8")).hexdigest()[:16]
+def build_id(manifest: Manifest, text: str | None = None) -> str:
+    """The id of the build ``manifest`` describes: the same manifest bytes always give the same id.
+
+    ``text`` is ``manifest.dumps()`` when the caller already has it (serialising is the costly part).
+    """
+    data = manifest.dumps() if text is None else text
+    return hashlib.sha384(data.encode("utf-8")).hexdigest()[:16]
 
 
-def record_build(out_dir: Path, manifest: Manifest, *, now: float | None = None) -> str:
+def record_build(
+    out_dir: Path, manifest: Manifest, *, now: float | None = None, text: str | None = None
+) -> str:
     """Record ``manifest`` as a build made ``now``; recording the same build again refreshes its time.
 
     Refreshing matters for the age rule: rebuilding an older state makes it current again, so its files
     must count as recent from this moment on.
     """
-    bid = build_id(manifest)
+    bid = build_id(manifest, text)
     record = BuildRecord(
         id=bid,
         created=time.time() if now is None else now,

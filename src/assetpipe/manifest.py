@@ -83,6 +83,26 @@ class ManifestEntry:
         )
 
 
+_ENTRY_TEXT: dict[tuple[object, ...], str] = {}
+_ENTRY_TEXT_LIMIT = 200_000
+
+
+def _entry_text(entry: ManifestEntry) -> str:
+    """One entry as json.dumps(indent=2, sort_keys=True) writes it two levels deep, memoised."""
+    key = (
+        entry.path, entry.hash, entry.integrity, entry.size, entry.content_type, entry.immutable,
+        tuple(sorted(entry.encodings.items())), entry.dependencies, entry.imports,
+    )  # fmt: skip
+    text = _ENTRY_TEXT.get(key)
+    if text is None:
+        if len(_ENTRY_TEXT) >= _ENTRY_TEXT_LIMIT:
+            _ENTRY_TEXT.clear()
+        raw = json.dumps(entry.to_json(), indent=2, sort_keys=True, ensure_ascii=False)
+        text = raw.replace("\n", "\n    ")
+        _ENTRY_TEXT[key] = text
+    return text
+
+
 @dataclass(frozen=True, slots=True)
 class Manifest:
     """All built assets keyed by logical path (POSIX, relative to the source root)."""
@@ -129,13 +149,32 @@ class Manifest:
         }
 
     def dumps(self) -> str:
-        # sort_keys + fixed indent + trailing newline: byte-identical for the same build, anywhere.
-        return json.dumps(self.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        """The file's text: exactly ``json.dumps(to_json(), indent=2, sort_keys=True)`` plus a newline.
 
-    def write(self, out_dir: Path) -> Path:
-        """Write OUT/manifest.json atomically (temp file in OUT, fsync, rename, fsync the directory)."""
+        Byte-identical for the same build, anywhere. Built from per-entry texts that are cached across
+        calls, because the indenting encoder is pure Python: on a 2,500-file tree it cost ~30 ms a call,
+        most of a watch rebuild, while between two rebuilds nearly every entry is the same.
+        """
+        if not self.assets:
+            return json.dumps(self.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        parts = [
+            f"    {json.dumps(key, ensure_ascii=False)}: {_entry_text(self.assets[key])}"
+            for key in sorted(self.assets)
+        ]
+        return (
+            '{\n  "assets": {\n'
+            + ",\n".join(parts)
+            + f'\n  }},\n  "base_url": {json.dumps(self.base_url, ensure_ascii=False)},\n'
+            + f'  "version": {json.dumps(self.version)}\n}}\n'
+        )
+
+    def write(self, out_dir: Path, text: str | None = None) -> Path:
+        """Write OUT/manifest.json atomically (temp file in OUT, fsync, rename, fsync the directory).
+
+        ``text`` is this manifest's ``dumps()`` when the caller already has it.
+        """
         target = out_dir / MANIFEST_NAME
-        write_atomic(target, self.dumps().encode("utf-8"))
+        write_atomic(target, (self.dumps() if text is None else text).encode("utf-8"))
         fsync_directory(out_dir)
         return target
 

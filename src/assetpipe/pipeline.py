@@ -21,7 +21,7 @@ from assetpipe.asset import Asset, Kind, Reference, is_scanned
 from assetpipe.builds import record_build
 from assetpipe.config import Config
 from assetpipe.errors import AssetpipeError, BrokenReference, ConfigError, OutputError, SourceError
-from assetpipe.files import write_atomic
+from assetpipe.files import make_durable, write_atomic
 from assetpipe.fingerprint import fingerprint, hashed_path
 from assetpipe.graph import build_order
 from assetpipe.lock import STATE_DIR, output_lock
@@ -111,7 +111,8 @@ def _compress_settings(config: Config) -> str:
 
 def _read(asset: Asset) -> bytes:
     try:
-        return asset.source_path.read_bytes()
+        with open(asset.source, "rb") as fh:
+            return fh.read()
     except OSError as exc:
         raise SourceError(f"cannot read: {exc.strerror or exc}", path=asset.logical_path) from None
 
@@ -220,6 +221,7 @@ def _build_locked(
     output_owner: dict[str, str] = {}
     pending_encodings: set[str] = set()
     deferred: list[tuple[str, Path, bytes]] = []  # unhashed files whose bytes changed
+    written_logicals: list[str] = []
     if reporter is not None:
         reporter.start(len(order))
     try:
@@ -249,9 +251,11 @@ def _build_locked(
                     # Replaced in place, so written last, just before the manifest (see _write_unhashed).
                     if _needs_write(out / out_path, data, hashed=False):
                         deferred.append((logical, out / out_path, data))
+                        written_logicals.append(logical)
                         report.written += 1
                 elif _needs_write(out / out_path, data, hashed=True):
                     write_atomic(out / out_path, data, fsync=False)
+                    written_logicals.append(logical)
                     report.written += 1
             _claim(output_owner, out_path, logical)
             report.bytes_in += asset.size
@@ -346,18 +350,22 @@ def _build_locked(
 
         write_all(manifest, config.snippets_dir, root=config.snippet_root or str(out))
     manifest_file = out / MANIFEST_NAME
-    text = manifest.dumps().encode("utf-8")
+    manifest_text = manifest.dumps()
+    text = manifest_text.encode("utf-8")
     try:
         previous_bytes = manifest_file.read_bytes()
     except OSError:
         previous_bytes = None
     # Recorded before it goes live: a record of a build that never landed is harmless, while a live
     # build without a record could have its files pruned by clean.
-    record_build(out, manifest)
+    record_build(out, manifest, text=manifest_text)
     if previous_bytes != text:
-        if report.written or pending_encodings:
-            os.sync()  # every file the manifest names reaches the disk before the manifest does
-        manifest.write(out)
+        # Every file the manifest names reaches the disk before the manifest does.
+        fresh = [out / final[name].path for name in written_logicals] + [
+            out / enc.path for name in pending_encodings for enc in final[name].encodings.values()
+        ]
+        make_durable(fresh)
+        manifest.write(out, manifest_text)
         report.manifest_changed = True
     report.manifest = manifest
     report.files = len(final)
@@ -407,7 +415,7 @@ def _with_encodings(entry: ManifestEntry, encodings: dict[str, Encoding]) -> Man
 
 def _output_present(out: Path, output: Mapping[str, Any]) -> bool:
     try:
-        return bool(os.stat(out / str(output["path"])).st_size == output["size"])
+        return bool(os.stat(os.path.join(out, output["path"])).st_size == output["size"])
     except (OSError, KeyError):
         return False
 

@@ -65,9 +65,8 @@ def scan(config: Config) -> list[Asset]:
             logical = prefix + name
             if _is_hidden(name) or is_temp(name):
                 continue
-            path = Path(entry.path)
             if entry.is_symlink():
-                target = path.resolve()
+                target = Path(entry.path).resolve()
                 if not _inside(target, src):
                     raise EscapesSource(
                         f"symlink leads outside the source root (to {target}); it is not published",
@@ -76,6 +75,7 @@ def scan(config: Config) -> list[Asset]:
                 if not target.exists():
                     raise SourceError("dangling symlink", path=logical)
             if entry.is_dir():
+                path = Path(entry.path)
                 real = path.resolve()
                 if real in skip_dirs or any(_inside(real, d) for d in skip_dirs):
                     continue
@@ -85,11 +85,14 @@ def scan(config: Config) -> list[Asset]:
                 continue  # sockets, fifos
             if not include.matches(logical) or exclude.matches(logical):
                 continue
-            st = path.stat()
+            try:
+                st = entry.stat()  # one syscall; follows a symlink already checked to stay inside
+            except FileNotFoundError:
+                continue  # deleted while we walked (a checkout in progress): the next build sees it
             assets.append(
                 Asset(
                     logical_path=logical,
-                    source_path=path,
+                    source=entry.path,
                     size=st.st_size,
                     mtime_ns=st.st_mtime_ns,
                     inode=st.st_ino,
