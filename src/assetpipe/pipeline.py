@@ -330,6 +330,11 @@ def _build_locked(
             report.cache_hits = stats.cache_hits
             report.compressed = stats.compressor_calls
             report.compressor_seconds = stats.compressor_seconds
+    except BaseException:
+        if compressor is not None:
+            compressor.close(cancel=True)  # a failed or interrupted build stops at once
+            compressor = None
+        raise
     finally:
         if compressor is not None:
             compressor.close()
