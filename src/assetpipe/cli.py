@@ -165,10 +165,14 @@ def watch(**params: Any) -> None:
     overrides.setdefault("compress", bool(params["compress_on"]))
     config = _run(verbose, lambda: load_config(params.get("config_file"), Path.cwd(), overrides))
     debounce = params.get("debounce")
-    _run(
-        verbose,
-        lambda: run_watch(config, debounce=debounce, echo=lambda line: click.echo(line, err=True)),
-    )
+    quiet = bool(params["quiet"])
+
+    def echo(line: str) -> None:
+        # --quiet keeps what needs attention: errors and warnings, not the per-rebuild lines.
+        if not quiet or line.startswith(("error:", "warning:")):
+            click.echo(line, err=True)
+
+    _run(verbose, lambda: run_watch(config, debounce=debounce, echo=echo))
 
 
 @cli.command()
