@@ -48,8 +48,8 @@ SIZE_CLASSES: tuple[tuple[str, int, int], ...] = (
 )
 
 
-def _zopfli(iterations: int, split: bool) -> Callable[[bytes, bool], bytes]:
-    return lambda data, text: gzip_zopfli(data, iterations=iterations, blocksplitting=split)
+def _zopfli(iterations: int, max_blocks: int) -> Callable[[bytes, bool], bytes]:
+    return lambda data, text: gzip_zopfli(data, iterations=iterations, max_blocks=max_blocks)
 
 
 def _brotli(lgwin: int, text_mode: bool | None) -> Callable[[bytes, bool], bytes]:
@@ -64,13 +64,19 @@ def _brotli(lgwin: int, text_mode: bool | None) -> Callable[[bytes, bool], bytes
 #: name -> fn(data, is_text) -> compressed bytes
 RECIPES: dict[str, Callable[[bytes, bool], bytes]] = {
     "zlib-9": lambda data, text: gzip_zlib(data),
-    "zopfli-1": _zopfli(1, True),
-    "zopfli-5": _zopfli(5, True),
-    "zopfli-15": _zopfli(15, True),
-    "zopfli-1-nosplit": _zopfli(1, False),
-    "zopfli-15-nosplit": _zopfli(15, False),
+    # zopfli-N: N iterations, block splitting as zopfli's defaults (at most 15 blocks); -maxB: at most B
+    # blocks; -nosplit: one block.
+    "zopfli-1": _zopfli(1, 15),
+    "zopfli-5": _zopfli(5, 15),
+    "zopfli-15": _zopfli(15, 15),
+    "zopfli-1-nosplit": _zopfli(1, 0),
+    "zopfli-15-nosplit": _zopfli(15, 0),
+    "zopfli-1-max5": _zopfli(1, 5),
+    "zopfli-1-max8": _zopfli(1, 8),
+    "zopfli-3-max8": _zopfli(3, 8),
     "brotli-11": _brotli(22, False),  # the library's defaults: lgwin 22, generic mode
-    "brotli-11-w24": _brotli(24, None),  # assetpipe's: lgwin 24, text mode for text types
+    "brotli-11-w24": _brotli(24, None),  # lgwin 24, text mode for text types (measured: no gain)
+    "brotli-11-text": _brotli(22, None),  # assetpipe's: lgwin 22, text mode for text types
 }
 
 
@@ -96,7 +102,7 @@ def _measure(corpus: str, rel: str, recipe: str) -> dict[str, object]:
     return {"file": rel, "recipe": recipe, "size": len(data), "out": len(out), "cpu": round(cpu, 6)}
 
 
-def sweep(corpus: Path, recipes: Iterable[str], jobs: int, out: Path) -> None:
+def sweep(corpus: Path, recipes: Iterable[str], jobs: int, out: Path, min_size: int = 0) -> None:
     """Measure every (file, recipe) not already in ``out``; append results as JSON lines."""
     done: set[tuple[str, str]] = set()
     if out.exists():
@@ -104,7 +110,7 @@ def sweep(corpus: Path, recipes: Iterable[str], jobs: int, out: Path) -> None:
             row = json.loads(line)
             done.add((row["file"], row["recipe"]))
     files = corpus_files(corpus, CompressionPolicy())
-    tasks = [(rel, r) for rel, _ in files for r in recipes if (rel, r) not in done]
+    tasks = [(rel, r) for rel, size in files for r in recipes if (rel, r) not in done and size >= min_size]
     print(f"{len(files)} files, {len(tasks)} measurements to do", file=sys.stderr)
     out.parent.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
@@ -130,18 +136,19 @@ def _policy_recipe(policy: CompressionPolicy, encoding: str, size: int, rel: str
     """The RECIPES name matching what assetpipe.compress would run for this file."""
     method = method_for(policy, encoding, size, media_type(rel))
     if method.compressor == "brotli":
-        return "brotli-11-w24"
+        return "brotli-11-text"
     if method.compressor == "zlib":
         return "zlib-9"
     settings = dict(part.split("=") for part in method.settings.split(";") if "=" in part)
-    name = f"zopfli-{settings['iterations']}" + ("" if settings["split"] == "1" else "-nosplit")
-    return name
+    blocks = settings["blocks"]
+    suffix = {"0": "-nosplit", "15": ""}.get(blocks, f"-max{blocks}")
+    return f"zopfli-{settings['iterations']}{suffix}"
 
 
 def report(path: Path, policy: CompressionPolicy) -> str:
     """Markdown tables: per size class, bytes and CPU s of each recipe; then the policy against zlib-9."""
     rows = load(path)
-    recipes = [r for r in RECIPES if all(r in per for per in rows.values())]
+    recipes = [r for r in RECIPES if any(r in per for per in rows.values())]
     lines = ["| size class | files | bytes in | " + " | ".join(recipes) + " |"]
     lines.append("|" + "---|" * (3 + len(recipes)))
     totals = {r: [0, 0.0] for r in recipes}
@@ -152,14 +159,22 @@ def report(path: Path, policy: CompressionPolicy) -> str:
         size_in = sum(next(iter(per.values()))[0] for per in members)
         cells = []
         for r in recipes:
+            if not all(r in per for per in members):
+                cells.append("-")
+                totals[r][0] = -1
+                continue
             b = sum(per[r][1] for per in members)
             c = sum(per[r][2] for per in members)
-            totals[r][0] += b
+            if totals[r][0] >= 0:
+                totals[r][0] += b
             totals[r][1] += c
             cells.append(f"{b / 1e3:,.0f} kB / {c:.1f} s")
         lines.append(f"| {label} | {len(members)} | {size_in / 1e3:,.0f} kB | " + " | ".join(cells) + " |")
     size_total = sum(next(iter(per.values()))[0] for per in rows.values())
-    cells = [f"**{totals[r][0] / 1e3:,.0f} kB / {totals[r][1]:.1f} s**" for r in recipes]
+    cells = [
+        f"**{totals[r][0] / 1e3:,.0f} kB / {totals[r][1]:.1f} s**" if totals[r][0] >= 0 else "-"
+        for r in recipes
+    ]
     lines.append(f"| all | {len(rows)} | {size_total / 1e3:,.0f} kB | " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("cells: total output bytes / single-core CPU seconds of the calls")
@@ -251,11 +266,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=WORK / "sweep.jsonl")
     parser.add_argument("--recipes", default=",".join(RECIPES), help="comma-separated subset of RECIPES")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--min-size", type=int, default=0, help="sweep: only files at least this big")
     args = parser.parse_args(argv)
     if not args.corpus.is_dir():
         parser.error(f"{args.corpus} missing: run python benchmarks/corpus.py first")
     if args.command == "sweep":
-        sweep(args.corpus, args.recipes.split(","), args.jobs, args.results)
+        sweep(args.corpus, args.recipes.split(","), args.jobs, args.results, args.min_size)
     elif args.command == "report":
         print(report(args.results, CompressionPolicy()))
     else:
