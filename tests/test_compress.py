@@ -139,7 +139,9 @@ def test_the_gzip_recipe_splits_blocks_only_from_the_threshold_up() -> None:
     assert zopfli_rule(SPLIT_MIN_SIZE - 1)[1] == 0
     assert zopfli_rule(SPLIT_MIN_SIZE)[1] > 0
     assert zopfli_rule(10**9)[1] > 0
-    assert gzip_method("zopfli", SPLIT_MIN_SIZE).settings != gzip_method("zopfli", SPLIT_MIN_SIZE - 1).settings
+    assert (
+        gzip_method("zopfli", SPLIT_MIN_SIZE).settings != gzip_method("zopfli", SPLIT_MIN_SIZE - 1).settings
+    )
     assert gzip_method("zlib", 10).compressor == "zlib"
 
 

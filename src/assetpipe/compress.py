@@ -4,8 +4,9 @@ Where the time goes decides the design (numbers in docs/compression.md, from ben
 brotli-11 costs about 1.5 ms per small file and 1.5 s per MB. zopfli's cost is dominated not by its
 iterations but by its block splitter, which costs 15-100 ms even on a 1-3 KB SVG while saving a few bytes,
 and whose cost on mid-sized files grows with the number of blocks it may try. So gzip uses zopfli with one
-iteration, without block splitting below :data:`SPLIT_MIN_SIZE` and with at most a few blocks above it
-(:func:`gzip_method`): on the corpus that is 95.4% of zlib-9's bytes for 1/8 of zopfli-15's CPU time.
+iteration, without block splitting below :data:`SPLIT_MIN_SIZE` and with at most 8 blocks above it, 3
+iterations from 256 KiB (:func:`gzip_method`): on the corpus 95.2% of zlib-9's bytes for 1/7 of zopfli-15's
+CPU time.
 
 Every call goes through a content-addressed cache (:mod:`assetpipe.cache`), so only bytes never seen with
 these exact settings reach a compressor. Work runs on a pool of threads, largest first, while the pipeline
@@ -54,7 +55,7 @@ DEFAULT_SKIP_EXTENSIONS: frozenset[str] = frozenset(
 #: zopfli recipe by input size: (size below which the row applies, iterations, max blocks; 0 = no splitting).
 #: Measured on the corpus (docs/compression.md): more iterations buy < 0.3% for 1.5-3x the time, and the
 #: block splitter's fixed cost only pays back on files of tens of KB.
-ZOPFLI_RULES: tuple[tuple[int, int, int], ...] = ((64 * 1024, 1, 0), (1 << 62, 1, 8))
+ZOPFLI_RULES: tuple[tuple[int, int, int], ...] = ((64 * 1024, 1, 0), (256 * 1024, 1, 8), (1 << 62, 3, 8))
 SPLIT_MIN_SIZE = ZOPFLI_RULES[0][0]
 BROTLI_QUALITY = 11
 #: brotli's default 4 MiB window. 16 MiB (lgwin 24) was measured: the same bytes on every file up to
