@@ -254,6 +254,18 @@ def test_a_corrupted_cache_entry_is_recomputed_not_copied(tmp_path: Path) -> Non
     assert Cache(cache_dir).get(entry.name) == gz, "the entry was rewritten whole"
 
 
+def test_a_build_that_adds_entries_prunes_the_cache_to_its_bound(tmp_path: Path) -> None:
+    run(tmp_path / "out", SITE, cache_dir=tmp_path / "unbounded")
+    total = sum(st.st_size for _, st in Cache(tmp_path / "unbounded").entries())
+    bounded = tmp_path / "bounded"
+    write_out(tmp_path / "out", SITE)
+    with Compressor(CompressionPolicy(), cache_dir=bounded, jobs=2, max_cache_bytes=total // 2) as compressor:
+        for rel, data in SITE.items():
+            compressor.submit(tmp_path / "out" / rel, rel, data, content_type_of(rel), MTIME_NS)
+        compressor.results()
+    assert 0 < sum(st.st_size for _, st in Cache(bounded).entries()) <= total // 2
+
+
 def test_a_different_backend_misses_the_cache(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     run(tmp_path / "out1", SITE, cache_dir=cache, policy=CompressionPolicy(brotli=False))

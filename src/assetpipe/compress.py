@@ -31,7 +31,7 @@ from types import TracebackType
 import brotli
 import zopfli.zopfli
 
-from assetpipe.cache import Cache
+from assetpipe.cache import DEFAULT_MAX_BYTES, Cache
 from assetpipe.cache import key as cache_key
 from assetpipe.errors import OutputError
 from assetpipe.files import write_atomic
@@ -306,9 +306,11 @@ class Compressor:
         cache_dir: Path | None,
         jobs: int | None,
         fsync: bool = False,
+        max_cache_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self.policy = policy
         self.cache = Cache(cache_dir) if cache_dir is not None else None
+        self.max_cache_bytes = max_cache_bytes
         self.fsync = fsync
         self._jobs = jobs if jobs is not None else default_jobs()
         self._cond = threading.Condition()
@@ -332,7 +334,11 @@ class Compressor:
         self.close(cancel=exc is not None)
 
     def close(self, *, cancel: bool = False) -> None:
-        """Stop the workers after the queued work (or drop the queue with ``cancel``) and join them."""
+        """Stop the workers after the queued work (or drop the queue with ``cancel``) and join them.
+
+        A build that added cache entries then prunes the cache to ``max_cache_bytes`` (least recently
+        used first), so the cache stays bounded without a separate command; a no-op build never walks it.
+        """
         with self._cond:
             if cancel:
                 self._pending -= len(self._heap)
@@ -342,6 +348,8 @@ class Compressor:
         for thread in self._threads:
             thread.join()
         self._threads.clear()
+        if self.cache is not None and self._counters.misses and not cancel:
+            self.cache.prune(self.max_cache_bytes)
 
     def _start_workers(self) -> None:
         # Started lazily, so a build that compresses nothing never starts a thread.
