@@ -361,3 +361,14 @@ def test_the_manifest_is_json_with_sorted_keys_and_no_timestamps(
     assert text == json.dumps(data, indent=2, sort_keys=True) + "\n"
     assert data["version"] == 1 and data["base_url"] == "/static/"
     assert not re.search(r"20\d\d-\d\d-\d\d", text)
+
+
+def test_a_stylesheet_imported_from_js_is_a_dependency_but_not_a_module_to_preload(
+    make_source: Callable[[Tree], Path], tmp_path: Path
+) -> None:
+    src = make_source(
+        {"js/a.js": 'import "../css/base.css";\nimport "./b.js";\n', "js/b.js": "", "css/base.css": "a{}"}
+    )
+    m = run(src, tmp_path / "out")
+    assert m.assets["js/a.js"].dependencies == ("css/base.css", "js/b.js")
+    assert m.assets["js/a.js"].imports == ("js/b.js",)

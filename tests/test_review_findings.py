@@ -1,8 +1,5 @@
-"""Reproductions of defects found in review; each is xfail(strict) until its fix lands, then passes.
-
-Every test names the behaviour that should hold. When a fix lands, the test starts passing, strict xfail
-turns that into a failure, and the marker should be removed so the test stays as a regression test.
-"""
+"""Regression tests for defects a safety review found (stale siblings, .well-known in snippets, symlinks,
+odd file names, umask, sibling-name collisions); each names the behaviour that must hold."""
 
 from __future__ import annotations
 
@@ -50,10 +47,6 @@ ROBOTS_V2 = "User-agent: *\n" + "Disallow: /b\n" * 50
 # -- stale siblings of unhashed files ----------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline: a build with compression off never removes .br/.gz of a changed unhashed file",
-)
 def test_a_build_without_compression_leaves_no_stale_sibling_of_a_changed_unhashed_file(
     make_source: Callable[[Tree], Path], tmp_path: Path
 ) -> None:
@@ -69,10 +62,6 @@ def test_a_build_without_compression_leaves_no_stale_sibling_of_a_changed_unhash
         assert not sibling.exists(), f"{sibling.name} still holds the old robots.txt"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline: state.encodings survive an uncompressed build, so the next build lists stale siblings",
-)
 def test_a_compressed_build_after_an_uncompressed_one_names_only_siblings_that_match(
     make_source: Callable[[Tree], Path], tmp_path: Path
 ) -> None:
@@ -91,10 +80,6 @@ def test_a_compressed_build_after_an_uncompressed_one_names_only_siblings_that_m
 # -- .well-known and the snippets --------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="snippets/site.py refuses every hidden path, .well-known/ included, which build publishes",
-)
 @pytest.mark.parametrize("server", sorted(RENDERERS))
 def test_snippets_render_for_a_build_with_a_well_known_folder(
     server: str, make_source: Callable[[Tree], Path], tmp_path: Path
@@ -106,9 +91,6 @@ def test_snippets_render_for_a_build_with_a_well_known_folder(
     render(server, manifest, root="/srv/static")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a configured snippets_dir makes the build fail when SRC has .well-known/"
-)
 def test_a_build_with_snippets_dir_succeeds_when_the_source_has_a_well_known_folder(
     make_source: Callable[[Tree], Path], tmp_path: Path
 ) -> None:
@@ -121,9 +103,6 @@ def test_a_build_with_snippets_dir_succeeds_when_the_source_has_a_well_known_fol
 # -- the walk of SRC ---------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True, reason="sources.scan: a global seen-set lets a dir symlink sorted first hide the real dir"
-)
 def test_a_directory_symlink_does_not_hide_the_real_directory(
     make_source: Callable[[Tree], Path], tmp_path: Path
 ) -> None:
@@ -133,10 +112,6 @@ def test_a_directory_symlink_does_not_hide_the_real_directory(
     assert "css/app.css" in manifest.assets
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sources.scan skips every directory inside snippets_dir/cache_dir, even when it holds SRC",
-)
 @pytest.mark.parametrize("key", ["snippets_dir", "cache_dir"])
 def test_a_snippets_or_cache_dir_holding_the_source_does_not_drop_its_subdirectories(
     key: str, make_source: Callable[[Tree], Path], tmp_path: Path
@@ -150,9 +125,6 @@ def test_a_snippets_or_cache_dir_holding_the_source_does_not_drop_its_subdirecto
     assert "sub/keep.txt" in manifest.assets
 
 
-@pytest.mark.xfail(
-    strict=True, reason="config/sources: snippets_dir inside OUT is not refused (README: must be outside)"
-)
 def test_a_snippets_dir_inside_the_output_is_refused(
     make_source: Callable[[Tree], Path], tmp_path: Path
 ) -> None:
@@ -162,9 +134,6 @@ def test_a_snippets_dir_inside_the_output_is_refused(
         build(config_for(src, out, snippets_dir=out / "snippets"))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="sources.scan checks only the link's own name for dotfiles, not its target"
-)
 def test_a_symlink_to_a_dotfile_does_not_publish_it(
     make_source: Callable[[Tree], Path], tmp_path: Path
 ) -> None:
@@ -179,9 +148,6 @@ def test_a_symlink_to_a_dotfile_does_not_publish_it(
     assert "repo/config" not in manifest.assets
 
 
-@pytest.mark.xfail(
-    strict=True, reason="pipeline: an unhashed X.gz/X.br source is overwritten by X's compressed sibling"
-)
 def test_an_unhashed_source_named_like_a_sibling_is_never_overwritten(
     make_source: Callable[[Tree], Path], tmp_path: Path
 ) -> None:
@@ -198,9 +164,6 @@ def test_an_unhashed_source_named_like_a_sibling_is_never_overwritten(
 # -- one error line, never a traceback ---------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a non-UTF-8 file name crashes with UnicodeEncodeError at manifest time"
-)
 def test_a_file_name_that_is_not_utf8_gives_one_error_line(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
@@ -214,7 +177,6 @@ def test_a_file_name_that_is_not_utf8_gives_one_error_line(tmp_path: Path) -> No
     assert_one_error_line(result)
 
 
-@pytest.mark.xfail(strict=True, reason="sources.scan: Path.resolve raises RuntimeError on a symlink loop")
 def test_a_symlink_loop_inside_the_source_gives_one_error_line(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
@@ -225,7 +187,6 @@ def test_a_symlink_loop_inside_the_source_gives_one_error_line(tmp_path: Path) -
     assert_one_error_line(result)
 
 
-@pytest.mark.xfail(strict=True, reason="config/sources: Path.resolve raises RuntimeError on a symlink loop")
 @pytest.mark.parametrize("option", ["--source", "--output", "--config", "--cache-dir"])
 def test_an_option_naming_a_symlink_loop_gives_one_error_line(option: str, tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
@@ -242,9 +203,6 @@ def test_an_option_naming_a_symlink_loop_gives_one_error_line(option: str, tmp_p
 # -- the schema --------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True, reason="schema relpath uses '.', which does not match a newline; build accepts such names"
-)
 def test_every_manifest_a_build_writes_matches_the_schema_even_for_a_name_with_a_newline(
     make_source: Callable[[Tree], Path], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -261,9 +219,6 @@ def test_every_manifest_a_build_writes_matches_the_schema_even_for_a_name_with_a
 # -- permissions -------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True, reason="files are chmod 0644 but directories follow the umask (0700 under 077)"
-)
 def test_output_directories_are_readable_by_the_web_server_whatever_the_umask(
     make_source: Callable[[Tree], Path], tmp_path: Path
 ) -> None:

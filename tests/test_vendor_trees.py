@@ -51,7 +51,9 @@ def vendor_src(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return src
 
 
-def test_bootstrap_fontawesome_and_htmx_build_with_no_missing_reference(vendor_src: Path, tmp_path: Path) -> None:
+def test_bootstrap_fontawesome_and_htmx_build_with_no_missing_reference(
+    vendor_src: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     report = build(Config(source=vendor_src, output=out, compress=False))
     assert report.warnings == []

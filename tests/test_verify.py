@@ -247,3 +247,22 @@ def test_the_cli_reports_a_missing_manifest_as_one_error_line(tmp_path: Path) ->
     result = CliRunner().invoke(cli, ["verify", "--output", str(tmp_path)])
     assert result.exit_code == 1
     assert "manifest not found" in result.output
+
+
+def test_verify_never_follows_a_symlink_out_of_the_output(tmp_path: Path) -> None:
+    from assetpipe.config import Config
+    from assetpipe.pipeline import build as run_build
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.css").write_text("a{}")
+    out = tmp_path / "out"
+    manifest = run_build(Config(source=src, output=out, compress=False)).manifest
+    secret = tmp_path / "secret.txt"
+    secret.write_text("a{}")
+    target = out / manifest.assets["a.css"].path
+    target.unlink()
+    target.symlink_to(secret)
+    report = verify(out)
+    assert not report.ok
+    assert any("symlink" in line for line in report.lines())

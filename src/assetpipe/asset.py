@@ -61,3 +61,8 @@ def is_scanned(logical_path: str) -> bool:
     """True for the text types whose references assetpipe finds and rewrites."""
     suffix = posixpath.splitext(logical_path)[1].lower()
     return suffix in CSS_SUFFIXES or suffix in JS_SUFFIXES
+
+
+def is_module(logical_path: str) -> bool:
+    """True for JS files: what a static import can preload with <link rel="modulepreload">."""
+    return posixpath.splitext(logical_path)[1].lower() in JS_SUFFIXES

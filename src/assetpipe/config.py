@@ -96,6 +96,14 @@ assert set(_KEYS) | {"config_file"} == {f.name for f in fields(Config)}
 _CHOICES = {"broken_references": ("error", "warn"), "gzip_backend": ("zopfli", "zlib")}
 
 
+def _resolve(path: Path) -> Path:
+    """Path.resolve, with a symlink loop (RuntimeError on Python 3.11) as a ConfigError naming it."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError) as exc:
+        raise ConfigError(f"cannot resolve path: {exc}", path=str(path)) from None
+
+
 def find_config_file(cwd: Path) -> Path | None:
     """assetpipe.toml in ``cwd``, else a pyproject.toml there that has [tool.assetpipe]."""
     candidate = cwd / "assetpipe.toml"
@@ -168,20 +176,20 @@ def load_config(
     path = config_file if config_file is not None else find_config_file(cwd)
     values: dict[str, Any] = {}
     if path is not None:
-        path = (cwd / path).resolve() if not path.is_absolute() else path
+        path = _resolve(cwd / path) if not path.is_absolute() else path
         where = str(path)
         folder = path.parent
         for key, raw in read_config_file(path).items():
             value = _check(key, raw, where)
             if _KEYS[key][1]:
-                value = (folder / os.path.expanduser(value)).resolve()
+                value = _resolve(folder / os.path.expanduser(value))
             values[key] = value
     for key, raw in overrides.items():
         if raw is None:
             continue
         value = raw if isinstance(raw, Path) else _check(key, raw, "command line")
         if _KEYS[key][1]:
-            value = (cwd / Path(os.path.expanduser(str(value)))).resolve()
+            value = _resolve(cwd / Path(os.path.expanduser(str(value))))
         values[key] = value
     where = str(path) if path is not None else "command line"
     for required in ("source", "output"):
@@ -202,5 +210,5 @@ def load_config(
     values["base_url"] = base_url
     if "cache_dir" not in values:
         anchor = path.parent if path is not None else cwd
-        values["cache_dir"] = (anchor / ".assetpipe-cache").resolve()
+        values["cache_dir"] = _resolve(anchor / ".assetpipe-cache")
     return Config(config_file=path, **values)

@@ -18,6 +18,26 @@ def is_temp(name: str) -> bool:
     return name.startswith(TEMP_PREFIX)
 
 
+def ensure_directory(path: Path) -> None:
+    """mkdir -p, with every directory it creates readable by the web server (0755) whatever the umask.
+
+    Files are chmod 0644 for the same reason: under umask 077 nginx would answer 403.
+    """
+    if path.is_dir():
+        return
+    missing: list[Path] = []
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir()
+        except FileExistsError:
+            continue  # made by a concurrent writer
+        os.chmod(directory, 0o755)
+
+
 def write_atomic(path: Path, data: bytes, *, mtime_ns: int | None = None, fsync: bool = True) -> None:
     """Write ``data`` to ``path`` so that a reader sees the old file or the whole new one, never a part.
 
@@ -25,7 +45,7 @@ def write_atomic(path: Path, data: bytes, *, mtime_ns: int | None = None, fsync:
     lets precompressed siblings carry their original's mtime, since servers derive ETag from it.
     """
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_directory(path.parent)
         fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
     except OSError as exc:
         raise OutputError(f"cannot write: {exc.strerror or exc}", path=str(path)) from exc

@@ -17,15 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from assetpipe import references
-from assetpipe.asset import Asset, Kind, Reference, is_scanned
+from assetpipe.asset import Asset, Kind, Reference, is_module, is_scanned
 from assetpipe.builds import record_build
 from assetpipe.config import Config
 from assetpipe.errors import AssetpipeError, BrokenReference, ConfigError, OutputError, SourceError
-from assetpipe.files import make_durable, write_atomic
+from assetpipe.files import ensure_directory, make_durable, write_atomic
 from assetpipe.fingerprint import fingerprint, hashed_path
 from assetpipe.graph import build_order
 from assetpipe.lock import STATE_DIR, output_lock
-from assetpipe.manifest import MANIFEST_NAME, Encoding, Manifest, ManifestEntry
+from assetpipe.manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Encoding, Manifest, ManifestEntry
 from assetpipe.media_types import media_type
 from assetpipe.patterns import path_set
 from assetpipe.references.resolve import Target, new_url, resolve
@@ -145,7 +145,7 @@ def build(
     check_layout(config)
     out = config.output.resolve()
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        ensure_directory(out)
     except OSError as exc:
         raise OutputError(f"cannot create output directory: {exc.strerror or exc}", path=str(out)) from None
     on_wait = reporter.waiting if reporter is not None else None
@@ -258,6 +258,9 @@ def _build_locked(
                     written_logicals.append(logical)
                     report.written += 1
             _claim(output_owner, out_path, logical)
+            if compressor is not None:
+                for suffix in ENCODING_SUFFIXES.values():
+                    _claim(output_owner, out_path + suffix, logical)
             report.bytes_in += asset.size
             report.bytes_out += size
             content_type = media_type(logical)
@@ -266,7 +269,7 @@ def _build_locked(
                     {
                         t.logical_path
                         for r, t in node.targets
-                        if r.kind is Kind.MODULE and is_scanned(t.logical_path)
+                        if r.kind is Kind.MODULE and is_module(t.logical_path)
                     }
                 )
             )
@@ -311,6 +314,10 @@ def _build_locked(
             compressor.results()  # hashed siblings first: the unhashed files wait until all else is done
         for logical, path, data in deferred:
             write_atomic(path, data, fsync=False)
+            if compressor is None:
+                # Servers pick a sibling just because it exists: one of the old bytes must go.
+                for suffix in ENCODING_SUFFIXES.values():
+                    Path(str(path) + suffix).unlink(missing_ok=True)
             if compressor is not None:
                 compressor.submit(
                     path, entries[logical].path, data, entries[logical].content_type, path.stat().st_mtime_ns
@@ -384,8 +391,8 @@ def _build_locked(
             for logical, entry in final.items()
         }
         if compressor is not None
-        else state.encodings,
-        compress_settings=_compress_settings(config) if compressor is not None else state.compress_settings,
+        else {},  # an uncompressed build vouches for no sibling
+        compress_settings=_compress_settings(config) if compressor is not None else "",
     )
     if persisted and config.cache_dir is not None:
         save_state(state_path(config.cache_dir, out), new_state)

@@ -99,9 +99,13 @@ def _read(out_dir: Path, rel: str) -> bytes | str:
         return "path escapes the output directory"
     path = out_dir / rel
     try:
+        if path.is_symlink():
+            return "a symlink (a build writes regular files; it is not followed)"
         if not path.is_file():
-            return "missing" if not path.exists() and not path.is_symlink() else "not a regular file"
-        return path.read_bytes()
+            return "missing" if not path.exists() else "not a regular file"
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as fh:
+            return fh.read()
     except OSError as exc:
         return f"unreadable: {exc.strerror or exc}"
 

@@ -59,6 +59,9 @@ SOURCES = (
     SourceFile("robots.txt", b"User-agent: *\nDisallow:\n" * 30, "text/plain; charset=utf-8", False),
     SourceFile("css/x.0123456789ab.css", TEXT + b"/* unhashed */\n", "text/css; charset=utf-8", False),
     SourceFile("favicon.ico", b"\x00\x00\x01\x00" + b"\x11" * 300, "image/vnd.microsoft.icon", False, ()),
+    SourceFile(
+        ".well-known/security.txt", b"Contact: mailto:a@example.com\n", "text/plain; charset=utf-8", False, ()
+    ),
 )
 #: A previous build's file still on disk (rolling deploys keep them): served, but not listed as immutable.
 OLD_FILE = "css/app.00000000dead.css"

@@ -196,7 +196,7 @@ def test_the_served_manifest_snippet_serves_the_same_files(served: Served) -> No
     assert response.header("Cache-Control") == IMMUTABLE
 
 
-@pytest.mark.parametrize("path", [TEMP_FILE, "css/.hidden.css"])
+@pytest.mark.parametrize("path", [TEMP_FILE, "css/.hidden.css", ".well-known/.hidden", ".well-knownx"])
 def test_dot_files_are_never_served(served: Served, path: str) -> None:
     (served.out / path).write_bytes(b"secret")
     response = served.get(f"/static/{path}")
@@ -220,3 +220,10 @@ def test_head_requests_carry_the_same_headers(served: Served) -> None:
     assert response.header("Content-Encoding") == "br"
     assert response.header("Cache-Control") == IMMUTABLE
     assert response.body == b""
+
+
+def test_the_well_known_folder_is_served_without_caching(served: Served) -> None:
+    response = served.get(served.url(".well-known/security.txt"))
+    assert response.status == 200
+    assert response.body == b"Contact: mailto:a@example.com\n"
+    assert response.header("Cache-Control") == "no-cache"

@@ -92,7 +92,7 @@ def render(manifest: Manifest, options: SnippetOptions) -> str:
         "    RewriteEngine On",
         f"    RewriteBase {quote(site.base_path)}",
         "    # Dot files (in-flight temp files, the build lock), directories and missing files: a plain 404.",
-        '    RewriteRule "(^|/)\\." "-" [R=404]',
+        '    RewriteRule "(^|/)\\.(?!well-known/)" "-" [R=404]',
     ]
     if not site.serve_manifest:
         # mod_rewrite reads its arguments itself and keeps backslashes as written.

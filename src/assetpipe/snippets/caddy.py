@@ -53,7 +53,8 @@ def render(manifest: Manifest, options: SnippetOptions) -> str:
         f"\troot * {quote(site.root)}",
         "\troute {",
         "\t\t# Dot files, directories and missing files: a plain 404, before any header is set.",
-        '\t\t@assetpipe_hidden path_regexp "(^|/)\\."',
+        # RE2 has no lookahead: hidden = not every segment is a plain name or exactly .well-known.
+        '\t\t@assetpipe_hidden not path_regexp "^(/([^./][^/]*|\\.well-known))*/?$"',
         "\t\trespond @assetpipe_hidden 404",
         '\t\t@assetpipe_directory path_regexp "/$"',
         "\t\trespond @assetpipe_directory 404",

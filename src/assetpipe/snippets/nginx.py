@@ -62,8 +62,8 @@ def render(manifest: Manifest, options: SnippetOptions) -> str:
         "    gzip off;",
         "    gzip_vary off;",
         f"    add_header Cache-Control {quote(NO_CACHE)};",
-        "    # Dot files (in-flight temp files, the build lock) are never served.",
-        '    location ~ "/\\." {',
+        "    # Dot files (in-flight temp files, the build lock) are never served; .well-known/ is.",
+        '    location ~ "/\\.(?!well-known/)" {',
         "        return 404;",
         "    }",
     ]

@@ -29,6 +29,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # in any of them (and need no percent-encoding) are accepted.
 _BASE_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
 
+WELL_KNOWN = ".well-known"
+
 
 @dataclass(frozen=True, slots=True)
 class SnippetOptions:
@@ -124,8 +126,9 @@ def _check_path(path: str, logical: str, refused: Iterable[str]) -> None:
     segments = path.split("/")
     if _CONTROL.search(path) or path.startswith("/") or any(s in ("", ".", "..") for s in segments):
         raise ConfigError(f"manifest entry {logical!r} has an unsafe output path {path!r}")
-    if any(s.startswith(".") for s in segments):
+    if any(s.startswith(".") and s != WELL_KNOWN for s in segments):
         # Snippets never serve dot files (in-flight temp files, the build lock): a listed one is a mistake.
+        # .well-known/ is the one dot folder a build publishes (RFC 8615), as sources.py does.
         raise ConfigError(f"manifest entry {logical!r} names a hidden path {path!r}, which is never served")
     for char in refused:
         if char in path:
