@@ -327,6 +327,15 @@ def test_inputs_over_the_memory_budget_are_read_back_from_disk(
     assert tree(tmp_path / "reread") == tree(tmp_path / "held")
 
 
+def test_calls_too_big_for_the_memory_budget_still_run_one_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(tmp_path / "free", SITE)
+    monkeypatch.setattr(compress, "MAX_RUNNING_MEMORY", 1)
+    run(tmp_path / "tight", SITE, jobs=2)
+    assert tree(tmp_path / "tight") == tree(tmp_path / "free")
+
+
 def test_a_file_changed_on_disk_before_it_is_read_back_is_an_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -16,9 +16,9 @@ faster than processes here (no pickling of inputs and outputs, one copy of each 
 
 from __future__ import annotations
 
+import bisect
 import gzip as gzip_module
 import hashlib
-import heapq
 import os
 import threading
 import time
@@ -103,6 +103,8 @@ class CompressionPolicy:
                 f"min_size={self.min_size}",
                 f"min_saving={self.min_saving!r}",
                 "skip=" + ",".join(sorted(self.skip_extensions)),
+                f"zopfli={ZOPFLI_RULES}",
+                f"brotli={BROTLI_QUALITY},{BROTLI_LGWIN}",
                 f"methods={METHODS_VERSION}",
             ]
         )
@@ -287,7 +289,18 @@ def default_jobs() -> int:
 
 
 #: Inputs held in memory while waiting for a worker, summed over tasks; past it a task re-reads its file.
-MAX_PENDING_BYTES = 16 * 1024 * 1024
+MAX_PENDING_BYTES = 8 * 1024 * 1024
+#: Estimated working memory of the compressor calls running at once. brotli-11 needs about 12x its input
+#: (60 MB for a 5 MB JSON), zopfli about 7x: two workers on the two biggest files would push a 1x-corpus
+#: build past 150 MB, so a call that does not fit waits, and the worker takes the largest one that does.
+MAX_RUNNING_MEMORY = 80 * 1024 * 1024
+
+
+def working_memory(encoding: str, size: int) -> int:
+    """Rough peak memory of one compressor call on ``size`` bytes (measured with ru_maxrss)."""
+    if encoding == "br":
+        return 10 * 1024 * 1024 + 12 * size
+    return 4 * 1024 * 1024 + 7 * size
 
 
 class Compressor:
@@ -314,7 +327,9 @@ class Compressor:
         self.fsync = fsync
         self._jobs = jobs if jobs is not None else default_jobs()
         self._cond = threading.Condition()
-        self._heap: list[tuple[int, int, _Task]] = []
+        # Sorted by (-size, seq): largest first, then submission order.
+        self._queue: list[tuple[int, int, _Task]] = []
+        self._running_memory = 0
         self._seq = 0
         self._pending = 0
         self._pending_bytes = 0
@@ -341,8 +356,8 @@ class Compressor:
         """
         with self._cond:
             if cancel:
-                self._pending -= len(self._heap)
-                self._heap.clear()
+                self._pending -= len(self._queue)
+                self._queue.clear()
             self._closing = True
             self._cond.notify_all()
         for thread in self._threads:
@@ -388,7 +403,7 @@ class Compressor:
                 method = method_for(self.policy, encoding, size, content_type)
                 task = _Task(out_path, rel_path, data if keep else None, digest, size, method, mtime_ns)
                 # Largest first (then submission order): the big files decide when the pool is done.
-                heapq.heappush(self._heap, (-size, self._seq, task))
+                bisect.insort(self._queue, (-size, self._seq, task), key=lambda item: item[:2])
                 self._seq += 1
                 self._pending += 1
             self._cond.notify_all()
@@ -411,11 +426,13 @@ class Compressor:
     def _work(self) -> None:
         while True:
             with self._cond:
-                while not self._heap and not self._closing:
+                while (index := self._next_index()) is None and (self._queue or not self._closing):
                     self._cond.wait()
-                if not self._heap:
+                if index is None:
                     return
-                _, _, task = heapq.heappop(self._heap)
+                _, _, task = self._queue.pop(index)
+                memory = working_memory(task.method.encoding, task.size)
+                self._running_memory += memory
             encoding: Encoding | None = None
             error: BaseException | None = None
             try:
@@ -424,6 +441,7 @@ class Compressor:
                 error = exc
             with self._cond:
                 self._pending -= 1
+                self._running_memory -= memory
                 if task.data is not None:
                     self._pending_bytes -= task.size
                 if error is not None:
@@ -432,6 +450,18 @@ class Compressor:
                 elif encoding is not None:
                     self._results.setdefault(task.rel_path, {})[task.method.encoding] = encoding
                 self._cond.notify_all()
+
+    def _next_index(self) -> int | None:
+        """The largest queued task whose working memory fits beside the running ones (any, if none run)."""
+        if not self._queue:
+            return None
+        if self._running_memory == 0:
+            return 0
+        room = MAX_RUNNING_MEMORY - self._running_memory
+        for index, (_, _, task) in enumerate(self._queue):
+            if working_memory(task.method.encoding, task.size) <= room:
+                return index
+        return None
 
     def _run(self, task: _Task) -> Encoding | None:
         """Compress (or fetch from the cache) one sibling, decide whether it pays, put it on disk."""
