@@ -2,9 +2,8 @@
 
 The sweep compared the CSS scanner with Chromium's CSSOM on 1,386 vendor stylesheets and the JS scanner
 with acorn on 5,993 vendor scripts; they agreed on every file. The tests below keep the reference forms
-those packages rely on working, and the xfail ones reproduce divergences from the browser that the real
-trees did not happen to contain but that break output silently (a reference the browser loads is left
-under its source name, which does not exist in OUT).
+those packages rely on working, and pin the fixed divergence from the browser (a bad url() token) that
+the real trees did not happen to contain but that broke output silently.
 """
 
 from __future__ import annotations
@@ -100,33 +99,20 @@ def test_an_extensionless_esm_specifier_from_a_bundler_source_tree_stops_the_bui
     assert exc.value.hint == "did you mean 'src/core/index.js'?"
 
 
-# -- divergences from the browser (fail today) --------------------------------------------------------
+# -- divergences from the browser, fixed --------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a quote inside an unquoted url() starts a string in the scanner; CSS makes it a bad-url token "
-    "that ends at ')', so later url()s on the same line (all of a minified file) are missed",
-)
 def test_a_url_after_an_unquoted_url_holding_an_apostrophe_is_still_found() -> None:
     # Chromium loads x.png here (checked with CSSStyleSheet.replaceSync); the first url() is dropped.
     text = "a{background:url(data:image/svg+xml,<svg>it's</svg>)}b{background:url(x.png)}"
     assert [r.url for r in find_css_references(text)] == ["x.png"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a double quote inside an unquoted url() hides later url()s the same way (bad-url token)",
-)
 def test_a_url_after_an_unquoted_url_holding_a_double_quote_is_still_found() -> None:
     text = 'a{background:url(a"b.png)}b{background:url(x.png)}'
     assert [r.url for r in find_css_references(text)] == ["x.png"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the missed url() is published unrewritten: the stylesheet names x.png, which is not in OUT",
-)
 def test_a_minified_stylesheet_with_a_bad_url_still_points_at_the_hashed_image(
     make_source: Callable[[Tree], Path], tmp_path: Path
 ) -> None:

@@ -17,9 +17,12 @@ faster than processes here (no pickling of inputs and outputs, one copy of each 
 from __future__ import annotations
 
 import bisect
+import ctypes
+import ctypes.util
 import gzip as gzip_module
 import hashlib
 import os
+import sys
 import threading
 import time
 import zlib
@@ -290,17 +293,36 @@ def default_jobs() -> int:
 
 #: Inputs held in memory while waiting for a worker, summed over tasks; past it a task re-reads its file.
 MAX_PENDING_BYTES = 8 * 1024 * 1024
-#: Estimated working memory of the compressor calls running at once. brotli-11 needs about 12x its input
-#: (60 MB for a 5 MB JSON), zopfli about 7x: two workers on the two biggest files would push a 1x-corpus
+#: Estimated working memory of the compressor calls running at once. brotli-11 needs about 12 MB + 10x its
+#: input (60 MB for a 5 MB JSON), zopfli about 8 MB + 6x: two workers on the two biggest files would push a 1x-corpus
 #: build past 150 MB, so a call that does not fit waits, and the worker takes the largest one that does.
-MAX_RUNNING_MEMORY = 80 * 1024 * 1024
+MAX_RUNNING_MEMORY = 72 * 1024 * 1024
+
+
+def _malloc_trim() -> Callable[[], object]:
+    """glibc's malloc_trim(0), or a no-op where there is none."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return lambda: None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return lambda: trim(0)
+
+
+#: After a big call, hand its freed working memory back to the OS: glibc keeps freed pages in each thread's
+#: arena, so without this a build's RSS stays at its peak (measured: 143 MB while compressing small files).
+release_memory = _malloc_trim() if sys.platform.startswith("linux") else (lambda: None)
+#: Calls on inputs at least this big are followed by release_memory().
+RELEASE_AFTER_SIZE = 64 * 1024
 
 
 def working_memory(encoding: str, size: int) -> int:
     """Rough peak memory of one compressor call on ``size`` bytes (measured with ru_maxrss)."""
     if encoding == "br":
-        return 10 * 1024 * 1024 + 12 * size
-    return 4 * 1024 * 1024 + 7 * size
+        return 12 * 1024 * 1024 + 10 * size
+    return 8 * 1024 * 1024 + 6 * size
 
 
 class Compressor:
@@ -439,6 +461,8 @@ class Compressor:
                 encoding = self._run(task)
             except BaseException as exc:  # handed to the caller by results()
                 error = exc
+            if task.size >= RELEASE_AFTER_SIZE:
+                release_memory()
             with self._cond:
                 self._pending -= 1
                 self._running_memory -= memory

@@ -319,3 +319,13 @@ def test_carriage_return_and_form_feed_end_a_bad_string_like_a_newline() -> None
 
 def test_escaped_crlf_continues_a_quoted_url() -> None:
     assert urls('a { b: url("img/\\\r\na.png") }') == ["img/a.png"]
+
+
+def test_only_the_last_source_map_comment_counts_as_in_browsers() -> None:
+    text = "/*# sourceMappingURL=stale.css.map */\na{}\n/*# sourceMappingURL=app.css.map */\n"
+    assert urls(text) == ["app.css.map"]
+
+
+def test_a_stylesheet_without_any_url_syntax_is_skipped_quickly_and_correctly() -> None:
+    assert find_css_references(".a{color:red}" * 1000) == ()
+    assert urls(".a{color:red}\n.b{background:U\\52L(x.png)}") == ["x.png"]

@@ -84,10 +84,17 @@ def _skip_ws_and_comments(text: str, i: int) -> int:
 
 def find_css_references(text: str) -> tuple[Reference, ...]:
     """Every rewritable URL in ``text``, in order of appearance."""
+    if "\\" not in text:
+        # Nothing can refer without one of these words (escapes could spell them otherwise): skip the
+        # tokenizer, which matters for multi-megabyte utility stylesheets that reference nothing.
+        low = text.lower()
+        if not any(word in low for word in ("url(", "@import", "image-set", "sourcemappingurl")):
+            return ()
     refs: list[Reference] = []
     lines = LineIndex(text)
     n = len(text)
     stack: list[str] = []  # enclosing function names ("" for plain parentheses)
+    source_map: tuple[str, int, int] | None = None
     i = 0
 
     def add(url: str, start: int, end: int, kind: Kind) -> None:
@@ -100,8 +107,8 @@ def find_css_references(text: str) -> tuple[Reference, ...]:
             end = text.find("*/", i + 2)
             body_end = n if end == -1 else end
             match = _SOURCE_MAP.match(text, i + 2, body_end)
-            if match is not None:
-                add(match.group(1), match.start(1), match.end(1), Kind.SOURCE_MAP)
+            if match is not None:  # only the last one counts, as in browsers (and as in JS)
+                source_map = (match.group(1), match.start(1), match.end(1))
             i = n if end == -1 else end + 2
         elif ch in "\"'":
             value, content_end, after = _read_string(text, i)
@@ -121,6 +128,9 @@ def find_css_references(text: str) -> tuple[Reference, ...]:
                     continue
                 if text[k : k + 4].lower() == "url(":
                     found = _read_url(text, k + 4)
+                    if isinstance(found, int):
+                        i = found
+                        continue
                     if found is not None:
                         value, start, end, after = found
                         add(value, start, end, Kind.IMPORT)
@@ -153,6 +163,9 @@ def find_css_references(text: str) -> tuple[Reference, ...]:
             if j < n and text[j] == "(":
                 if name == "url":
                     found = _read_url(text, j + 1)
+                    if isinstance(found, int):
+                        i = found
+                        continue
                     if found is not None:
                         value, start, end, after = found
                         add(value, start, end, Kind.URL)
@@ -164,13 +177,19 @@ def find_css_references(text: str) -> tuple[Reference, ...]:
             i = j
         else:
             i += 1
+    if source_map is not None:
+        add(source_map[0], source_map[1], source_map[2], Kind.SOURCE_MAP)
+        refs.sort(key=lambda r: r.start)
     return tuple(refs)
 
 
-def _read_url(text: str, i: int) -> tuple[str, int, int, int] | None:
+def _read_url(text: str, i: int) -> tuple[str, int, int, int] | int | None:
     """Read a url( body starting just after the parenthesis: (value, start, end, index after ')').
 
-    Returns None for a malformed body (the browser would drop it too), which is then left alone.
+    A quoted body that is not followed by ')' gives None: the tokenizer then reads ``url(`` as an
+    ordinary function. An unquoted body with a quote, '(' or inner whitespace is a bad-url token, as in
+    the CSS Syntax spec: the browser drops it up to the next ')' (escapes honoured), so its remnants are
+    skipped and the index after them returned. Either way nothing is rewritten.
     """
     n = len(text)
     j = i
@@ -195,9 +214,9 @@ def _read_url(text: str, i: int) -> tuple[str, int, int, int] | None:
                 k += 1
             if k < n and text[k] == ")":
                 return "".join(out), start, end, k + 1
-            return None
+            return _bad_url_end(text, k)
         if ch in "\"'(":
-            return None
+            return _bad_url_end(text, j)
         if ch == "\\":
             decoded, j = _read_escape(text, j)
             out.append(decoded)
@@ -205,3 +224,17 @@ def _read_url(text: str, i: int) -> tuple[str, int, int, int] | None:
         out.append(ch)
         j += 1
     return None
+
+
+def _bad_url_end(text: str, i: int) -> int:
+    """Index after the remnants of a bad url: up to and including the next ')', skipping escapes."""
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == ")":
+            return i + 1
+        if ch == "\\":
+            _, i = _read_escape(text, i)
+            continue
+        i += 1
+    return n
