@@ -372,3 +372,23 @@ def test_a_stylesheet_imported_from_js_is_a_dependency_but_not_a_module_to_prelo
     m = run(src, tmp_path / "out")
     assert m.assets["js/a.js"].dependencies == ("css/base.css", "js/b.js")
     assert m.assets["js/a.js"].imports == ("js/b.js",)
+
+
+def test_a_cycle_names_the_way_out_and_an_unhashed_member_breaks_it(
+    make_source: Callable[[Tree], Path], tmp_path: Path
+) -> None:
+    src = make_source(
+        {
+            "js/a.js": 'import { b } from "./b.js";\nexport const a = () => b;\n',
+            "js/b.js": 'import { a } from "./a.js";\nexport const b = () => a;\n',
+        }
+    )
+    with pytest.raises(ReferenceCycle, match="unhashed") as info:
+        run(src, tmp_path / "out")
+    assert "js/a.js -> js/b.js -> js/a.js" in str(info.value)
+    out = tmp_path / "out2"
+    m = run(src, out, unhashed=("js/a.js",))
+    assert m.assets["js/a.js"].path == "js/a.js"
+    assert m.assets["js/b.js"].path != "js/b.js"
+    assert f'from "./{m.assets["js/b.js"].path.split("/")[1]}"' in built_text(out, m, "js/a.js")
+    assert 'from "./a.js"' in built_text(out, m, "js/b.js")

@@ -41,7 +41,8 @@ def build_order(
                         path=node,
                         line=line,
                         column=column,
-                        hint="content hashes cannot be computed for files that reference each other",
+                        hint="content hashes cannot be computed for files that reference each other; "
+                        "list one of them in 'unhashed' to break the loop",
                     )
                 if mark is None:
                     state[dep] = 1

@@ -211,7 +211,14 @@ def _build_locked(
                 where[(asset.logical_path, target.logical_path)] = (ref.line, ref.column)
         edges[asset.logical_path] = deps
 
-    order = build_order(list(nodes), edges, where)
+    # An unhashed file's URL does not depend on its bytes, so a reference to one needs no ordering: a
+    # loop through an unhashed file is no cycle (the way out of one, offered in the cycle error).
+    ordering = {name: [d for d in deps if d not in unhashed] for name, deps in edges.items()}
+    order = build_order(list(nodes), ordering, where)
+
+    def output_path(logical: str) -> str:
+        return logical if logical in unhashed else entries[logical].path
+
 
     # -- rewrite, digest, name, write: dependencies first -------------------------------------------
     compressor = _compressor(config)
@@ -230,7 +237,7 @@ def _build_locked(
             asset = node.asset
             deps = edges.get(logical, [])
             deps_key = hashlib.sha256(
-                "\0".join(f"{d}\1{entries[d].path}" for d in deps).encode()
+                "\0".join(f"{d}\1{output_path(d)}" for d in deps).encode()
             ).hexdigest()[:16]
             rec = node.record
             output = rec.output if rec is not None and rec.deps_key == deps_key else None
@@ -242,7 +249,7 @@ def _build_locked(
                 data = None
                 report.reused += 1
             else:
-                data = _final_bytes(node, entries, base_path, report)
+                data = _final_bytes(node, output_path, base_path, report)
                 node.text = None  # keep peak memory near one file, not the whole tree
                 fp = fingerprint(data)
                 fp_hash, integrity, size = fp.hash, fp.integrity, fp.size
@@ -447,7 +454,7 @@ def _read_output(path: Path) -> bytes:
 
 
 def _final_bytes(
-    node: _Node, entries: dict[str, ManifestEntry], base_path: str, report: BuildReport
+    node: _Node, output_path: Callable[[str], str], base_path: str, report: BuildReport
 ) -> bytes:
     """The bytes to write: the source with each resolved reference spliced to its target's new URL."""
     asset = node.asset
@@ -465,7 +472,7 @@ def _final_bytes(
         (
             ref.start,
             ref.end,
-            new_url(asset.logical_path, target, entries[target.logical_path].path, base_path),
+            new_url(asset.logical_path, target, output_path(target.logical_path), base_path),
         )
         for ref, target in node.targets
     ]
