@@ -8,7 +8,7 @@
 Each tool builds a private copy of the corpus (benchmarks/.work/build/<scale>x/src), three steps per run:
 cold (empty OUT, empty cache), no-op (the same again), one CSS file changed (a comment appended to
 django-admin/admin/css/base.css). Each build is a fresh subprocess; wall time is measured around it and
-peak RSS is the largest sum of RSS over its process tree (polled every 20 ms) or its own ru_maxrss,
+peak RSS is the largest sum of RSS over its process tree (polled every 50 ms) or its own ru_maxrss,
 whichever is larger. Runs are interleaved (tool A, tool B, tool A, ...) so machine noise hits all tools.
 
 The ideal cold time is the single-core CPU seconds of the compressor calls assetpipe's build needs (same
@@ -80,7 +80,7 @@ def _run_measured(cmd: list[str], cwd: Path) -> tuple[float, int]:
                 peak = max(peak, sum(p.memory_info().rss for p in [ps, *ps.children(recursive=True)]))
             except psutil.Error:
                 pass
-            time.sleep(0.02)
+            time.sleep(0.05)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
