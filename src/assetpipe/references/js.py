@@ -10,7 +10,7 @@ A specifier in any other string, comment or template is never touched. Malformed
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from assetpipe.asset import Kind, Reference
 from assetpipe.references.text import LineIndex
@@ -31,14 +31,18 @@ _REGEX_AFTER_WORDS = frozenset(
         "else", "yield", "await",
     }
 )  # fmt: skip
+_ASCII_NAME_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_$")
+# Punctuators with no effect on the lexer's state ('/', '.', brackets, quotes and parens have one).
+_PLAIN_PUNCT = frozenset(",;:=+-*%&|^!~?<>[]")
 _LINE_ENDS = "\n\r\u2028\u2029"
 _LINE_END = re.compile("[\n\r\u2028\u2029]")
 _CONDITION_WORDS = frozenset({"if", "while", "for", "with"})
 _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
 
 
-@dataclass(frozen=True, slots=True)
-class _Token:
+class _Token(NamedTuple):
+    """A tuple, not a dataclass: a minified bundle makes hundreds of thousands of them."""
+
     kind: str  # "name", "string", "punct", "template", "regex", "number"
     text: str  # identifier or punctuator; decoded value for strings
     start: int  # for strings: start of the content (after the quote)
@@ -153,7 +157,15 @@ class _Lexer:
                 template_resume = False
                 continue
             ch = text[i]
-            if ch in " \t\r\n\u00a0\ufeff\u2028\u2029":
+            # The two commonest cases first: names and plain punctuators (most of a minified bundle).
+            if ch in _ASCII_NAME_START:
+                end = _IDENT.match(text, i + 1).end()  # type: ignore[union-attr]  # matches ""
+                self.tokens.append(_Token("name", text[i:end], i, end))
+                i = end
+            elif ch in _PLAIN_PUNCT:
+                self.tokens.append(_Token("punct", ch, i, i + 1))
+                i += 1
+            elif ch in " \t\r\n\u00a0\ufeff\u2028\u2029":
                 m_ws = _WHITESPACE.match(text, i)
                 i = m_ws.end() if m_ws else i + 1
             elif ch == "/" and text.startswith("//", i):
