@@ -292,7 +292,7 @@ def default_jobs() -> int:
 
 
 #: Inputs held in memory while waiting for a worker, summed over tasks; past it a task re-reads its file.
-MAX_PENDING_BYTES = 8 * 1024 * 1024
+MAX_PENDING_BYTES = 4 * 1024 * 1024
 #: Estimated working memory of the compressor calls running at once. brotli-11 needs about 12 MB + 10x its
 #: input (60 MB for a 5 MB JSON), zopfli about 8 MB + 6x: two workers on the two biggest files would push
 #: a 1x-corpus build past 150 MB, so a call that does not fit waits and the worker takes the largest one
