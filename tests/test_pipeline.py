@@ -392,3 +392,23 @@ def test_a_cycle_names_the_way_out_and_an_unhashed_member_breaks_it(
     assert m.assets["js/b.js"].path != "js/b.js"
     assert f'from "./{m.assets["js/b.js"].path.split("/")[1]}"' in built_text(out, m, "js/a.js")
     assert 'from "./a.js"' in built_text(out, m, "js/b.js")
+
+
+def test_a_rebuild_told_what_changed_relists_only_those_folders_and_misses_nothing(
+    make_source: Callable[[Tree], Path], tmp_path: Path
+) -> None:
+    src = make_source(SITE)
+    cfg = config_for(src, tmp_path / "out")
+    states: list[object] = []
+    first = build(cfg, changed=states.append)
+    (src / "css/unrelated.css").write_text("p { color: green; }\n")  # in place: the folder's mtime stays
+    (src / "fonts/new").mkdir()
+    (src / "fonts/new/b.woff2").write_bytes(b"wOF2b")
+    (src / "js/lazy.js").unlink()
+    (src / "js/main.js").write_text('import { a } from "./lib/a.js";\nexport const m = a;\n')
+    touched = {"css/unrelated.css", "fonts/new/", "js/lazy.js", "js/main.js"}
+    second = build(cfg, state=states[-1], changed=states.append, touched=touched)  # type: ignore[arg-type]
+    fresh = run(src, tmp_path / "fresh")
+    assert second.manifest == fresh
+    assert second.manifest.assets["css/unrelated.css"].path != first.manifest.assets["css/unrelated.css"].path
+    assert "fonts/new/b.woff2" in second.manifest.assets and "js/lazy.js" not in second.manifest.assets

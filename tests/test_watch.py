@@ -478,3 +478,24 @@ def test_a_second_sigint_during_the_first_build_stops_at_once_still_with_exit_co
     assert "Traceback" not in stderr
     assert stderr.splitlines()[-1] == "stopped"
     assert temp_files(src, out, tmp_path / "cache") == []
+
+
+def test_a_change_seen_by_a_failed_rebuild_is_still_built_by_the_next_good_one(tmp_path: Path) -> None:
+    src = age(write_tree(tmp_path / "src", SITE))
+    out = tmp_path / "out"
+    config = Config(source=src, output=out, compress=False, cache_dir=tmp_path / "cache")
+    lines: list[str] = []
+
+    def edits() -> Iterator[Sequence[str]]:
+        # One batch brings a good change to js/util.js and a broken css/main.css; the fix of main.css comes
+        # alone. The util.js change (another folder) must not be lost with the failed build's batch.
+        (src / "js/util.js").write_text("export const x = 2;\n", encoding="utf-8")
+        (src / "css/main.css").write_text('@import "nope.css";\n', encoding="utf-8")
+        yield ["js/util.js", "css/main.css"]
+        (src / "css/main.css").write_text('@import "theme.css";\n', encoding="utf-8")
+        yield ["css/main.css"]
+
+    watch_loop(config, edits(), lines.append)
+    assert lines[1].startswith("error: css/main.css:1:")
+    util = read_manifest(out)["js/util.js"]["path"]
+    assert (out / str(util)).read_text(encoding="utf-8") == "export const x = 2;\n"

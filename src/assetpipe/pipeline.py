@@ -8,10 +8,9 @@ already written are content-addressed new names, harmless to old readers.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -31,7 +30,7 @@ from assetpipe.patterns import path_set
 from assetpipe.references.resolve import Target, new_url, resolve
 from assetpipe.references.text import decode_utf8
 from assetpipe.rewrite import splice
-from assetpipe.sources import check_layout, scan
+from assetpipe.sources import check_layout, scan_with_memo
 from assetpipe.state import BuildState, FileRecord, load_state, now_ns, save_state, settings_key, state_path
 
 if TYPE_CHECKING:
@@ -135,11 +134,13 @@ def build(
     wait: bool = True,
     state: BuildState | None = None,
     changed: Callable[[BuildState], None] | None = None,
+    touched: Collection[str] | None = None,
 ) -> BuildReport:
     """Build SRC into OUT; see the module docstring for the order and the guarantees.
 
     ``state`` lets a long-running caller (watch) keep the per-file records in memory between builds;
-    without it they are loaded from and saved to the cache directory.
+    without it they are loaded from and saved to the cache directory. ``touched`` (with ``state``) names
+    the logical paths a watcher saw change since that state, so unchanged directories are not re-listed.
     """
     started = time.perf_counter()
     check_layout(config)
@@ -150,7 +151,7 @@ def build(
         raise OutputError(f"cannot create output directory: {exc.strerror or exc}", path=str(out)) from None
     on_wait = reporter.waiting if reporter is not None else None
     with output_lock(out, wait=wait, on_wait=on_wait):
-        report, new_state = _build_locked(config, out, reporter, state)
+        report, new_state = _build_locked(config, out, reporter, state, touched)
     if changed is not None:
         changed(new_state)
     report.seconds = time.perf_counter() - started
@@ -158,7 +159,11 @@ def build(
 
 
 def _build_locked(
-    config: Config, out: Path, reporter: Reporter | None, state: BuildState | None
+    config: Config,
+    out: Path,
+    reporter: Reporter | None,
+    state: BuildState | None,
+    touched: Collection[str] | None,
 ) -> tuple[BuildReport, BuildState]:
     settings = _settings(config)
     persisted = state is None and config.cache_dir is not None
@@ -169,7 +174,7 @@ def _build_locked(
             else BuildState(settings=settings)
         )
     recorded_ns = now_ns()
-    assets = scan(config)
+    assets, scan_memo = scan_with_memo(config, memo=state.scan_memo, touched=touched)
     by_path = {a.logical_path: a for a in assets}
     unhashed_set = path_set(config.unhashed)
     unhashed = {a.logical_path for a in assets if unhashed_set.matches(a.logical_path)}
@@ -219,7 +224,6 @@ def _build_locked(
     def output_path(logical: str) -> str:
         return logical if logical in unhashed else entries[logical].path
 
-
     # -- rewrite, digest, name, write: dependencies first -------------------------------------------
     compressor = _compressor(config)
     compress_ok = state.compress_settings == _compress_settings(config)
@@ -236,11 +240,28 @@ def _build_locked(
             node = nodes[logical]
             asset = node.asset
             deps = edges.get(logical, [])
-            deps_key = hashlib.sha256(
-                "\0".join(f"{d}\1{output_path(d)}" for d in deps).encode()
-            ).hexdigest()[:16]
+            # What the output depends on besides the file's own bytes: its dependencies' output names.
+            deps_key = "\0".join(f"{d}\1{output_path(d)}" for d in deps) if deps else ""
             rec = node.record
             output = rec.output if rec is not None and rec.deps_key == deps_key else None
+            if (
+                output is not None
+                and rec is not None
+                and rec.entry is not None
+                and compressor is None
+                and _output_present(out, output)
+            ):
+                # Unchanged file, unchanged dependencies, output on disk: last build's entry stands as it
+                # is (the common case of a rebuild, where per-file work is what costs).
+                _claim(output_owner, rec.entry.path, logical)
+                entries[logical] = rec.entry
+                new_files[logical] = rec
+                report.reused += 1
+                report.bytes_in += asset.size
+                report.bytes_out += rec.entry.size
+                if reporter is not None:
+                    reporter.advance()
+                continue
             out_path: str
             data: bytes | None
             if output is not None and _output_present(out, output):
@@ -299,6 +320,7 @@ def _build_locked(
                 references=node.refs if is_scanned(logical) else None,
                 deps_key=deps_key,
                 output={"path": out_path, "hash": fp_hash, "integrity": integrity, "size": size},
+                entry=entry,
             )
             if compressor is not None and not (deferred and deferred[-1][0] == logical):
                 previous = state.encodings.get(logical) if compress_ok else None
@@ -400,6 +422,7 @@ def _build_locked(
         if compressor is not None
         else {},  # an uncompressed build vouches for no sibling
         compress_settings=_compress_settings(config) if compressor is not None else "",
+        scan_memo=scan_memo,
     )
     if persisted and config.cache_dir is not None:
         save_state(state_path(config.cache_dir, out), new_state)

@@ -22,6 +22,8 @@ from typing import Any
 
 from assetpipe.asset import Asset, Kind, Reference
 from assetpipe.files import write_atomic
+from assetpipe.manifest import ManifestEntry
+from assetpipe.sources import ScanMemo
 
 STATE_VERSION = 1
 RACY_NS = 2_000_000_000  # 2 s: covers coarse filesystem timestamps (FAT: 2 s, ext3: 1 s)
@@ -37,6 +39,7 @@ class FileRecord:
     references: tuple[Reference, ...] | None = None  # text assets only
     deps_key: str = ""  # digest of the output paths of everything it references
     output: dict[str, Any] | None = None  # path, hash, integrity, size
+    entry: ManifestEntry | None = None  # in memory only: the entry it gave, reused as is while unchanged
 
 
 @dataclass(slots=True)
@@ -48,6 +51,7 @@ class BuildState:
     files: dict[str, FileRecord] = field(default_factory=dict)
     encodings: dict[str, dict[str, Any]] = field(default_factory=dict)  # logical -> {for, encodings}
     compress_settings: str = ""
+    scan_memo: ScanMemo | None = None  # in memory only: directory listings, for watch's rebuilds
 
     def unchanged(self, asset: Asset) -> FileRecord | None:
         """The record for ``asset`` if it may be trusted without reading the file (see module doc)."""

@@ -242,13 +242,21 @@ def watch_loop(
         nonlocal state
         state = new
 
+    # Paths changed since the last good build: a failed build leaves them pending, so the next build
+    # (which re-lists only the directories of what changed) still looks at them.
+    pending: set[str] = set()
+
     def run(paths: Sequence[str] | None) -> None:
         guard.phase = "reading"
+        if paths is not None:
+            pending.update(paths)
+        touched = None if paths is None else frozenset(pending)
         try:
             # Manifest first: with compression on, a build without it names the new files at once, and a
             # second build (same state, so it only compresses) adds the siblings and their encodings.
             quick = replace(config, compress=False) if config.compress else config
-            report = build(quick, reporter=reporter, state=state, changed=keep)
+            report = build(quick, reporter=reporter, state=state, changed=keep, touched=touched)
+            pending.clear()
             for warning in report.warnings:
                 echo(f"warning: {warning}")
             if paths is None:
@@ -257,7 +265,7 @@ def watch_loop(
                 echo(rebuild_line(paths, report))
             if config.compress and not guard.stop.is_set():
                 guard.phase = "reading"
-                compressed = build(config, reporter=reporter, state=state, changed=keep)
+                compressed = build(config, reporter=reporter, state=state, changed=keep, touched=touched)
                 if compressed.compressed or compressed.cache_hits:
                     echo(
                         f"  then {compressed.compressed} siblings compressed, "
