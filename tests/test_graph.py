@@ -110,3 +110,20 @@ def test_any_acyclic_graph_is_ordered_with_every_dependency_first(
         for dep in deps:
             assert position[dep] < position[node]
     assert build_order(sorted(nodes), edges) == order
+
+
+def test_the_weighted_order_starts_with_the_heaviest_ready_file_and_keeps_dependencies_first() -> None:
+    from assetpipe.graph import build_order_by_weight
+
+    edges = {"app.css": ["big.png", "small.png"], "big.png": [], "small.png": [], "huge.js.map": []}
+    weight = {"app.css": 10, "big.png": 500, "small.png": 5, "huge.js.map": 9000}
+    order = build_order_by_weight(list(edges), edges, weight)
+    assert order == ["huge.js.map", "big.png", "small.png", "app.css"]
+
+
+def test_the_weighted_order_names_a_cycle_like_the_plain_one() -> None:
+    from assetpipe.graph import build_order_by_weight
+
+    edges = {"a.css": ["b.css"], "b.css": ["a.css"], "c.css": []}
+    with pytest.raises(ReferenceCycle, match=r"a\.css -> b\.css -> a\.css"):
+        build_order_by_weight(list(edges), edges, {"a.css": 1, "b.css": 1, "c.css": 1})

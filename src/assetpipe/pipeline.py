@@ -23,7 +23,7 @@ from assetpipe.config import Config
 from assetpipe.errors import AssetpipeError, BrokenReference, ConfigError, OutputError, SourceError
 from assetpipe.files import ensure_directory, make_durable, write_atomic
 from assetpipe.fingerprint import fingerprint, hashed_path
-from assetpipe.graph import build_order
+from assetpipe.graph import build_order_by_weight
 from assetpipe.lock import STATE_DIR, output_lock
 from assetpipe.manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Encoding, Manifest, ManifestEntry
 from assetpipe.media_types import media_type
@@ -223,7 +223,7 @@ def _build_locked(
     # An unhashed file's URL does not depend on its bytes, so a reference to one needs no ordering: a
     # loop through an unhashed file is no cycle (the way out of one, offered in the cycle error).
     ordering = {name: [d for d in deps if d not in unhashed] for name, deps in edges.items()}
-    order = build_order(list(nodes), ordering, where)
+    order = build_order_by_weight(list(nodes), ordering, {a.logical_path: a.size for a in assets}, where)
 
     def output_path(logical: str) -> str:
         return logical if logical in unhashed else entries[logical].path
