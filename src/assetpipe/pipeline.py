@@ -12,7 +12,7 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -444,19 +444,7 @@ def _claim(owner: dict[str, str], out_path: str, logical: str) -> None:
 
 
 def _with_encodings(entry: ManifestEntry, encodings: dict[str, Encoding]) -> ManifestEntry:
-    if not encodings:
-        return entry
-    return ManifestEntry(
-        path=entry.path,
-        hash=entry.hash,
-        integrity=entry.integrity,
-        size=entry.size,
-        content_type=entry.content_type,
-        immutable=entry.immutable,
-        encodings=dict(sorted(encodings.items())),
-        dependencies=entry.dependencies,
-        imports=entry.imports,
-    )
+    return replace(entry, encodings=dict(sorted(encodings.items()))) if encodings else entry
 
 
 def _output_present(out: Path, output: Mapping[str, Any]) -> bool:
