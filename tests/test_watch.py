@@ -499,3 +499,18 @@ def test_a_change_seen_by_a_failed_rebuild_is_still_built_by_the_next_good_one(t
     assert lines[1].startswith("error: css/main.css:1:")
     util = read_manifest(out)["js/util.js"]["path"]
     assert (out / str(util)).read_text(encoding="utf-8") == "export const x = 2;\n"
+
+
+def test_a_long_session_keeps_the_first_build_record_and_only_the_latest_rebuilds(tmp_path: Path) -> None:
+    src = age(write_tree(tmp_path / "src", SITE))
+    out = tmp_path / "out"
+    config = Config(source=src, output=out, compress=False, cache_dir=tmp_path / "cache")
+
+    def edits() -> Iterator[Sequence[str]]:
+        for i in range(6):
+            (src / "css/theme.css").write_text(f"a {{ color: #00000{i}; }}\n", encoding="utf-8")
+            yield ["css/theme.css"]
+
+    watch_loop(config, edits(), lambda line: None)
+    records = sorted((out / ".assetpipe" / "builds").glob("*.json"))
+    assert len(records) == 2  # the first build's and the latest rebuild's, not one per save

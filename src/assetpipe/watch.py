@@ -38,6 +38,7 @@ from watchdog.events import (
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
+from assetpipe.builds import build_id, remove_record
 from assetpipe.config import ALWAYS_EXCLUDED, Config
 from assetpipe.errors import AssetpipeError
 from assetpipe.patterns import PathSet, path_set
@@ -218,6 +219,27 @@ def rebuild_line(paths: Sequence[str], report: BuildReport) -> str:
     return line
 
 
+@dataclass(slots=True)
+class _RebuildRecords:
+    """Keeps a long watch session from piling up one build record per save in OUT/.assetpipe/builds.
+
+    The first build's record stays (it is a real build of the tree); each rebuild's record replaces the
+    previous rebuild's. Their files are not touched here: the current manifest protects its own, and
+    ``assetpipe clean`` prunes the rest by the usual rule.
+    """
+
+    keep: str | None = None
+    last: str | None = None
+
+    def replace(self, out: Path, new_id: str) -> None:
+        if self.last is not None and self.last not in (new_id, self.keep):
+            try:
+                remove_record(out, self.last)
+            except AssetpipeError:
+                pass  # a record that cannot be removed only costs disk space
+        self.last = new_id
+
+
 def watch_loop(
     config: Config,
     changes: Iterable[Sequence[str]],
@@ -242,6 +264,7 @@ def watch_loop(
         nonlocal state
         state = new
 
+    records = _RebuildRecords()
     # Paths changed since the last good build: a failed build leaves them pending, so the next build
     # (which re-lists only the directories of what changed) still looks at them.
     pending: set[str] = set()
@@ -261,11 +284,17 @@ def watch_loop(
                 echo(f"warning: {warning}")
             if paths is None:
                 echo(report.summary())
+                records.keep = build_id(report.manifest)
             else:
                 echo(rebuild_line(paths, report))
+                records.replace(config.output.resolve(), build_id(report.manifest))
             if config.compress and not guard.stop.is_set():
                 guard.phase = "reading"
                 compressed = build(config, reporter=reporter, state=state, changed=keep, touched=touched)
+                if paths is None:
+                    records.keep = build_id(compressed.manifest)
+                else:
+                    records.replace(config.output.resolve(), build_id(compressed.manifest))
                 if compressed.compressed or compressed.cache_hits:
                     echo(
                         f"  then {compressed.compressed} siblings compressed, "
