@@ -128,6 +128,7 @@ def scan_with_memo(
         known = memo.get(prefix) if use_memo and memo is not None else None
         if (
             known is not None
+            and not linked  # the watcher reports changes under the real path, not the link's
             and known.signature == signature
             and prefix not in dirty_parents
             and not any(prefix.startswith(tree) for tree in dirty_trees)
