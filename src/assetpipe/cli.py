@@ -51,10 +51,15 @@ class TerminalReporter:
         self.total = 0
         self.done = 0
         self.started = 0.0
+        self.phase = "building"
         self.drawn = 0.0
 
     def start(self, total: int) -> None:
-        self.total, self.done, self.started = total, 0, time.monotonic()
+        # Called once for writing and again for the compression that is still running after it.
+        self.phase = "compressing" if self.total else "building"
+        if self.phase == "building":
+            self.started = time.monotonic()
+        self.total, self.done = total, 0
 
     def advance(self, count: int = 1) -> None:
         self.done += count
@@ -67,7 +72,7 @@ class TerminalReporter:
         width = 30
         filled = width * self.done // self.total
         bar = "#" * filled + "-" * (width - filled)
-        click.echo(f"\r[{bar}] {self.done}/{self.total}", err=True, nl=False)
+        click.echo(f"\r{self.phase:<11} [{bar}] {self.done}/{self.total}", err=True, nl=False)
 
     def finish(self) -> None:
         if self.enabled and self.drawn:

@@ -431,11 +431,18 @@ class Compressor:
                 self._pending += 1
             self._cond.notify_all()
 
-    def results(self) -> dict[str, dict[str, Encoding]]:
-        """Wait for every submitted file: rel_path -> {encoding: Encoding} for the siblings kept."""
+    def results(self, progress: Callable[[int], None] | None = None) -> dict[str, dict[str, Encoding]]:
+        """Wait for every submitted file: rel_path -> {encoding: Encoding} for the siblings kept.
+
+        ``progress`` is told how many files are still waiting, about ten times a second, for a bar.
+        """
         with self._cond:
             while self._pending and self._error is None:
-                self._cond.wait()
+                if progress is None:
+                    self._cond.wait()
+                else:
+                    progress(self._pending)
+                    self._cond.wait(timeout=0.1)
             if self._error is not None:
                 raise self._error
             return {rel: dict(encs) for rel, encs in self._results.items()}

@@ -344,7 +344,9 @@ def _build_locked(
         # -- siblings: wait for the pool; then the manifest, last ---------------------------------------
         encodings: dict[str, dict[str, Encoding]] = {}
         if compressor is not None:
-            compressor.results()  # hashed siblings first: the unhashed files wait until all else is done
+            # Hashed siblings first (the long part, with its own progress bar); the unhashed files wait
+            # until all else is done.
+            compressor.results(progress=_compression_progress(reporter, len(pending_encodings)))
         for logical, path, data in deferred:
             write_atomic(path, data, fsync=False)
             if compressor is None:
@@ -431,6 +433,23 @@ def _build_locked(
     if persisted and config.cache_dir is not None:
         save_state(state_path(config.cache_dir, out), new_state)
     return report, new_state
+
+
+def _compression_progress(reporter: Reporter | None, total: int) -> Callable[[int], None] | None:
+    """Turn the pool's "N still waiting" into a second run of the progress bar, for the compression tail."""
+    if reporter is None or total == 0:
+        return None
+    reporter.start(total)
+    done = 0
+
+    def progress(waiting: int) -> None:
+        nonlocal done
+        now = max(0, total - waiting)
+        if now > done:
+            reporter.advance(now - done)
+            done = now
+
+    return progress
 
 
 def _claim(owner: dict[str, str], out_path: str, logical: str) -> None:
