@@ -107,7 +107,10 @@ def _perturb(data: bytes, suffix: str, copy: int) -> bytes:
         return data
     start, end = _COMMENTS.get(suffix, (b"\n", b""))
     if suffix in _COMMENTS:
-        return data + start + str(copy).encode() + end
+        # On a line of its own: after a trailing `//# sourceMappingURL=x.map` or `/*# ... */` without a
+        # final newline, the comment would otherwise become part of the source-map URL.
+        lead = b"" if data.endswith(b"\n") or not data else b"\n"
+        return data + lead + start + str(copy).encode() + end
     # Other types (fonts, maps, JSON): a few trailing bytes; nothing in a build parses them strictly.
     return data + b"\n" * copy
 
