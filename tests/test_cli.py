@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import write_tree
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,3 +66,30 @@ def test_the_example_site_builds(tmp_path: Path) -> None:
     for logical in ("css/app.css", "js/main.js", "img/logo.svg", "favicon.ico", "fonts/open-sans-700.woff2"):
         assert logical in manifest["assets"]
     assert manifest["assets"]["favicon.ico"]["path"] == "favicon.ico"
+
+
+def test_the_progress_bar_draws_building_then_compressing_and_clears_itself(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from assetpipe.cli import TerminalReporter
+
+    bar = TerminalReporter(quiet=False, verbose=False)
+    bar.enabled, bar.DELAY = True, 0.0  # as on a terminal, for a build past the one-second mark
+    bar.start(4)
+    for _ in range(4):
+        bar.drawn = 0.0  # no redraw throttling in the test
+        bar.advance()
+    bar.start(2)
+    bar.drawn = 0.0
+    bar.advance(2)
+    bar.finish()
+    err = capsys.readouterr().err
+    assert "building    [" in err and "4/4" in err
+    assert "compressing [" in err and "2/2" in err
+    assert err.endswith("\r")
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
+    write_tree(tmp_path / "src", {"a.css": "a{}"})
+    result = assetpipe("build", "-s", "src", "-o", "out", cwd=tmp_path)
+    assert "building" not in result.stderr and result.stderr.startswith("built 1 files")
