@@ -80,10 +80,7 @@ def build_order_by_weight(
     build_order, which names it.
     """
     waiting = {node: len(set(edges.get(node, ()))) for node in nodes}
-    users: dict[str, list[str]] = {}
-    for node in nodes:
-        for dep in set(edges.get(node, ())):
-            users.setdefault(dep, []).append(node)
+    users = dependents({node: edges.get(node, ()) for node in nodes})
     ready = [(-weight.get(node, 0), node) for node, count in waiting.items() if count == 0]
     heapq.heapify(ready)
     order: list[str] = []

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,10 +141,3 @@ def save_state(path: Path, state: BuildState) -> None:
 
 def now_ns() -> int:
     return time.time_ns()
-
-
-def stat_matches(path: Path, size: int) -> bool:
-    try:
-        return os.stat(path).st_size == size
-    except OSError:
-        return False

@@ -240,9 +240,9 @@ def running(argv: list[str], port: int, workdir: Path, env: Mapping[str, str] | 
 NGINX_BROTLI = "/usr/lib/nginx/modules/ngx_http_brotli_static_module.so"
 
 
-def nginx_config(workdir: Path, port: int, snippets: list[Path]) -> Path:
-    """A minimal nginx.conf as hostile as Debian's defaults: gzip on, gzip_vary on, a regex location."""
-    includes = "\n".join(f"        include {p};" for p in snippets)
+def nginx_conf_file(workdir: Path, http: str) -> Path:
+    """workdir/nginx.conf: a foreground nginx whose pid, logs and temp files stay in ``workdir``, around
+    the given ``http { }`` directives."""
     temp = " ".join(
         f"{name}_temp_path {workdir}/{name};" for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
@@ -258,8 +258,20 @@ events {{ worker_connections 64; }}
 http {{
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
-    access_log {workdir}/access.log;
     {temp}
+{http}
+}}
+"""
+    )
+    return conf
+
+
+def nginx_config(workdir: Path, port: int, snippets: list[Path]) -> Path:
+    """A minimal nginx.conf as hostile as Debian's defaults: gzip on, gzip_vary on, a regex location."""
+    includes = "\n".join(f"        include {p};" for p in snippets)
+    return nginx_conf_file(
+        workdir,
+        f"""    access_log {workdir}/access.log;
     gzip on;
     gzip_vary on;
     gzip_types text/css text/plain text/javascript application/javascript;
@@ -269,11 +281,8 @@ http {{
         # Without ^~ in the snippet this regex location would answer every .css and .js request.
         location ~ "\\.(css|js|mjs)$" {{ return 418; }}
 {includes}
-    }}
-}}
-"""
+    }}""",
     )
-    return conf
 
 
 @contextlib.contextmanager

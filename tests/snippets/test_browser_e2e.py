@@ -21,7 +21,7 @@ from assetpipe.manifest import Manifest
 from assetpipe.pipeline import build
 from assetpipe.snippets import FILE_NAMES
 
-from .support import NGINX_BROTLI, check, free_port, require, require_file, running
+from .support import NGINX_BROTLI, check, free_port, nginx_conf_file, require, require_file, running
 
 pytestmark = pytest.mark.server
 
@@ -68,24 +68,10 @@ def render_pages(manifest_path: Path, pages: Path) -> None:
 def nginx_config(workdir: Path, port: int, pages: Path, snippet: Path) -> Path:
     """A minimal server: the pages at / (revalidated on every visit), the build through the snippet, and
     an access log of status and request URI, one line per request that reached nginx."""
-    temp = " ".join(
-        f"{name}_temp_path {workdir}/{name};" for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    conf = workdir / "nginx.conf"
-    conf.write_text(
-        f"""{"user root;" if os.geteuid() == 0 else ""}
-daemon off;
-worker_processes 1;
-pid {workdir}/nginx.pid;
-error_log {workdir}/error.log warn;
-load_module {NGINX_BROTLI};
-events {{ worker_connections 64; }}
-http {{
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    log_format requests '$status $request_uri';
+    return nginx_conf_file(
+        workdir,
+        f"""    log_format requests '$status $request_uri';
     access_log {workdir}/access.log requests;
-    {temp}
     server {{
         listen 127.0.0.1:{port};
         root {pages};
@@ -93,11 +79,8 @@ http {{
             add_header Cache-Control "no-cache";
         }}
         include {snippet};
-    }}
-}}
-"""
+    }}""",
     )
-    return conf
 
 
 def logged(workdir: Path) -> list[tuple[int, str]]:

@@ -101,6 +101,16 @@ def find_css_references(text: str) -> tuple[Reference, ...]:
         line, column = lines.position(start)
         refs.append(Reference(url=url, start=start, end=end, line=line, column=column, kind=kind))
 
+    def take_url(body: int, kind: Kind) -> int | None:
+        """Read the url( body at ``body``; record it, and return where scanning goes on (None: read
+        ``url(`` as an ordinary function instead)."""
+        found = _read_url(text, body)
+        if found is None or isinstance(found, int):
+            return found  # malformed quoted body, or the end of a bad-url token (nothing recorded)
+        value, start, end, after = found
+        add(value, start, end, kind)
+        return after
+
     while i < n:
         ch = text[i]
         if ch == "/" and text.startswith("/*", i):
@@ -127,14 +137,9 @@ def find_css_references(text: str) -> tuple[Reference, ...]:
                     i = after
                     continue
                 if text[k : k + 4].lower() == "url(":
-                    found = _read_url(text, k + 4)
-                    if isinstance(found, int):
-                        i = found
-                        continue
-                    if found is not None:
-                        value, start, end, after = found
-                        add(value, start, end, Kind.IMPORT)
-                        i = after
+                    after_url = take_url(k + 4, Kind.IMPORT)
+                    if after_url is not None:
+                        i = after_url
                         continue
             i = j
         elif ch == "(":
@@ -162,14 +167,9 @@ def find_css_references(text: str) -> tuple[Reference, ...]:
             name = "".join(chars).lower()
             if j < n and text[j] == "(":
                 if name == "url":
-                    found = _read_url(text, j + 1)
-                    if isinstance(found, int):
-                        i = found
-                        continue
-                    if found is not None:
-                        value, start, end, after = found
-                        add(value, start, end, Kind.URL)
-                        i = after
+                    after_url = take_url(j + 1, Kind.URL)
+                    if after_url is not None:
+                        i = after_url
                         continue
                 stack.append(name)
                 i = j + 1
