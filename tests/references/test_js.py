@@ -193,6 +193,12 @@ def test_a_quote_or_slash_in_a_regex_class_does_not_derail_the_lexer() -> None:
         "x = this.n / 2",
         'x = "s".length / 2',
         "x = `t`.length / 2",
+        "x = {a: 1} / 2",
+        "x = f({}) + {} / 2",
+        "x = [{}] && {b: {c: 1}} / 2",
+        "return {} / 2",
+        "x = c ? {} : {} / 2",
+        "x = `${ {a: 1} / 2 }`",
     ],
 )
 def test_division_is_not_mistaken_for_a_regex(expression: str) -> None:
@@ -213,6 +219,13 @@ def test_division_is_not_mistaken_for_a_regex(expression: str) -> None:
         "x = typeof ",
         "{}\n",
         "x = cond ? ",
+        "if (ok) {}\n",
+        "function f() {}\n",
+        "const f = () => {}\n",
+        "try {} finally {}\n",
+        "do {} while (x); ",
+        "class A extends B {}\n",
+        "if (a) { x = {b: 1} }\n",
     ],
 )
 def test_a_regex_after_an_operator_keyword_or_condition_is_skipped(before: str) -> None:

@@ -34,6 +34,8 @@ _REGEX_AFTER_WORDS = frozenset(
 _ASCII_NAME_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_$")
 # Punctuators with no effect on the lexer's state ('/', '.', brackets, quotes and parens have one).
 _PLAIN_PUNCT = frozenset(",;:=+-*%&|^!~?<>[]")
+# Punctuators after which a "{" opens an object literal ("(" also stands for a template's "${").
+_EXPRESSION_BEFORE_BRACE = frozenset("(,=:+-*/%&|^!~?<>[")
 _LINE_ENDS = "\n\r\u2028\u2029"
 _LINE_END = re.compile("[\n\r\u2028\u2029]")
 _CONDITION_WORDS = frozenset({"if", "while", "for", "with"})
@@ -100,6 +102,10 @@ class _Lexer:
         # a "/" starts a regular expression (``if (x) /re/.test(y)``), unlike after a call's ")".
         self._parens: list[bool] = []
         self._condition_ends: set[int] = set()  # indices of tokens that are such a ")"
+        # For each open "{": whether it starts an expression (an object literal, ``x = {a: 1} / 2``), whose
+        # "}" is followed by a division, unlike a block's (``if (x) {} /re/.test(y)``).
+        self._braces: list[bool] = []
+        self._object_ends: set[int] = set()  # indices of "}" tokens that close an object literal
 
     def _regex_allowed(self) -> bool:
         if not self.tokens:
@@ -111,11 +117,34 @@ class _Lexer:
             return last.text in _REGEX_AFTER_WORDS
         if last.text == ")":
             return len(self.tokens) - 1 in self._condition_ends
+        if last.text == "}":
+            return len(self.tokens) - 1 not in self._object_ends
         if last.text in "+-" and len(self.tokens) >= 2:
             before = self.tokens[-2]
             if before.kind == "punct" and before.text == last.text and before.end == last.start:
                 return False  # postfix ``a++ / 2`` divides
         return last.text != "]"
+
+    def _expression_expected(self) -> bool:
+        """Whether a "{" here opens an object literal rather than a block.
+
+        After an operator, an opening bracket, a comma or an operator keyword an expression follows; after
+        ``)``, ``=>``, ``;``, another brace, a label's or a case's ``:`` or at the start, a block does. A
+        ``:`` is read as an object's (``{a: {}}``, ``c ? {} : {}``): a labelled block followed by a regex
+        is far rarer than a nested object followed by a division.
+        """
+        if not self.tokens:
+            return False
+        last = self.tokens[-1]
+        if last.kind == "name":
+            return last.text in _REGEX_AFTER_WORDS and last.text not in ("do", "else")
+        if last.kind != "punct":
+            return False
+        if last.text == ">" and len(self.tokens) >= 2:
+            before = self.tokens[-2]
+            if before.text == "=" and before.end == last.start:
+                return False  # an arrow function's body
+        return last.text in _EXPRESSION_BEFORE_BRACE
 
     def _skip_string(self, i: int) -> int:
         """Index of the closing quote (or of the line end of an unterminated string, or the text's end)."""
@@ -192,6 +221,7 @@ class _Lexer:
                 i = self._template_body(i + 1, brace_stack)
             elif ch == "{":
                 brace_stack.append("{")
+                self._braces.append(self._expression_expected())
                 self.tokens.append(_Token("punct", "{", i, i + 1))
                 i += 1
             elif ch == "}":
@@ -202,6 +232,8 @@ class _Lexer:
                     continue
                 if brace_stack:
                     brace_stack.pop()
+                if self._braces and self._braces.pop():
+                    self._object_ends.add(len(self.tokens))
                 self.tokens.append(_Token("punct", "}", i, i + 1))
                 i += 1
             elif ch.isdigit() or (ch == "." and i + 1 < n and text[i + 1].isdigit()):
