@@ -115,6 +115,23 @@ def test_js_imports_keep_their_dot_slash_and_are_listed_for_modulepreload(
     assert m.assets["js/lib/a.js"].imports == ("js/lib/b.js",)
 
 
+def test_a_backtick_specifier_without_substitutions_is_rewritten_inside_its_backticks(
+    make_source: Callable[[Tree], Path], tmp_path: Path
+) -> None:
+    src = make_source(
+        {
+            "js/main.js": "const m = import(`./lazy.js`);\nconst u = new URL(`../img/a.png`, import.meta.url);\n",
+            "js/lazy.js": "export const x = 1;\n",
+            "img/a.png": PNG,
+        }
+    )
+    out = tmp_path / "out"
+    m = run(src, out)
+    main = built_text(out, m, "js/main.js")
+    assert "import(`./" + m.assets["js/lazy.js"].path.split("/", 1)[1] + "`)" in main
+    assert "new URL(`../" + m.assets["img/a.png"].path + "`, import.meta.url)" in main
+
+
 def test_a_changed_image_renames_every_stylesheet_that_reaches_it_and_nothing_else(
     make_source: Callable[[Tree], Path], tmp_path: Path
 ) -> None:

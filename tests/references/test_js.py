@@ -73,7 +73,18 @@ def test_dynamic_import_with_options_argument() -> None:
 
 
 def test_dynamic_import_with_an_expression_is_left_alone() -> None:
-    assert urls('import("./pages/" + name + ".js"); import(name); import(`./t.js`)') == []
+    assert urls('import("./pages/" + name + ".js"); import(name); import(`./t/${name}.js`)') == []
+    assert urls("import(`./a.js` + x); import(`./b\\x2e.js`); import(tag`./c.js`)") == []
+
+
+def test_a_template_literal_without_substitutions_is_a_fixed_specifier() -> None:
+    text = "const m = await import(`./lazy.js`); const u = new URL(`./img/a.png`, import.meta.url);"
+    assert found(text) == [
+        ("./lazy.js", "./lazy.js", Kind.DYNAMIC),
+        ("./img/a.png", "./img/a.png", Kind.URL),
+    ]
+    ref = find_js_references(text)[0]
+    assert text[ref.start - 1 : ref.end + 1] == "`./lazy.js`"
 
 
 def test_new_url_with_import_meta_url() -> None:

@@ -318,6 +318,25 @@ def _from_clause(tokens: list[_Token], i: int) -> int:
     return -1
 
 
+def _literal_at(text: str, tokens: list[_Token], j: int) -> tuple[_Token, int] | None:
+    """The string at token ``j`` (a quoted string, or a template literal with no substitution and no
+    escapes, as in ``import(`./a.js`)``) as a string token, and the index of the token after it."""
+    if j >= len(tokens):
+        return None
+    tok = tokens[j]
+    if tok.kind == "string":
+        return tok, j + 1
+    if tok.kind != "template" or tok.start != tok.end or j + 1 >= len(tokens):
+        return None
+    close = tokens[j + 1]
+    if close.kind != "template" or close.end != close.start + 1:
+        return None  # a substitution follows: the specifier is computed at run time
+    body = text[tok.start + 1 : close.start]
+    if "\\" in body:
+        return None
+    return _Token("string", body, tok.start + 1, close.start), j + 2
+
+
 def _starts_statement(text: str, prev: _Token | None, tok: _Token) -> bool:
     """Whether ``tok`` can begin a top-level declaration: first, after ``;`` or ``}``, or on a new line.
 
@@ -334,6 +353,7 @@ def _starts_statement(text: str, prev: _Token | None, tok: _Token) -> bool:
 _TRAILING_SOURCE_MAP = re.compile(
     r"(?:\A|[\n\r\u2028\u2029])[ \t]*//[#@][ \t]*sourceMappingURL[ \t]*=[ \t]*(\S+)\s*\Z"
 )
+_META_URL_ARGUMENT = [",", "import", ".", "meta", ".", "url"]
 _MODULE_WORD = re.compile(r"(?<![\w$])(?:import|export)(?![\w$])")
 
 
@@ -378,13 +398,9 @@ def find_js_references(text: str) -> tuple[Reference, ...]:
                 if _starts_statement(text, prev, tok):
                     found.append((nxt, Kind.MODULE))
             elif nxt.kind == "punct" and nxt.text == "(":
-                if (
-                    i + 3 < n
-                    and tokens[i + 2].kind == "string"
-                    and tokens[i + 3].kind == "punct"
-                    and tokens[i + 3].text in "),"
-                ):
-                    found.append((tokens[i + 2], Kind.DYNAMIC))
+                literal = _literal_at(text, tokens, i + 2)
+                if literal is not None and literal[1] < n and tokens[literal[1]].text in ("),"):
+                    found.append((literal[0], Kind.DYNAMIC))
             elif (nxt.kind == "name" or (nxt.kind == "punct" and nxt.text in "{*")) and _starts_statement(
                 text, prev, tok
             ):
@@ -407,14 +423,10 @@ def find_js_references(text: str) -> tuple[Reference, ...]:
             and prev.text == "new"
             and nxt.kind == "punct"
             and nxt.text == "("
-            and i + 7 < n
-            and tokens[i + 2].kind == "string"
-            and tokens[i + 3].text == ","
-            and [t.text for t in tokens[i + 4 : i + 8]] == ["import", ".", "meta", "."]
-            and i + 8 < n
-            and tokens[i + 8].text == "url"
+            and (literal := _literal_at(text, tokens, i + 2)) is not None
+            and [t.text for t in tokens[literal[1] : literal[1] + 6]] == _META_URL_ARGUMENT
         ):
-            found.append((tokens[i + 2], Kind.URL))
+            found.append((literal[0], Kind.URL))
     refs: list[Reference] = []
     for tok, kind in found:
         line, column = lines.position(tok.start)
