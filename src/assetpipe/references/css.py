@@ -19,6 +19,11 @@ _WS = " \t\n\r\f"
 _IMAGE_SET = frozenset({"image-set", "-webkit-image-set"})
 _SOURCE_MAP = re.compile(r"[#@]\s*sourceMappingURL\s*=\s*(\S+)\s*$", re.DOTALL)
 _HEX = "0123456789abcdefABCDEF"
+# Runs the tokenizer may pass over in one step: no comment, string, at-rule, bracket, block end, escape or
+# name start among them (digits are skipped: a name never starts with one). Megabyte utility stylesheets
+# are mostly names and such runs, so regexes here instead of a loop per character.
+_PLAIN_RUN = re.compile(r"[^\"'/@()};\\A-Za-z_\-\x80-\U0010ffff]+")
+_NAME_RUN = re.compile(r"[A-Za-z0-9_\-\x80-\U0010ffff]*")
 
 
 def _is_name_char(ch: str) -> bool:
@@ -155,16 +160,11 @@ def find_css_references(text: str) -> tuple[Reference, ...]:
             i += 1
         elif (_is_name_char(ch) and not ch.isdigit()) or ch in "-\\":
             # an escape may start a name too: \75rl( is url(
-            j = i
-            chars: list[str] = []  # the name with escapes decoded: u\72l( is url(
-            while j < n and (_is_name_char(text[j]) or text[j] == "\\"):
-                if text[j] == "\\":
-                    decoded, j = _read_escape(text, j)
-                    chars.append(decoded)
-                else:
-                    chars.append(text[j])
-                    j += 1
-            name = "".join(chars).lower()
+            j = _NAME_RUN.match(text, i).end()  # type: ignore[union-attr]  # matches ""
+            if j < n and text[j] == "\\":
+                j, name = _read_name(text, i)
+            else:
+                name = text[i:j].lower()
             if j < n and text[j] == "(":
                 if name == "url":
                     after_url = take_url(j + 1, Kind.URL)
@@ -176,11 +176,27 @@ def find_css_references(text: str) -> tuple[Reference, ...]:
                 continue
             i = j
         else:
-            i += 1
+            plain = _PLAIN_RUN.match(text, i)
+            i = plain.end() if plain is not None else i + 1
     if source_map is not None:
         add(source_map[0], source_map[1], source_map[2], Kind.SOURCE_MAP)
         refs.sort(key=lambda r: r.start)
     return tuple(refs)
+
+
+def _read_name(text: str, i: int) -> tuple[int, str]:
+    """Read the name at ``i`` with its escapes decoded (``u\\72l(`` is ``url(``): (index after it, name)."""
+    n = len(text)
+    j = i
+    chars: list[str] = []
+    while j < n and (_is_name_char(text[j]) or text[j] == "\\"):
+        if text[j] == "\\":
+            decoded, j = _read_escape(text, j)
+            chars.append(decoded)
+        else:
+            chars.append(text[j])
+            j += 1
+    return j, "".join(chars).lower()
 
 
 def _read_url(text: str, i: int) -> tuple[str, int, int, int] | int | None:
