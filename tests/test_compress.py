@@ -336,6 +336,21 @@ def test_calls_too_big_for_the_memory_budget_still_run_one_at_a_time(
     assert tree(tmp_path / "tight") == tree(tmp_path / "free")
 
 
+def test_the_memory_budget_lets_small_calls_run_beside_the_biggest_and_keeps_two_big_ones_apart() -> None:
+    # While brotli works on a 5 MB JSON (about 59 MB measured), the other worker must not sit idle: an
+    # 600 KB file's brotli call or any zlib call fits beside it; a second multi-megabyte call does not.
+    def memory(encoding: str, compressor: str, size: int) -> int:
+        return compress.working_memory(encoding, compressor, size)
+
+    big = memory("br", "brotli", 5_000_000)
+    assert big >= 59 * 1024 * 1024
+    assert big + memory("br", "brotli", 600_000) <= compress.MAX_RUNNING_MEMORY
+    assert big + memory("gzip", "zlib", 5_000_000) <= compress.MAX_RUNNING_MEMORY
+    assert big + memory("gzip", "zopfli", 300_000) <= compress.MAX_RUNNING_MEMORY
+    assert big + memory("br", "brotli", 2_000_000) > compress.MAX_RUNNING_MEMORY
+    assert memory("gzip", "zopfli", 50_000_000) == memory("gzip", "zopfli", 5_000_000)  # 1 MB blocks
+
+
 def test_a_file_changed_on_disk_before_it_is_read_back_is_an_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
