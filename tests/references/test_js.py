@@ -310,3 +310,32 @@ def test_a_classic_script_yields_only_its_trailing_source_map_comment() -> None:
 
 def test_a_source_map_comment_that_is_not_last_is_ignored_in_a_classic_script() -> None:
     assert find_js_references("//# sourceMappingURL=old.map\nvar x = 1;\n") == ()
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        'icons["file-import"] = icons["file-export"]',
+        "a.import(x); b.export = 1; color = 'red !important'",
+        "console.log(import.meta.env); export default 1; importScripts('w.js')",
+    ],
+)
+def test_import_and_export_words_that_start_no_reference_leave_a_classic_script(words: str) -> None:
+    # A middle source-map comment counts only where the lexer runs: this tells the two paths apart.
+    assert find_js_references("//# sourceMappingURL=old.map\n" + words + "\n") == ()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        'import/* c */"./a.js"',
+        'x;import{a}from"./a.js"',
+        "export*from'./a.js'",
+        "export /* c */ {a} from './a.js'",
+        "import\ta from './a.js'",
+        "import(`./a.js`)",
+        'new URL("./a.js", import . meta . url)',
+    ],
+)
+def test_module_syntax_behind_comments_or_minified_still_runs_the_lexer(statement: str) -> None:
+    assert urls(statement) == ["./a.js"]

@@ -354,7 +354,23 @@ _TRAILING_SOURCE_MAP = re.compile(
     r"(?:\A|[\n\r\u2028\u2029])[ \t]*//[#@][ \t]*sourceMappingURL[ \t]*=[ \t]*(\S+)\s*\Z"
 )
 _META_URL_ARGUMENT = [",", "import", ".", "meta", ".", "url"]
-_MODULE_WORD = re.compile(r"(?<![\w$])(?:import|export)(?![\w$])")
+# Text that may start a reference: ``import`` before a specifier, a name, a brace, a star or a paren,
+# ``import.meta.url`` (for ``new URL(..., import.meta.url)``), ``export`` before a brace or a star; a "/"
+# admits a comment in between. Never after a name character, "-", "." or a quote (checked by hand: a
+# lookbehind would cost this search its literal prefix, 10x): icon bundles hold thousands of strings such
+# as "file-import", and ``"a"import`` or ``-import`` are not statements.
+_MODULE_SYNTAX = re.compile(
+    r"import(?:\s*[\"'`({*/]|\s+[A-Za-z_$\\\u0080-\uffff]|\s*\.\s*meta\s*\.\s*url)|export\s*[{*/]"
+)
+_NOT_BEFORE_KEYWORD = frozenset("$.'\"-_")
+
+
+def _has_module_syntax(text: str) -> bool:
+    for m in _MODULE_SYNTAX.finditer(text):
+        before = text[m.start() - 1] if m.start() else " "
+        if not (before.isalnum() or before in _NOT_BEFORE_KEYWORD):
+            return True
+    return False
 
 
 def _trailing_source_map(text: str) -> tuple[Reference, ...]:
@@ -376,7 +392,7 @@ def _trailing_source_map(text: str) -> tuple[Reference, ...]:
 
 def find_js_references(text: str) -> tuple[Reference, ...]:
     """Every rewritable specifier or URL in ``text``, in order of appearance."""
-    if _MODULE_WORD.search(text) is None:
+    if not _has_module_syntax(text):
         return _trailing_source_map(text)  # a classic script: only its source-map comment can refer
     lexer = _Lexer(text)
     lexer.run()
