@@ -13,7 +13,8 @@ whichever is larger. Runs are interleaved (tool A, tool B, tool A, ...) so machi
 
 The ideal cold time is the single-core CPU seconds of the compressor calls assetpipe's build needs (same
 bytes, same settings, run one after another here), divided by the cores, plus a single-core walk and
-sha256 of the source tree: a lower bound for any build that makes those siblings.
+sha256 of the source tree: a lower bound for any build that makes those siblings. It is measured in every
+run, right after that run's builds, and cold / ideal is the median of the runs' ratios.
 """
 
 from __future__ import annotations
@@ -108,7 +109,10 @@ def _change_css(src: Path, n: int) -> None:
         fh.write(f"\n/* bench change {n} */\n".encode())
 
 
-def run_tools(scale: int, tools: list[str], runs: int) -> dict[str, Any]:
+IDEAL_BACKEND = {"assetpipe": "zopfli", "assetpipe-zlib": "zlib"}
+
+
+def run_tools(scale: int, tools: list[str], runs: int, *, with_ideal: bool = True) -> dict[str, Any]:
     corpus = CORPUS / f"{scale}x"
     if not corpus.is_dir():
         raise SystemExit(f"{corpus} missing: python benchmarks/corpus.py --scale {scale}")
@@ -119,7 +123,9 @@ def run_tools(scale: int, tools: list[str], runs: int) -> dict[str, Any]:
     shutil.copytree(corpus, src)
     cwd = base / "cwd"  # no config file here: every tool runs on its defaults plus the flags above
     cwd.mkdir()
-    results: dict[str, Any] = {t: {s: [] for s in STEPS} | {"rss": [], "bytes": None} for t in tools}
+    results: dict[str, Any] = {
+        t: {s: [] for s in STEPS} | {"rss": [], "bytes": None, "ideal": []} for t in tools
+    }
     change = 0
     for run in range(runs):
         for tool in tools:
@@ -138,6 +144,16 @@ def run_tools(scale: int, tools: list[str], runs: int) -> dict[str, Any]:
                     results[tool]["bytes"] = _sibling_bytes(out)
                 print(
                     f"  {scale}x run {run + 1} {tool:15} {step:5} {wall:7.2f} s  {rss / 1e6:5.0f} MB",
+                    file=sys.stderr,
+                )
+            if with_ideal and tool in IDEAL_BACKEND:
+                # Measured in every run, right after the builds it is compared with: this machine's speed
+                # drifts by 10% over minutes, which a single measurement at the end would charge to one side.
+                measured = ideal(scale, IDEAL_BACKEND[tool])
+                results[tool]["ideal"].append(measured)
+                print(
+                    f"  {scale}x run {run + 1} {tool:15} ideal {measured['ideal']:7.2f} s  "
+                    f"(cold / ideal {results[tool]['cold'][-1] / measured['ideal']:.2f})",
                     file=sys.stderr,
                 )
     return results
@@ -190,8 +206,15 @@ def ideal(scale: int, backend: str) -> dict[str, float]:
 # -- report -------------------------------------------------------------------------------------------
 
 
-def table(scale: int, results: dict[str, Any], ideals: dict[str, dict[str, float]]) -> str:
+def _median_ideal(runs: list[dict[str, float]]) -> dict[str, float]:
+    """The run whose ideal is the median one (the lower middle for an even count)."""
+    ordered = sorted(runs, key=lambda i: i["ideal"])
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def table(scale: int, results: dict[str, Any]) -> str:
     med = {t: {s: statistics.median(r[s]) for s in STEPS} for t, r in results.items()}
+    ideals = {IDEAL_BACKEND[t]: _median_ideal(r["ideal"]) for t, r in results.items() if r.get("ideal")}
     lines = [
         f"### {scale}x corpus ({_describe(CORPUS / f'{scale}x')}), {len(next(iter(results.values()))['cold'])} runs, medians",
         "",
@@ -220,12 +243,18 @@ def table(scale: int, results: dict[str, Any], ideals: dict[str, dict[str, float
                 f"no-op {wn['noop'] / m['noop']:.0f}x",
                 f"one-CSS {wn['css'] / m['css']:.0f}x",
             ]
-            if backend in ideals:
-                parts.append(f"cold / ideal = {m['cold'] / ideals[backend]['ideal']:.2f}")
+            runs_ideal = results[tool]["ideal"]
+            if runs_ideal:
+                per_run = [c / i["ideal"] for c, i in zip(results[tool]["cold"], runs_ideal, strict=True)]
+                parts.append(
+                    f"cold / ideal = {statistics.median(per_run):.2f} (median of runs: "
+                    + ", ".join(f"{r:.2f}" for r in per_run)
+                    + ")"
+                )
             lines.append(f"- {tool}: " + ", ".join(parts))
     for backend, i in ideals.items():
         lines.append(
-            f"- ideal ({backend}): brotli {i['br_cpu']:.1f} CPU s + gzip {i['gzip_cpu']:.1f} CPU s, "
+            f"- ideal ({backend}, median run): brotli {i['br_cpu']:.1f} CPU s + gzip {i['gzip_cpu']:.1f} CPU s, "
             f"/ {i['cores']} cores, + walk and hash {i['walk_hash']:.2f} s = {i['ideal']:.1f} s"
         )
     return "\n".join(lines)
@@ -291,17 +320,10 @@ def main(argv: list[str] | None = None) -> int:
     tools = args.tools.split(",")
     print(f"machine: {machine()}\n")
     for scale in args.scale:
-        results = run_tools(scale, tools, args.runs)
-        ideals: dict[str, dict[str, float]] = {}
-        if not args.no_ideal:
-            for tool, backend in (("assetpipe", "zopfli"), ("assetpipe-zlib", "zlib")):
-                if tool in tools:
-                    ideals[backend] = ideal(scale, backend)
+        results = run_tools(scale, tools, args.runs, with_ideal=not args.no_ideal)
         WORK.mkdir(parents=True, exist_ok=True)
-        (WORK / f"results-{scale}x.json").write_text(
-            json.dumps({"results": results, "ideals": ideals}, indent=2)
-        )
-        print(table(scale, results, ideals) + "\n", flush=True)
+        (WORK / f"results-{scale}x.json").write_text(json.dumps({"results": results}, indent=2))
+        print(table(scale, results) + "\n", flush=True)
     return 0
 
 
