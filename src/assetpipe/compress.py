@@ -317,9 +317,9 @@ def _malloc_trim() -> Callable[[], object]:
 release_memory = _malloc_trim() if sys.platform.startswith("linux") else (lambda: None)
 #: Calls on inputs at least this big are followed by release_memory(). Each release makes the next calls
 #: fault their working memory in again: after every call over 64 KB that cost 2 CPU s of page faults on
-#: the 1x corpus (405,000 faults against 119,000 without); after calls over 1 MB only, 140,000, and the
-#: peak stays near 130 MB.
-RELEASE_AFTER_SIZE = 1024 * 1024
+#: the 1x corpus (405,000 faults against 119,000 without); after calls over 256 KB, 223,000 with a peak of
+#: 125 MB; after calls over 1 MB, 140,000 but peaks up to 145 MB, too near the 150 MB target.
+RELEASE_AFTER_SIZE = 256 * 1024
 
 
 def working_memory(encoding: str, compressor: str, size: int) -> int:
