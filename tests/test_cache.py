@@ -8,7 +8,7 @@ import shutil
 import time
 from pathlib import Path
 
-from assetpipe.cache import STALE_TEMP_SECONDS, Cache, key
+from assetpipe.cache import MAX_PACKS, PACK_MAX_PAYLOAD, STALE_TEMP_SECONDS, Cache, key
 from assetpipe.files import TEMP_PREFIX
 
 DIGEST = hashlib.sha256(b"input").digest()
@@ -130,3 +130,122 @@ def test_prune_removes_temp_files_left_by_a_crashed_writer(tmp_path: Path) -> No
     assert not old.exists()
     assert fresh.exists()
     assert [p.name for p, _ in cache.entries()] == [key(DIGEST, "zlib", "9")]
+
+
+# -- packs: small payloads staged in memory, written as one file per build ---------------------------------
+
+
+def packs(root: Path) -> list[Path]:
+    return sorted((root / "packs").glob("*.pack"))
+
+
+def test_staged_small_payloads_become_one_pack_file_and_read_back(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache")
+    keys = [key(DIGEST, "brotli", str(i)) for i in range(50)]
+    for i, k in enumerate(keys):
+        cache.stage(k, b"payload %d" % i)
+    assert cache.get(keys[7]) == b"payload 7"  # staged entries hit before they reach the disk
+    assert packs(tmp_path / "cache") == []
+    cache.flush()
+    assert len(packs(tmp_path / "cache")) == 1
+    assert [p for p, _ in Cache(tmp_path / "cache").entries()] == packs(tmp_path / "cache")
+    fresh = Cache(tmp_path / "cache")  # the next build
+    assert [fresh.get(k) for k in keys] == [b"payload %d" % i for i in range(50)]
+
+
+def test_a_big_staged_payload_is_an_entry_file_of_its_own(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache")
+    k = key(DIGEST, "brotli", "big")
+    cache.stage(k, b"x" * (PACK_MAX_PAYLOAD + 1))
+    assert entry_path(cache, k).stat().st_size > PACK_MAX_PAYLOAD
+    cache.flush()
+    assert packs(tmp_path / "cache") == []
+
+
+def pack_of_three(root: Path) -> tuple[Path, list[str]]:
+    """A pack holding b"A" * 100, b"B" * 100 and b"C" * 100, and their keys in that order."""
+    cache = Cache(root)
+    keys = [key(DIGEST, "zlib", str(i)) for i in range(3)]
+    for i, k in enumerate(keys):
+        cache.stage(k, bytes([65 + i]) * 100)
+    cache.flush()
+    (pack,) = packs(root)
+    return pack, keys
+
+
+def test_a_corrupted_pack_record_is_a_miss_and_its_neighbours_still_hit(tmp_path: Path) -> None:
+    pack, keys = pack_of_three(tmp_path / "cache")
+    raw = bytearray(pack.read_bytes())
+    raw[raw.index(b"B" * 100) + 50] ^= 0x01  # one byte of the middle payload
+    pack.write_bytes(bytes(raw))
+    fresh = Cache(tmp_path / "cache")
+    assert [fresh.get(k) for k in keys] == [b"A" * 100, None, b"C" * 100]
+
+
+def test_a_truncated_or_foreign_pack_yields_only_its_whole_records(tmp_path: Path) -> None:
+    pack, keys = pack_of_three(tmp_path / "cache")
+    pack.write_bytes(pack.read_bytes()[:-10])  # a restore that stopped short
+    (tmp_path / "cache" / "packs" / "junk.pack").write_bytes(b"not a pack at all")
+    fresh = Cache(tmp_path / "cache")
+    last = keys.index(max(keys))  # records are in key order: the cut one is the last key's
+    assert [fresh.get(k) for k in keys] == [None if i == last else bytes([65 + i]) * 100 for i in range(3)]
+
+
+def test_many_packs_are_merged_keeping_the_biggest_and_every_entry(tmp_path: Path) -> None:
+    root = tmp_path / "cache"
+    first = Cache(root)
+    for i in range(20):
+        first.stage(key(DIGEST, "cold", str(i)), b"cold build %d" % i)
+    first.flush()
+    (cold_pack,) = packs(root)
+    small_keys = []
+    for build in range(MAX_PACKS + 1):  # one pack per later build
+        cache = Cache(root)
+        small_keys.append(key(DIGEST, "warm", str(build)))
+        cache.stage(small_keys[-1], b"build %d" % build)
+        cache.flush()
+    assert len(packs(root)) == 3  # merged into two when the 17th appeared, then one more
+    assert cold_pack in packs(root)  # the big one is never rewritten
+    fresh = Cache(root)
+    assert [fresh.get(k) for k in small_keys] == [b"build %d" % b for b in range(MAX_PACKS + 1)]
+    assert fresh.get(key(DIGEST, "cold", "19")) == b"cold build 19"
+
+
+def test_prune_removes_a_least_recently_used_pack_whole_and_a_hit_refreshes_it(tmp_path: Path) -> None:
+    root = tmp_path / "cache"
+    for name in ("old", "new"):
+        cache = Cache(root)
+        cache.stage(key(DIGEST, name, "1"), name.encode() * 100)
+        cache.flush()
+    old_pack, new_pack = packs(root)
+    past = time.time_ns() - 10_000_000_000
+    for pack in (old_pack, new_pack):
+        os.utime(pack, ns=(past, past))
+    reader = Cache(root)
+    assert reader.get(key(DIGEST, "old", "1")) == b"old" * 100
+    reader.flush()  # the end of a build: the pack it read from counts as used now
+    Cache(root).prune(max_bytes=old_pack.stat().st_size)
+    assert packs(root) == [old_pack]
+
+
+def test_a_build_writes_its_small_siblings_to_one_pack_and_a_fresh_out_hits_them(tmp_path: Path) -> None:
+    from assetpipe.config import Config
+    from assetpipe.pipeline import build
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(30):
+        (src / f"icon{i}.svg").write_text(
+            f'<svg xmlns="http://www.w3.org/2000/svg"><path d="M{i} 0h{i}"/>' * 20
+        )
+    cache_dir = tmp_path / "cache"
+    first = build(Config(source=src, output=tmp_path / "out1", cache_dir=cache_dir))
+    assert first.compressed == 60
+    assert len(packs(cache_dir)) == 1
+    assert not [p for p in cache_dir.iterdir() if p.name != "packs" and len(p.name) == 2]  # no entry files
+    second = build(Config(source=src, output=tmp_path / "out2", cache_dir=cache_dir))
+    assert (second.compressed, second.cache_hits) == (0, 60)
+    for sibling in (tmp_path / "out1").rglob("*.br"):
+        assert (
+            tmp_path / "out2" / sibling.relative_to(tmp_path / "out1")
+        ).read_bytes() == sibling.read_bytes()

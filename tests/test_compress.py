@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import random
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import brotli
 import pytest
 
+from assetpipe import cache as cache_module
 from assetpipe import compress
 from assetpipe.cache import Cache
 from assetpipe.compress import (
@@ -251,10 +253,17 @@ def test_a_corrupted_cache_entry_is_recomputed_not_copied(tmp_path: Path) -> Non
     assert stats.cache_hits == 0
     gz = (tmp_path / "out2" / results["css/app.1.css"]["gzip"].path).read_bytes()
     assert gzip.decompress(gz) == one["css/app.1.css"]
-    assert Cache(cache_dir).get(entry.name) == gz, "the entry was rewritten whole"
+    data = one["css/app.1.css"]
+    method = compress.method_for(CompressionPolicy(), "gzip", len(data), "text/css")
+    entry_key = cache_module.key(hashlib.sha256(data).digest(), method.compressor, method.settings)
+    assert Cache(cache_dir).get(entry_key) == gz, "the entry was stored again, whole"
 
 
-def test_a_build_that_adds_entries_prunes_the_cache_to_its_bound(tmp_path: Path) -> None:
+def test_a_build_that_adds_entries_prunes_the_cache_to_its_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One entry file per sibling, so that pruning has more than one pack to choose from.
+    monkeypatch.setattr(cache_module, "PACK_MAX_PAYLOAD", 0)
     run(tmp_path / "out", SITE, cache_dir=tmp_path / "unbounded")
     total = sum(st.st_size for _, st in Cache(tmp_path / "unbounded").entries())
     bounded = tmp_path / "bounded"

@@ -8,15 +8,24 @@ and the payload. A read recomputes the payload's digest: an entry that was trunc
 half-restored from a CI cache is a miss (and is removed), never copied into OUT. Writes are atomic
 (temp file + rename), so a crash or two concurrent builds leave whole entries or none.
 
-The directory holds nothing but entries, so it is safe to save and restore whole (GitHub Actions'
-cache action) and safe to delete at any time. It is bounded by :func:`prune`: entries are removed
-oldest-used first (a hit refreshes the entry's mtime) until the total is under a byte budget.
+Small payloads (the siblings of icons and other small files, most of a site's entries) are staged in
+memory and written together, at the end of a build, as one pack ``<root>/packs/<name>.pack``: a header line
+and then, per entry, ``<key> <sha256 of payload> <size>\n`` and the payload. Creating a file costs a
+filesystem far more than writing its few hundred bytes (0.1-0.5 ms each on the benchmark machine, where a
+cold build made 5,000 entries), so one file instead of thousands. Pack records are digest-checked on read
+like entries; a pack is written atomically, and more than :data:`MAX_PACKS` of them are merged into one.
+
+The directory holds nothing but entries and packs, so it is safe to save and restore whole (GitHub
+Actions' cache action) and safe to delete at any time. It is bounded by :func:`prune`: entries and whole
+packs are removed oldest-used first (a hit refreshes the mtime of its entry or pack) until the total is
+under a byte budget.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +39,13 @@ FORMAT = b"assetpipe-cache 1"
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 #: A temp file older than this was left by a crashed writer and may be removed by prune().
 STALE_TEMP_SECONDS = 3600
+PACK_FORMAT = b"assetpipe-pack 1\n"
+PACK_DIR = "packs"
+PACK_SUFFIX = ".pack"
+#: Payloads up to this size may be staged for a pack (see the module docstring).
+PACK_MAX_PAYLOAD = 16 * 1024
+#: More packs than this (one per build that compressed something small) are merged into one.
+MAX_PACKS = 16
 
 
 def key(input_digest: bytes, compressor: str, settings: str) -> str:
@@ -55,21 +71,29 @@ class PruneReport:
 class Cache:
     """Entries under one directory (created on first write). Safe to share between threads and processes."""
 
-    __slots__ = ("root",)
+    __slots__ = ("_index", "_lock", "_staged", "_used_packs", "root")
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._lock = threading.Lock()
+        self._staged: dict[str, bytes] = {}  # small payloads waiting for flush()
+        self._index: dict[str, tuple[Path, bytes, int, int, bytes]] | None = None  # packs, loaded lazily
+        self._used_packs: set[Path] = set()
 
     def _path(self, entry_key: str) -> Path:
         return self.root / entry_key[:2] / entry_key
 
     def get(self, entry_key: str) -> bytes | None:
         """The stored payload, or None when missing or failing its digest check (the bad entry is removed)."""
+        with self._lock:
+            staged = self._staged.get(entry_key)
+        if staged is not None:
+            return staged
         path = self._path(entry_key)
         try:
             raw = path.read_bytes()
         except OSError:
-            return None
+            return self._get_packed(entry_key)
         payload = _decode(raw)
         if payload is None:
             path.unlink(missing_ok=True)
@@ -90,10 +114,104 @@ class Cache:
         except (OSError, OutputError):
             pass  # read-only or full disk: the cache is an optimisation, the build goes on without it
 
+    def stage(self, entry_key: str, payload: bytes) -> None:
+        """Keep a small payload for the next pack (:meth:`flush`); a big one is stored at once by put()."""
+        if len(payload) > PACK_MAX_PAYLOAD:
+            self.put(entry_key, payload)
+            return
+        with self._lock:
+            self._staged[entry_key] = payload
+
+    def flush(self) -> None:
+        """Write the staged payloads as one pack, mark the packs this process read from as used, and merge
+        the smaller packs when there are more than :data:`MAX_PACKS`. Never an error: the cache is only an
+        optimisation.
+        """
+        with self._lock:
+            staged, self._staged = self._staged, {}
+            used, self._used_packs = self._used_packs, set()
+        for pack in used:
+            try:
+                os.utime(pack)
+            except OSError:
+                pass  # pruned meanwhile, or a read-only restored cache
+        if not staged:
+            return  # nothing new: a no-op build does not even list the packs
+        try:
+            self._write_pack(sorted(staged.items()))
+            packs = self._pack_paths()
+            if len(packs) > MAX_PACKS:
+                # All but the biggest (usually a cold build's): merging stays cheap however large it is.
+                biggest = max(packs, key=lambda p: p.stat().st_size)
+                self._merge([p for p in packs if p != biggest])
+        except (OSError, OutputError):
+            pass
+
+    def _pack_paths(self) -> list[Path]:
+        try:
+            names = sorted(os.listdir(self.root / PACK_DIR))
+        except OSError:
+            return []
+        return [self.root / PACK_DIR / n for n in names if n.endswith(PACK_SUFFIX) and not is_temp(n)]
+
+    def _write_pack(self, items: list[tuple[str, bytes]]) -> None:
+        parts = [PACK_FORMAT]
+        for entry_key, payload in items:
+            parts.append(
+                b"%s %s %d\n"
+                % (entry_key.encode(), hashlib.sha256(payload).hexdigest().encode(), len(payload))
+            )
+            parts.append(payload)
+        # Unique per process and moment: concurrent builds each add their own pack.
+        name = f"{time.time_ns():020d}-{os.getpid()}-{os.urandom(4).hex()}{PACK_SUFFIX}"
+        write_atomic(self.root / PACK_DIR / name, b"".join(parts), fsync=False)
+
+    def _merge(self, packs: list[Path]) -> None:
+        """Rewrite ``packs`` as one (the newest record of each key, digest-checked), then remove them."""
+        merged: dict[str, bytes] = {}
+        for pack in packs:  # oldest first (names start with the time), so newer records win
+            for entry_key, payload in _read_pack(pack):
+                merged[entry_key] = payload
+        if merged:
+            self._write_pack(sorted(merged.items()))
+        for pack in packs:
+            pack.unlink(missing_ok=True)
+        with self._lock:
+            self._index = None
+
+    def _get_packed(self, entry_key: str) -> bytes | None:
+        with self._lock:
+            if self._index is None:
+                self._index = {}
+                for pack in self._pack_paths():
+                    try:
+                        raw = pack.read_bytes()
+                    except OSError:
+                        continue
+                    for rec_key, start, size, digest in _pack_records(raw):
+                        self._index[rec_key] = (pack, raw, start, size, digest)
+            found = self._index.get(entry_key)
+        if found is None:
+            return None
+        pack, raw, start, size, digest = found
+        payload = raw[start : start + size]
+        if hashlib.sha256(payload).hexdigest().encode() != digest:
+            with self._lock:
+                self._index.pop(entry_key, None)  # a corrupted record: a miss, recomputed and re-packed
+            return None
+        with self._lock:
+            self._used_packs.add(pack)
+        return payload
+
     def entries(self) -> Iterator[tuple[Path, os.stat_result]]:
         """Every entry file with its stat (temp files excluded)."""
         if not self.root.is_dir():
             return
+        for pack in self._pack_paths():  # a pack counts as one entry: prune keeps or removes it whole
+            try:
+                yield pack, pack.stat()
+            except OSError:
+                continue
         for shard in sorted(self.root.iterdir()):
             if not shard.is_dir() or len(shard.name) != 2:
                 continue
@@ -136,6 +254,45 @@ class Cache:
                     tmp.unlink()
             except OSError:
                 continue
+
+
+def _pack_records(raw: bytes) -> Iterator[tuple[str, int, int, bytes]]:
+    """(key, payload start, payload size, expected sha256 hex) of each whole record of a pack.
+
+    A pack cut short (a restore that stopped half way) yields its whole records and stops; the digests
+    are checked when a record is read.
+    """
+    if not raw.startswith(PACK_FORMAT):
+        return
+    pos = len(PACK_FORMAT)
+    while pos < len(raw):
+        newline = raw.find(b"\n", pos, pos + 256)
+        if newline < 0:
+            return
+        parts = raw[pos:newline].split(b" ")
+        if len(parts) != 3 or len(parts[0]) != 64 or len(parts[1]) != 64:
+            return
+        try:
+            size = int(parts[2])
+        except ValueError:
+            return
+        start = newline + 1
+        if size < 0 or start + size > len(raw):
+            return
+        yield parts[0].decode("ascii", "replace"), start, size, parts[1]
+        pos = start + size
+
+
+def _read_pack(pack: Path) -> Iterator[tuple[str, bytes]]:
+    """The records of ``pack`` whose payload matches its digest."""
+    try:
+        raw = pack.read_bytes()
+    except OSError:
+        return
+    for entry_key, start, size, digest in _pack_records(raw):
+        payload = raw[start : start + size]
+        if hashlib.sha256(payload).hexdigest().encode() == digest:
+            yield entry_key, payload
 
 
 def _decode(raw: bytes) -> bytes | None:

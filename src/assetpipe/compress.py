@@ -397,8 +397,10 @@ class Compressor:
         for thread in self._threads:
             thread.join()
         self._threads.clear()
-        if self.cache is not None and self._counters.misses and not cancel:
-            self.cache.prune(self.max_cache_bytes)
+        if self.cache is not None:
+            self.cache.flush()  # staged small entries become one pack (after a cancel too: they are sound)
+            if self._counters.misses and not cancel:
+                self.cache.prune(self.max_cache_bytes)
 
     def _start_workers(self) -> None:
         # Started lazily, so a build that compresses nothing never starts a thread.
@@ -520,7 +522,7 @@ class Compressor:
                 raise OutputError(f"{method.compressor} failed: {exc}", path=task.rel_path) from exc
             cpu = time.thread_time() - start
             if self.cache is not None:
-                self.cache.put(entry_key, payload)
+                self.cache.stage(entry_key, payload)
             with self._cond:
                 self._counters.misses += 1
                 self._counters.calls += 1
