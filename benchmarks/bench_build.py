@@ -149,7 +149,7 @@ def run_tools(scale: int, tools: list[str], runs: int, *, with_ideal: bool = Tru
             if with_ideal and tool in IDEAL_BACKEND:
                 # Measured in every run, right after the builds it is compared with: this machine's speed
                 # drifts by 10% over minutes, which a single measurement at the end would charge to one side.
-                measured = ideal(scale, IDEAL_BACKEND[tool])
+                measured = _ideal_in_subprocess(scale, IDEAL_BACKEND[tool])
                 results[tool]["ideal"].append(measured)
                 print(
                     f"  {scale}x run {run + 1} {tool:15} ideal {measured['ideal']:7.2f} s  "
@@ -160,6 +160,19 @@ def run_tools(scale: int, tools: list[str], runs: int, *, with_ideal: bool = Tru
 
 
 # -- the ideal ----------------------------------------------------------------------------------------
+
+
+def _ideal_in_subprocess(scale: int, backend: str) -> dict[str, float]:
+    """ideal() in a child process: run here, it would grow this process, and the builds forked from it
+    afterwards would report this process's memory as their own peak RSS."""
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "_ideal", str(scale), backend],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, float] = json.loads(proc.stdout)
+    return result
 
 
 def ideal(scale: int, backend: str) -> dict[str, float]:
@@ -308,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["_whitenoise"]:
         whitenoise_build(Path(argv[1]), Path(argv[2]))
+        return 0
+    if argv[:1] == ["_ideal"]:
+        print(json.dumps(ideal(int(argv[1]), argv[2])))
         return 0
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
