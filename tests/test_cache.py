@@ -8,6 +8,9 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
+
+from assetpipe import cache as cache_module
 from assetpipe.cache import MAX_PACKS, PACK_MAX_PAYLOAD, STALE_TEMP_SECONDS, Cache, key
 from assetpipe.files import TEMP_PREFIX
 
@@ -249,3 +252,17 @@ def test_a_build_writes_its_small_siblings_to_one_pack_and_a_fresh_out_hits_them
         assert (
             tmp_path / "out2" / sibling.relative_to(tmp_path / "out1")
         ).read_bytes() == sibling.read_bytes()
+
+
+def test_staged_payloads_past_the_memory_cap_are_written_as_packs_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache_module, "PACK_FLUSH_BYTES", 250)
+    cache = Cache(tmp_path / "cache")
+    keys = [key(DIGEST, "brotli", str(i)) for i in range(10)]
+    for i, k in enumerate(keys):
+        cache.stage(k, bytes([48 + i]) * 100)
+    assert len(packs(tmp_path / "cache")) == 3  # after the 3rd, 6th and 9th payload
+    cache.flush()
+    assert len(packs(tmp_path / "cache")) == 4
+    assert [Cache(tmp_path / "cache").get(k) for k in keys] == [bytes([48 + i]) * 100 for i in range(10)]

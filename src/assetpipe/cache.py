@@ -44,6 +44,8 @@ PACK_DIR = "packs"
 PACK_SUFFIX = ".pack"
 #: Payloads up to this size may be staged for a pack (see the module docstring).
 PACK_MAX_PAYLOAD = 16 * 1024
+#: Staged payloads past this many bytes are written as a pack at once, so they never hold much memory.
+PACK_FLUSH_BYTES = 4 * 1024 * 1024
 #: More packs than this (one per build that compressed something small) are merged into one.
 MAX_PACKS = 16
 
@@ -71,12 +73,13 @@ class PruneReport:
 class Cache:
     """Entries under one directory (created on first write). Safe to share between threads and processes."""
 
-    __slots__ = ("_index", "_lock", "_staged", "_used_packs", "root")
+    __slots__ = ("_index", "_lock", "_staged", "_staged_bytes", "_used_packs", "root")
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._lock = threading.Lock()
         self._staged: dict[str, bytes] = {}  # small payloads waiting for flush()
+        self._staged_bytes = 0
         self._index: dict[str, tuple[Path, bytes, int, int, bytes]] | None = None  # packs, loaded lazily
         self._used_packs: set[Path] = set()
 
@@ -121,6 +124,16 @@ class Cache:
             return
         with self._lock:
             self._staged[entry_key] = payload
+            self._staged_bytes += len(payload)
+            if self._staged_bytes < PACK_FLUSH_BYTES:
+                return
+            # A big site's small entries would otherwise sit in memory until the build ends.
+            staged, self._staged, self._staged_bytes = self._staged, {}, 0
+            self._index = None  # reloaded with this pack if a later get() needs it
+        try:
+            self._write_pack(sorted(staged.items()))
+        except (OSError, OutputError):
+            pass
 
     def flush(self) -> None:
         """Write the staged payloads as one pack, mark the packs this process read from as used, and merge
@@ -128,7 +141,7 @@ class Cache:
         optimisation.
         """
         with self._lock:
-            staged, self._staged = self._staged, {}
+            staged, self._staged, self._staged_bytes = self._staged, {}, 0
             used, self._used_packs = self._used_packs, set()
         for pack in used:
             try:
