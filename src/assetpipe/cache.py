@@ -210,7 +210,8 @@ class Cache:
         payload = raw[start : start + size]
         if hashlib.sha256(payload).hexdigest().encode() != digest:
             with self._lock:
-                self._index.pop(entry_key, None)  # a corrupted record: a miss, recomputed and re-packed
+                if self._index is not None:  # (another thread may have dropped it for a reload)
+                    self._index.pop(entry_key, None)  # a corrupted record: a miss, recomputed, re-packed
             return None
         with self._lock:
             self._used_packs.add(pack)
