@@ -75,6 +75,8 @@ def test_dynamic_import_with_options_argument() -> None:
 def test_dynamic_import_with_an_expression_is_left_alone() -> None:
     assert urls('import("./pages/" + name + ".js"); import(name); import(`./t/${name}.js`)') == []
     assert urls("import(`./a.js` + x); import(`./b\\x2e.js`); import(tag`./c.js`)") == []
+    # A tagged template or any other token after the string: the specifier is computed at run time.
+    assert urls('import("./a.js"`b`); import(`./b.js``c`); import("./c.js" 1)') == []
 
 
 def test_a_template_literal_without_substitutions_is_a_fixed_specifier() -> None:
@@ -335,6 +337,9 @@ def test_import_and_export_words_that_start_no_reference_leave_a_classic_script(
         "import\ta from './a.js'",
         "import(`./a.js`)",
         'new URL("./a.js", import . meta . url)',
+        '// re-import\nimport "./a.js"',  # a rejected "import" must not hide the next one
+        "// lazy-import\nimport('./a.js')",
+        "x_import\nexport * from './a.js'",
     ],
 )
 def test_module_syntax_behind_comments_or_minified_still_runs_the_lexer(statement: str) -> None:

@@ -356,11 +356,13 @@ _TRAILING_SOURCE_MAP = re.compile(
 _META_URL_ARGUMENT = [",", "import", ".", "meta", ".", "url"]
 # Text that may start a reference: ``import`` before a specifier, a name, a brace, a star or a paren,
 # ``import.meta.url`` (for ``new URL(..., import.meta.url)``), ``export`` before a brace or a star; a "/"
-# admits a comment in between. Never after a name character, "-", "." or a quote (checked by hand: a
-# lookbehind would cost this search its literal prefix, 10x): icon bundles hold thousands of strings such
-# as "file-import", and ``"a"import`` or ``-import`` are not statements.
+# admits a comment in between. The name after ``import`` is only looked at, not consumed: a rejected
+# match must not swallow the start of the next one (``// re-import\nimport "./a.js"``). Never after a
+# name character, "-", "." or a quote (checked by hand: a lookbehind would cost this search its literal
+# prefix, 10x): icon bundles hold thousands of strings such as "file-import", and ``"a"import`` or
+# ``-import`` are not statements.
 _MODULE_SYNTAX = re.compile(
-    r"import(?:\s*[\"'`({*/]|\s+[A-Za-z_$\\\u0080-\uffff]|\s*\.\s*meta\s*\.\s*url)|export\s*[{*/]"
+    r"import(?:\s*[\"'`({*/]|\s+(?=[A-Za-z_$\\\u0080-\uffff])|\s*\.\s*meta\s*\.\s*url)|export\s*[{*/]"
 )
 _NOT_BEFORE_KEYWORD = frozenset("$.'\"-_")
 
@@ -415,7 +417,13 @@ def find_js_references(text: str) -> tuple[Reference, ...]:
                     found.append((nxt, Kind.MODULE))
             elif nxt.kind == "punct" and nxt.text == "(":
                 literal = _literal_at(text, tokens, i + 2)
-                if literal is not None and literal[1] < n and tokens[literal[1]].text in ("),"):
+                after = tokens[literal[1]] if literal is not None and literal[1] < n else None
+                if (
+                    literal is not None
+                    and after is not None
+                    and after.kind == "punct"
+                    and after.text in (")", ",")
+                ):
                     found.append((literal[0], Kind.DYNAMIC))
             elif (nxt.kind == "name" or (nxt.kind == "punct" and nxt.text in "{*")) and _starts_statement(
                 text, prev, tok
