@@ -260,9 +260,11 @@ def test_staged_payloads_past_the_memory_cap_are_written_as_packs_at_once(
     monkeypatch.setattr(cache_module, "PACK_FLUSH_BYTES", 250)
     cache = Cache(tmp_path / "cache")
     keys = [key(DIGEST, "brotli", str(i)) for i in range(10)]
+    assert cache.get(keys[0]) is None  # the pack index is loaded (empty) before any pack exists
     for i, k in enumerate(keys):
         cache.stage(k, bytes([48 + i]) * 100)
     assert len(packs(tmp_path / "cache")) == 3  # after the 3rd, 6th and 9th payload
+    assert cache.get(keys[0]) == b"0" * 100  # the same cache finds what it wrote in a pack
     cache.flush()
     assert len(packs(tmp_path / "cache")) == 4
     assert [Cache(tmp_path / "cache").get(k) for k in keys] == [bytes([48 + i]) * 100 for i in range(10)]

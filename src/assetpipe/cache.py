@@ -80,7 +80,8 @@ class Cache:
         self._lock = threading.Lock()
         self._staged: dict[str, bytes] = {}  # small payloads waiting for flush()
         self._staged_bytes = 0
-        self._index: dict[str, tuple[Path, bytes, int, int, bytes]] | None = None  # packs, loaded lazily
+        # key -> (pack, payload offset, size, sha256 hex): where each packed entry is, loaded lazily
+        self._index: dict[str, tuple[Path, int, int, bytes]] | None = None
         self._used_packs: set[Path] = set()
 
     def _path(self, entry_key: str) -> Path:
@@ -129,7 +130,6 @@ class Cache:
                 return
             # A big site's small entries would otherwise sit in memory until the build ends.
             staged, self._staged, self._staged_bytes = self._staged, {}, 0
-            self._index = None  # reloaded with this pack if a later get() needs it
         try:
             self._write_pack(sorted(staged.items()))
         except (OSError, OutputError):
@@ -168,29 +168,45 @@ class Cache:
         return [self.root / PACK_DIR / n for n in names if n.endswith(PACK_SUFFIX) and not is_temp(n)]
 
     def _write_pack(self, items: list[tuple[str, bytes]]) -> None:
+        """Write one pack of ``items``; a loaded index learns where they are (no reload, no stale index)."""
         parts = [PACK_FORMAT]
+        records: list[tuple[str, int, int, bytes]] = []
+        offset = len(PACK_FORMAT)
         for entry_key, payload in items:
-            parts.append(
-                b"%s %s %d\n"
-                % (entry_key.encode(), hashlib.sha256(payload).hexdigest().encode(), len(payload))
-            )
-            parts.append(payload)
+            digest = hashlib.sha256(payload).hexdigest().encode()
+            header = b"%s %s %d\n" % (entry_key.encode(), digest, len(payload))
+            parts += (header, payload)
+            records.append((entry_key, offset + len(header), len(payload), digest))
+            offset += len(header) + len(payload)
         # Unique per process and moment: concurrent builds each add their own pack.
         name = f"{time.time_ns():020d}-{os.getpid()}-{os.urandom(4).hex()}{PACK_SUFFIX}"
-        write_atomic(self.root / PACK_DIR / name, b"".join(parts), fsync=False)
+        path = self.root / PACK_DIR / name
+        write_atomic(path, b"".join(parts), fsync=False)
+        with self._lock:
+            if self._index is not None:
+                for entry_key, start, size, digest in records:
+                    self._index[entry_key] = (path, start, size, digest)
 
     def _merge(self, packs: list[Path]) -> None:
         """Rewrite ``packs`` as one (the newest record of each key, digest-checked), then remove them."""
         merged: dict[str, bytes] = {}
+        read: list[Path] = []
         for pack in packs:  # oldest first (names start with the time), so newer records win
-            for entry_key, payload in _read_pack(pack):
-                merged[entry_key] = payload
+            try:
+                raw = pack.read_bytes()
+            except OSError:
+                continue  # left as it is: only a pack whose records were carried over is removed
+            read.append(pack)
+            for entry_key, start, size, digest in _pack_records(raw):
+                payload = raw[start : start + size]
+                if hashlib.sha256(payload).hexdigest().encode() == digest:
+                    merged[entry_key] = payload
+        with self._lock:
+            self._index = None  # reloaded from the merged pack if a later get() needs it
         if merged:
             self._write_pack(sorted(merged.items()))
-        for pack in packs:
+        for pack in read:
             pack.unlink(missing_ok=True)
-        with self._lock:
-            self._index = None
 
     def _get_packed(self, entry_key: str) -> bytes | None:
         with self._lock:
@@ -201,13 +217,19 @@ class Cache:
                         raw = pack.read_bytes()
                     except OSError:
                         continue
+                    # Only where each record is: the payloads are read when asked for.
                     for rec_key, start, size, digest in _pack_records(raw):
-                        self._index[rec_key] = (pack, raw, start, size, digest)
+                        self._index[rec_key] = (pack, start, size, digest)
             found = self._index.get(entry_key)
         if found is None:
             return None
-        pack, raw, start, size, digest = found
-        payload = raw[start : start + size]
+        pack, start, size, digest = found
+        try:
+            with pack.open("rb") as fh:
+                fh.seek(start)
+                payload = fh.read(size)
+        except OSError:
+            return None  # merged or pruned away meanwhile: a miss
         if hashlib.sha256(payload).hexdigest().encode() != digest:
             with self._lock:
                 if self._index is not None:  # (another thread may have dropped it for a reload)
@@ -295,18 +317,6 @@ def _pack_records(raw: bytes) -> Iterator[tuple[str, int, int, bytes]]:
             return
         yield parts[0].decode("ascii", "replace"), start, size, parts[1]
         pos = start + size
-
-
-def _read_pack(pack: Path) -> Iterator[tuple[str, bytes]]:
-    """The records of ``pack`` whose payload matches its digest."""
-    try:
-        raw = pack.read_bytes()
-    except OSError:
-        return
-    for entry_key, start, size, digest in _pack_records(raw):
-        payload = raw[start : start + size]
-        if hashlib.sha256(payload).hexdigest().encode() == digest:
-            yield entry_key, payload
 
 
 def _decode(raw: bytes) -> bytes | None:
