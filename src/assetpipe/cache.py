@@ -9,7 +9,8 @@ half-restored from a CI cache is a miss (and is removed), never copied into OUT.
 (temp file + rename), so a crash or two concurrent builds leave whole entries or none.
 
 Small payloads (the siblings of icons and other small files, most of a site's entries) are staged in
-memory and written together, at the end of a build, as one pack ``<root>/packs/<name>.pack``: a header line
+memory and written together (at the end of a build, and every :data:`PACK_FLUSH_BYTES` on the way) as a
+pack ``<root>/packs/<name>.pack``: a header line
 and then, per entry, ``<key> <sha256 of payload> <size>\n`` and the payload. Creating a file costs a
 filesystem far more than writing its few hundred bytes (0.1-0.5 ms each on the benchmark machine, where a
 cold build made 5,000 entries), so one file instead of thousands. Pack records are digest-checked on read
@@ -111,7 +112,7 @@ class Cache:
 
     def put(self, entry_key: str, payload: bytes) -> None:
         """Store ``payload`` atomically; a cache that cannot be written is skipped, never an error."""
-        header = b"%s %s %d\n" % (FORMAT, hashlib.sha256(payload).hexdigest().encode(), len(payload))
+        header = b"%s %s %d\n" % (FORMAT, _hex_digest(payload), len(payload))
         try:
             # No fsync: a torn entry after a power cut fails its digest check and is recomputed.
             write_atomic(self._path(entry_key), header + payload, fsync=False)
@@ -126,14 +127,21 @@ class Cache:
         with self._lock:
             self._staged[entry_key] = payload
             self._staged_bytes += len(payload)
-            if self._staged_bytes < PACK_FLUSH_BYTES:
-                return
-            # A big site's small entries would otherwise sit in memory until the build ends.
+            full = self._staged_bytes >= PACK_FLUSH_BYTES
+        if full:  # a big site's small entries would otherwise sit in memory until the build ends
+            self._pack_staged()
+
+    def _pack_staged(self) -> bool:
+        """Write what is staged as one pack; False when nothing was staged or it could not be written."""
+        with self._lock:
             staged, self._staged, self._staged_bytes = self._staged, {}, 0
+        if not staged:
+            return False
         try:
             self._write_pack(sorted(staged.items()))
         except (OSError, OutputError):
-            pass
+            return False  # read-only or full disk: the cache is an optimisation
+        return True
 
     def flush(self) -> None:
         """Write the staged payloads as one pack, mark the packs this process read from as used, and merge
@@ -141,17 +149,15 @@ class Cache:
         optimisation.
         """
         with self._lock:
-            staged, self._staged, self._staged_bytes = self._staged, {}, 0
             used, self._used_packs = self._used_packs, set()
         for pack in used:
             try:
                 os.utime(pack)
             except OSError:
                 pass  # pruned meanwhile, or a read-only restored cache
-        if not staged:
+        if not self._pack_staged():
             return  # nothing new: a no-op build does not even list the packs
         try:
-            self._write_pack(sorted(staged.items()))
             packs = self._pack_paths()
             if len(packs) > MAX_PACKS:
                 # All but the biggest (usually a cold build's): merging stays cheap however large it is.
@@ -173,7 +179,7 @@ class Cache:
         records: list[tuple[str, int, int, bytes]] = []
         offset = len(PACK_FORMAT)
         for entry_key, payload in items:
-            digest = hashlib.sha256(payload).hexdigest().encode()
+            digest = _hex_digest(payload)
             header = b"%s %s %d\n" % (entry_key.encode(), digest, len(payload))
             parts += (header, payload)
             records.append((entry_key, offset + len(header), len(payload), digest))
@@ -199,7 +205,7 @@ class Cache:
             read.append(pack)
             for entry_key, start, size, digest in _pack_records(raw):
                 payload = raw[start : start + size]
-                if hashlib.sha256(payload).hexdigest().encode() == digest:
+                if _hex_digest(payload) == digest:
                     merged[entry_key] = payload
         with self._lock:
             self._index = None  # reloaded from the merged pack if a later get() needs it
@@ -230,7 +236,7 @@ class Cache:
                 payload = fh.read(size)
         except OSError:
             return None  # merged or pruned away meanwhile: a miss
-        if hashlib.sha256(payload).hexdigest().encode() != digest:
+        if _hex_digest(payload) != digest:
             with self._lock:
                 if self._index is not None:  # (another thread may have dropped it for a reload)
                     self._index.pop(entry_key, None)  # a corrupted record: a miss, recomputed, re-packed
@@ -292,6 +298,11 @@ class Cache:
                 continue
 
 
+def _hex_digest(payload: bytes) -> bytes:
+    """The sha256 of ``payload`` in hex, as entry headers and pack records store it."""
+    return hashlib.sha256(payload).hexdigest().encode()
+
+
 def _pack_records(raw: bytes) -> Iterator[tuple[str, int, int, bytes]]:
     """(key, payload start, payload size, expected sha256 hex) of each whole record of a pack.
 
@@ -332,6 +343,6 @@ def _decode(raw: bytes) -> bytes | None:
         size = int(parts[3])
     except ValueError:
         return None
-    if size != len(payload) or hashlib.sha256(payload).hexdigest().encode() != parts[2]:
+    if size != len(payload) or _hex_digest(payload) != parts[2]:
         return None
     return payload

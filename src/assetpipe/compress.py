@@ -325,10 +325,10 @@ RELEASE_AFTER_SIZE = 256 * 1024
 def working_memory(encoding: str, compressor: str, size: int) -> int:
     """Peak memory of one compressor call on ``size`` bytes, rounded up from ru_maxrss measurements.
 
-    brotli-11 needs about 12 bytes per input byte (59 MiB for a 5 MB JSON, under 1 MB for inputs under
-    100 KB: its tables are sized to the input); zopfli about 27 per byte, but never more than 27 MB (it
-    works through 1 MB master blocks); zlib a fixed few hundred KB. Overestimating only costs parallelism;
-    underestimating costs the memory bound, so every figure is rounded up.
+    Measured: brotli-11 about 12 bytes per input byte (59 MiB for a 5 MB JSON, under 1 MB for inputs under
+    100 KB: its tables are sized to the input); zopfli up to 27 per byte but never more than 27 MB (it
+    works through 1 MB master blocks); zlib a few hundred KB. Overestimating only costs parallelism,
+    underestimating costs the memory bound, so the figures below are rounded up from those.
     """
     if encoding == "br":
         return (1 << 20) + 13 * size
@@ -385,8 +385,9 @@ class Compressor:
     def close(self, *, cancel: bool = False) -> None:
         """Stop the workers after the queued work (or drop the queue with ``cancel``) and join them.
 
-        A build that added cache entries then prunes the cache to ``max_cache_bytes`` (least recently
-        used first), so the cache stays bounded without a separate command; a no-op build never walks it.
+        The cache's staged small entries are then written as a pack, and a build that added entries prunes
+        the cache to ``max_cache_bytes`` (least recently used first), so the cache stays bounded without a
+        separate command; a no-op build never walks it.
         """
         with self._cond:
             if cancel:

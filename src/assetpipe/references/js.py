@@ -353,7 +353,7 @@ def _starts_statement(text: str, prev: _Token | None, tok: _Token) -> bool:
 _TRAILING_SOURCE_MAP = re.compile(
     r"(?:\A|[\n\r\u2028\u2029])[ \t]*//[#@][ \t]*sourceMappingURL[ \t]*=[ \t]*(\S+)\s*\Z"
 )
-_META_URL_ARGUMENT = [",", "import", ".", "meta", ".", "url"]
+_META_URL_ARGUMENT = (",", "import", ".", "meta", ".", "url")
 # Text that may start a reference: ``import`` before a specifier, a name, a brace, a star or a paren,
 # ``import.meta.url`` (for ``new URL(..., import.meta.url)``), ``export`` before a brace or a star; a "/"
 # admits a comment in between. The name after ``import`` is only looked at, not consumed: a rejected
@@ -417,14 +417,10 @@ def find_js_references(text: str) -> tuple[Reference, ...]:
                     found.append((nxt, Kind.MODULE))
             elif nxt.kind == "punct" and nxt.text == "(":
                 literal = _literal_at(text, tokens, i + 2)
-                after = tokens[literal[1]] if literal is not None and literal[1] < n else None
-                if (
-                    literal is not None
-                    and after is not None
-                    and after.kind == "punct"
-                    and after.text in (")", ",")
-                ):
-                    found.append((literal[0], Kind.DYNAMIC))
+                if literal is not None and literal[1] < n:
+                    after = tokens[literal[1]]
+                    if after.kind == "punct" and after.text in (")", ","):
+                        found.append((literal[0], Kind.DYNAMIC))
             elif (nxt.kind == "name" or (nxt.kind == "punct" and nxt.text in "{*")) and _starts_statement(
                 text, prev, tok
             ):
@@ -448,7 +444,7 @@ def find_js_references(text: str) -> tuple[Reference, ...]:
             and nxt.kind == "punct"
             and nxt.text == "("
             and (literal := _literal_at(text, tokens, i + 2)) is not None
-            and [t.text for t in tokens[literal[1] : literal[1] + 6]] == _META_URL_ARGUMENT
+            and tuple(t.text for t in tokens[literal[1] : literal[1] + 6]) == _META_URL_ARGUMENT
         ):
             found.append((literal[0], Kind.URL))
     refs: list[Reference] = []
