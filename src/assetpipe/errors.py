@@ -70,7 +70,15 @@ class ReferenceCycle(SourceError):
 
 
 class InvalidEncoding(SourceError):
-    """A text asset (CSS/JS) is not valid UTF-8."""
+    """A scanned text asset (CSS, JS, SVG, app manifest, browserconfig.xml) is not valid UTF-8."""
+
+
+class MalformedSource(SourceError):
+    """A file scanned with a real parser (JSON, XML) is not well-formed, so its references are unknown."""
+
+
+class SourceWarning(SourceError):
+    """Builds, but probably not as meant (a URL that cannot follow hashing): reported, never raised."""
 
 
 class OutputError(AssetpipeError):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from assetpipe import references
-from assetpipe.asset import Asset, Kind, Reference, is_module, is_scanned
+from assetpipe.asset import Asset, Kind, Reference, is_module
 from assetpipe.builds import record_build
 from assetpipe.config import Config
 from assetpipe.errors import AssetpipeError, BrokenReference, ConfigError, OutputError, SourceError
@@ -192,7 +192,7 @@ def _build_locked(
         record = state.unchanged(asset)
         node = _Node(asset, record)
         nodes[asset.logical_path] = node
-        if not is_scanned(asset.logical_path):
+        if not references.is_scanned(asset.logical_path):
             continue
         if record is not None and record.references is not None:
             node.refs = record.references
@@ -203,6 +203,7 @@ def _build_locked(
             # The text is read again when written, not held: holding every stylesheet and script from
             # here to there was the build's largest use of memory. The digest proves it is the same.
             node.digest = hashlib.sha256(raw).digest()
+        report.warnings.extend(str(w) for w in references.warnings(asset.logical_path, node.refs))
         deps: list[str] = []
         for ref in node.refs:
             try:
@@ -321,7 +322,7 @@ def _build_locked(
                 size=asset.size,
                 mtime_ns=asset.mtime_ns,
                 inode=asset.inode,
-                references=node.refs if is_scanned(logical) else None,
+                references=node.refs if references.is_scanned(logical) else None,
                 deps_key=deps_key,
                 output={"path": out_path, "hash": fp_hash, "integrity": integrity, "size": size},
                 entry=entry,
@@ -492,7 +493,7 @@ def _final_bytes(
 ) -> bytes:
     """The bytes to write: the source with each resolved reference spliced to its target's new URL."""
     asset = node.asset
-    if not is_scanned(asset.logical_path):
+    if not references.is_scanned(asset.logical_path):
         report.read += 1
         return _read(asset)
     raw = _read(asset)
@@ -513,7 +514,12 @@ def _final_bytes(
         (
             ref.start,
             ref.end,
-            new_url(asset.logical_path, target, output_path(target.logical_path), base_path),
+            references.escape(
+                asset.logical_path,
+                node.text,
+                ref,
+                new_url(asset.logical_path, target, output_path(target.logical_path), base_path),
+            ),
         )
         for ref, target in node.targets
     ]

@@ -301,8 +301,9 @@ def test_find_dispatches_on_the_css_suffix_case_insensitively() -> None:
 
 
 def test_find_returns_nothing_for_types_that_are_not_scanned() -> None:
-    assert find("img/logo.svg", '<image href="a.png"/> url(a.png)') == ()
+    assert find("img/logo.txt", '<image href="a.png"/> url(a.png)') == ()
     assert find("README", "url(a.png)") == ()
+    assert find("data/app.json", '{"icons": [{"src": "a.png"}]}') == ()
 
 
 def test_references_are_frozen_records() -> None:

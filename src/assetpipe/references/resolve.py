@@ -53,6 +53,8 @@ def resolve(
     Raises EscapesSource for a URL that climbs out of SRC and BrokenReference for one naming a file that
     is not in the build.
     """
+    if ref.kind is Kind.PAGE_RELATIVE:
+        return None  # resolved against the page, which the build does not know: left as written
     url = ref.url.strip()
     if not url or url.startswith("#") or url.startswith("//") or _SCHEME.match(url):
         return None

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import bisect
+import re
 
 from assetpipe.errors import InvalidEncoding
+
+# ECMA-426's "match a Source Map URL in a comment", ^[@#]\s*sourceMappingURL=(\S*?)\s*$, applied to a
+# comment's text (match with the comment's end as endpos), with JavaScript's \s rather than Python's.
+JS_SPACE = "\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+SOURCE_MAP_COMMENT = re.compile(f"[@#][{JS_SPACE}]*sourceMappingURL=([^{JS_SPACE}]*)[{JS_SPACE}]*\\Z")
 
 
 def decode_utf8(data: bytes, logical_path: str) -> str:
