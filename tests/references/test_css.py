@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from assetpipe.asset import Kind, Reference
 from assetpipe.references import find
 from assetpipe.references.css import find_css_references
@@ -238,6 +240,22 @@ def test_old_style_source_map_comment_is_found() -> None:
 def test_source_map_line_and_column() -> None:
     refs = find_css_references("a{}\n/*# sourceMappingURL=m.map */")
     assert [(r.line, r.column) for r in refs] == [(2, 22)]
+
+
+@pytest.mark.parametrize(
+    ("text", "link"),
+    [
+        ("a{}\n/*# sourceMappingURL=m.map */\n/* end */\n", "m.map"),
+        ("/*# sourceMappingURL=a.map */ /*# sourceMappingURL=b.map */", "b.map"),
+        ("/*# sourceMappingURL=m.map */\na{}", None),  # mid-stylesheet: a comment
+        ("a{}\n/*# sourceMappingURL=m.map", None),  # unclosed
+        ("a{}\n/*# sourceMappingURL = m.map */", None),  # no space around "=" (ECMA-426)
+    ],
+)
+def test_a_source_map_link_is_the_last_comment_with_only_whitespace_or_comments_after_it(
+    text: str, link: str | None
+) -> None:
+    assert urls(text) == ([link] if link else [])
 
 
 def test_a_comment_that_only_mentions_source_maps_is_not_one() -> None:

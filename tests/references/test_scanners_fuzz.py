@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from assetpipe.asset import Reference
 from assetpipe.config import Config
-from assetpipe.errors import AssetpipeError
+from assetpipe.errors import AssetpipeError, MalformedSource
 from assetpipe.pipeline import build
 from assetpipe.references.css import find_css_references
 from assetpipe.references.js import find_js_references
@@ -147,3 +147,120 @@ def test_a_build_of_generated_js_succeeds_or_raises_a_clean_error(tmp_path: Path
     out, ok = build_one(tmp_path, "app.js", text)
     if ok:
         rebuilt_references_keep_their_kinds(out, "app.js", text, find_js_references)
+
+
+# -- the parsed formats: SVG, app manifests, browserconfig.xml ----------------------------------------------
+
+XML_FRAGMENTS = [
+    *COMMON,
+    "<", ">", "/>", "</", "<svg", "<use", "<image", "<style>", "</style>", "<![CDATA[", "]]>", "<!--", "-->",
+    "<?xml version='1.0'?>", " href=", " xlink:href=", " style=", " fill=", "url(", "&amp;", "&quot;", "&#x41;",
+    "&lt;", "&e;", "&nope;", "<!DOCTYPE svg [", "<!ENTITY e 'x'>", "<!ENTITY f '&e;'>", "]>", "=", "\"a.png\"",
+    "'#i'", "xmlns:xlink='http://www.w3.org/1999/xlink'", "é",
+]  # fmt: skip
+SVG_WHOLE = [
+    '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">', "</svg>",
+    '<use href="a.png#i"/>', "<image xlink:href='a%20b.png'/>", '<rect style="fill:url(a.png)"/>',
+    "<style>a{b:url('a.png')}</style>", "<style><![CDATA[a{b:url(b.css)}]]></style>", '<use href="#i"/>',
+    '<feImage href="a.png"/>', '<rect fill="url(&quot;a.png&quot;)"/>',
+]  # fmt: skip
+JSON_FRAGMENTS = [
+    *COMMON, "{", "}", "[", "]", ":", '"icons"', '"src"', '"screenshots"', '"shortcuts"', '"a.png"', "null",
+    "true", "1e5", '"\\u0061.png"', '"\\/"', "NaN", "\ufeff",
+]  # fmt: skip
+JSON_WHOLE = [
+    '{"icons": [{"src": "a.png"}]}', '{"screenshots": [{"src": "a%20b.png"}], "icons": []}',
+    '{"shortcuts": [{"icons": [{"src": "./a.png"}]}]}', '{"icons": [{"src": "/static/a.png?v=1"}]}',
+]  # fmt: skip
+BROWSERCONFIG_WHOLE = [
+    "<browserconfig><msapplication><tile>", "</tile></msapplication></browserconfig>",
+    '<square150x150logo src="a.png"/>', "<TileImage src='a%20b.png'/>", "<TileColor>#fff</TileColor>",
+]  # fmt: skip
+
+
+def structured(fragments: list[str], whole: list[str]) -> st.SearchStrategy[str]:
+    """Mostly well-formed documents (whole pieces in order), sometimes broken by a random fragment."""
+    return st.one_of(
+        st.lists(st.sampled_from(whole), max_size=8).map("".join),
+        mixed(fragments, whole),
+        st.tuples(st.sampled_from(whole), mixed(fragments, whole), st.sampled_from(whole)).map("".join),
+    )
+
+
+def find_or_clean_error(name: str, text: str) -> tuple[Reference, ...] | None:
+    from assetpipe.references import find
+
+    try:
+        return find(name, text)
+    except MalformedSource as exc:
+        assert exc.path == name and "\n" not in str(exc)
+        return None
+
+
+@FUZZ
+@given(text=structured(XML_FRAGMENTS, SVG_WHOLE))
+def test_the_svg_scanner_never_raises_but_its_clean_error(text: str) -> None:
+    refs = find_or_clean_error("a.svg", text)
+    if refs is not None:
+        check_spans(text, refs)
+
+
+@FUZZ
+@given(text=structured(JSON_FRAGMENTS, JSON_WHOLE))
+def test_the_app_manifest_scanner_never_raises_but_its_clean_error(text: str) -> None:
+    refs = find_or_clean_error("site.webmanifest", text)
+    if refs is not None:
+        check_spans(text, refs)
+
+
+@FUZZ
+@given(text=structured(XML_FRAGMENTS, BROWSERCONFIG_WHOLE))
+def test_the_browserconfig_scanner_never_raises_but_its_clean_error(text: str) -> None:
+    refs = find_or_clean_error("browserconfig.xml", text)
+    if refs is not None:
+        check_spans(text, refs)
+
+
+def check_spans(text: str, refs: tuple[Reference, ...]) -> None:
+    """Spans lie inside the text, in order, without overlap, and positions agree (values may be decoded)."""
+    lines = LineIndex(text)
+    previous_end = 0
+    for ref in refs:
+        assert 0 <= previous_end <= ref.start <= ref.end <= len(text)
+        previous_end = ref.end
+        assert (ref.line, ref.column) == lines.position(ref.start)
+
+
+def rebuilt_scans_alike(out: Path, name: str, text: str) -> None:
+    """The rewritten file parses again, to references of the same kinds."""
+    import json
+
+    from assetpipe.references import find
+
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    written = (out / manifest["assets"][name]["path"]).read_bytes().decode("utf-8")
+    assert [r.kind for r in find(name, written)] == [r.kind for r in find(name, text)]
+
+
+@FUZZ_BUILD
+@given(text=structured(XML_FRAGMENTS, SVG_WHOLE))
+def test_a_build_of_generated_svg_succeeds_or_raises_a_clean_error(tmp_path: Path, text: str) -> None:
+    out, ok = build_one(tmp_path, "app.svg", text)
+    if ok:
+        rebuilt_scans_alike(out, "app.svg", text)
+
+
+@FUZZ_BUILD
+@given(text=structured(JSON_FRAGMENTS, JSON_WHOLE))
+def test_a_build_of_generated_app_manifests_succeeds_or_raises_a_clean_error(tmp_path: Path, text: str) -> None:
+    out, ok = build_one(tmp_path, "site.webmanifest", text)
+    if ok:
+        rebuilt_scans_alike(out, "site.webmanifest", text)
+
+
+@FUZZ_BUILD
+@given(text=structured(XML_FRAGMENTS, BROWSERCONFIG_WHOLE))
+def test_a_build_of_generated_browserconfig_succeeds_or_raises_a_clean_error(tmp_path: Path, text: str) -> None:
+    out, ok = build_one(tmp_path, "browserconfig.xml", text)
+    if ok:
+        rebuilt_scans_alike(out, "browserconfig.xml", text)
