@@ -58,7 +58,9 @@ def test_svg_manifest_and_browserconfig_point_at_the_hashed_names(
 def test_a_missing_svg_target_is_the_usual_broken_reference_with_line_and_column(
     make_source: Callable[[Tree], Path], tmp_path: Path
 ) -> None:
-    src = make_source({"img/logo.svg": f'<svg {SVG_NS}>\n  <image href="gone.png"/></svg>', "img/gone.jpg": PNG})
+    src = make_source(
+        {"img/logo.svg": f'<svg {SVG_NS}>\n  <image href="gone.png"/></svg>', "img/gone.jpg": PNG}
+    )
     with pytest.raises(BrokenReference) as info:
         run(src, tmp_path / "out")
     assert str(info.value) == (
@@ -152,5 +154,8 @@ def test_text_that_is_not_a_scanned_format_is_never_guessed_at(
     src = make_source({"data/list.json": '{"image": "../a.png", "gone": "../nope.png"}', "a.png": PNG,
                        "notes.txt": "url(a.png) ./a.png"})  # fmt: skip
     manifest, _ = run(src, tmp_path / "out")
-    assert text_of(tmp_path / "out", manifest, "data/list.json") == '{"image": "../a.png", "gone": "../nope.png"}'
+    assert (
+        text_of(tmp_path / "out", manifest, "data/list.json")
+        == '{"image": "../a.png", "gone": "../nope.png"}'
+    )
     assert re.fullmatch(r"notes\.[0-9a-f]{12}\.txt", manifest.assets["notes.txt"].path)

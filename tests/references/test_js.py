@@ -413,7 +413,9 @@ def test_a_plain_string_worker_is_recorded_as_page_relative_even_in_a_classic_sc
         ('new URL("a.png", import.meta.url)', "a\nb.png", "a\\nb.png"),
     ],
 )
-def test_a_new_url_is_escaped_for_its_string_and_reads_back_as_itself(statement: str, new: str, written: str) -> None:
+def test_a_new_url_is_escaped_for_its_string_and_reads_back_as_itself(
+    statement: str, new: str, written: str
+) -> None:
     from assetpipe.references import escape
 
     [ref] = find_js_references(statement)

@@ -252,7 +252,9 @@ def test_a_build_of_generated_svg_succeeds_or_raises_a_clean_error(tmp_path: Pat
 
 @FUZZ_BUILD
 @given(text=structured(JSON_FRAGMENTS, JSON_WHOLE))
-def test_a_build_of_generated_app_manifests_succeeds_or_raises_a_clean_error(tmp_path: Path, text: str) -> None:
+def test_a_build_of_generated_app_manifests_succeeds_or_raises_a_clean_error(
+    tmp_path: Path, text: str
+) -> None:
     out, ok = build_one(tmp_path, "site.webmanifest", text)
     if ok:
         rebuilt_scans_alike(out, "site.webmanifest", text)
@@ -260,7 +262,9 @@ def test_a_build_of_generated_app_manifests_succeeds_or_raises_a_clean_error(tmp
 
 @FUZZ_BUILD
 @given(text=structured(XML_FRAGMENTS, BROWSERCONFIG_WHOLE))
-def test_a_build_of_generated_browserconfig_succeeds_or_raises_a_clean_error(tmp_path: Path, text: str) -> None:
+def test_a_build_of_generated_browserconfig_succeeds_or_raises_a_clean_error(
+    tmp_path: Path, text: str
+) -> None:
     out, ok = build_one(tmp_path, "browserconfig.xml", text)
     if ok:
         rebuilt_scans_alike(out, "browserconfig.xml", text)

@@ -25,10 +25,18 @@ def urls(text: str, name: str = "site.webmanifest") -> list[str]:
 
 def test_every_image_member_is_a_reference_and_pages_are_not() -> None:
     text = json.dumps(MANIFEST, indent=2)
-    assert urls(text) == ["icons/192.png", "icons/512.png", "shots/wide.png", "icons/new.png", "icons/file.png"]
+    assert urls(text) == [
+        "icons/192.png",
+        "icons/512.png",
+        "shots/wide.png",
+        "icons/new.png",
+        "icons/file.png",
+    ]
 
 
-@pytest.mark.parametrize("name", ["site.webmanifest", "app/manifest.webmanifest", "manifest.json", "pwa/MANIFEST.JSON"])
+@pytest.mark.parametrize(
+    "name", ["site.webmanifest", "app/manifest.webmanifest", "manifest.json", "pwa/MANIFEST.JSON"]
+)
 def test_app_manifests_are_known_by_extension_or_by_the_name_manifest_json(name: str) -> None:
     assert is_scanned(name)
     assert urls('{"icons": [{"src": "a.png"}]}', name) == ["a.png"]
@@ -42,7 +50,12 @@ def test_other_json_files_are_not_scanned() -> None:
 def test_spans_cover_the_string_as_written_with_its_escapes() -> None:
     text = '{"icons": [{"src": "icons\\/a\\u002epng"}]}'
     [ref] = find("site.webmanifest", text)
-    assert (ref.url, text[ref.start : ref.end], ref.line, ref.column) == ("icons/a.png", "icons\\/a\\u002epng", 1, 21)
+    assert (ref.url, text[ref.start : ref.end], ref.line, ref.column) == (
+        "icons/a.png",
+        "icons\\/a\\u002epng",
+        1,
+        21,
+    )
 
 
 def test_members_of_the_wrong_type_are_ignored() -> None:
@@ -62,7 +75,12 @@ def test_the_last_of_duplicate_keys_counts_as_in_browsers() -> None:
 @pytest.mark.parametrize(
     ("text", "message", "line", "column"),
     [
-        ('{"icons": [\n  {"src": "a.png",}\n]}', "not valid JSON: Expecting property name enclosed in double quotes", 2, 19),
+        (
+            '{"icons": [\n  {"src": "a.png",}\n]}',
+            "not valid JSON: Expecting property name enclosed in double quotes",
+            2,
+            19,
+        ),
         ('{"icons": []} x', "not valid JSON: Extra data", 1, 15),
         ("", "not valid JSON: Expecting value", 1, 1),
         ('{"a": NaN}', "not valid JSON: NaN is not JSON", None, None),
@@ -75,8 +93,13 @@ def test_a_file_that_is_not_json_is_one_clear_error(
     with pytest.raises(MalformedSource) as info:
         find("site.webmanifest", text)
     error = info.value
-    assert (error.path, error.message, error.line, error.column) == ("site.webmanifest", message, line, column)
-    assert "assetpipe parses web app manifests to find their references" in str(error)
+    assert (error.path, error.message, error.line, error.column) == (
+        "site.webmanifest",
+        message,
+        line,
+        column,
+    )
+    assert "assetpipe parses web app manifests for references" in str(error)
 
 
 @pytest.mark.parametrize("new", ["icons/a.1234567890ab.png", 'a"b\\c.png?x=\u2028', "é.png"])

@@ -69,7 +69,7 @@ def find(logical_path: str, text: str) -> tuple[Reference, ...]:
             path=logical_path,
             line=exc.line,
             column=exc.column,
-            hint=exc.hint or f"assetpipe parses {fmt.plural} to find their references; fix it, or 'exclude' it",
+            hint=exc.hint or f"assetpipe parses {fmt.plural} for references; fix it or 'exclude' it",
         ) from None
 
 
