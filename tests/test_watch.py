@@ -514,3 +514,17 @@ def test_a_long_session_keeps_the_first_build_record_and_only_the_latest_rebuild
     watch_loop(config, edits(), lambda line: None)
     records = sorted((out / ".assetpipe" / "builds").glob("*.json"))
     assert len(records) == 2  # the first build's and the latest rebuild's, not one per save
+
+
+def test_the_change_line_names_only_published_paths_not_an_editors_temporary_file(tmp_path: Path) -> None:
+    src = age(write_tree(tmp_path / "src", SITE))
+    config = Config(source=src, output=tmp_path / "out", compress=False, cache_dir=tmp_path / "cache")
+    lines: list[str] = []
+
+    def edits() -> Iterator[Sequence[str]]:
+        # sed -i writes css/sedFIsWxT, then renames it over the file: the watcher sees both names.
+        (src / "css/theme.css").write_text("a { color: teal; }\n", encoding="utf-8")
+        yield ["css/sedFIsWxT", "css/theme.css"]
+
+    watch_loop(config, edits(), lines.append)
+    assert lines[1].startswith("changed css/theme.css: ")

@@ -6,6 +6,7 @@ that is silently ignored publishes what the user meant to hide.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -143,8 +144,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 def _check(key: str, value: Any, where: str) -> Any:
     if key not in _KEYS:
-        known = ", ".join(sorted(_KEYS))
-        raise ConfigError(f"unknown key {key!r}", path=where, hint=f"known keys: {known}")
+        close = difflib.get_close_matches(key, list(_KEYS), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else "known keys: " + ", ".join(sorted(_KEYS))
+        raise ConfigError(f"unknown key {key!r}", path=where, hint=hint)
     types, _ = _KEYS[key]
     # bool is an int subclass: refuse `min_size = true`.
     if isinstance(value, bool) and bool not in types:
@@ -166,12 +168,29 @@ def _check(key: str, value: Any, where: str) -> Any:
     return value
 
 
-def load_config(
-    config_file: Path | None,
-    cwd: Path,
-    overrides: dict[str, Any] | None = None,
-) -> Config:
-    """Merge the config file (named, or found in ``cwd``) with flag overrides into a Config."""
+@dataclass(frozen=True, slots=True)
+class OutputSettings:
+    """What the commands that only read OUT need (verify, clean, snippet), found as a build finds its
+    config: ``output`` defaults to ``dist`` in the working directory when nothing names one."""
+
+    output: Path
+    snippet_root: str | None
+    config_file: Path | None
+
+
+def load_output_settings(
+    config_file: Path | None, cwd: Path, overrides: dict[str, Any] | None = None
+) -> OutputSettings:
+    """The config file's OUT (named, or found in ``cwd``), with ``--output`` on top."""
+    values, path = _values(config_file, cwd, overrides)
+    output = values.get("output") or _resolve(cwd / "dist")
+    return OutputSettings(output=output, snippet_root=values.get("snippet_root"), config_file=path)
+
+
+def _values(
+    config_file: Path | None, cwd: Path, overrides: dict[str, Any] | None
+) -> tuple[dict[str, Any], Path | None]:
+    """The checked values of the config file (named, or found in ``cwd``) with overrides on top."""
     overrides = dict(overrides or {})
     path = config_file if config_file is not None else find_config_file(cwd)
     values: dict[str, Any] = {}
@@ -191,6 +210,16 @@ def load_config(
         if _KEYS[key][1]:
             value = _resolve(cwd / Path(os.path.expanduser(str(value))))
         values[key] = value
+    return values, path
+
+
+def load_config(
+    config_file: Path | None,
+    cwd: Path,
+    overrides: dict[str, Any] | None = None,
+) -> Config:
+    """Merge the config file (named, or found in ``cwd``) with flag overrides into a Config."""
+    values, path = _values(config_file, cwd, overrides)
     where = str(path) if path is not None else "command line"
     for required in ("source", "output"):
         if required not in values:

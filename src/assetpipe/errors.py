@@ -28,23 +28,28 @@ class AssetpipeError(Exception):
         self.column = column
         self.hint = hint
 
-    def location(self) -> str:
-        """``path:line:column`` with whatever parts are known."""
-        if self.path is None:
+    def location(self, path: str | None = None) -> str:
+        """``path:line:column`` with whatever parts are known (``path`` shown instead of ``self.path``)."""
+        loc = self.path if path is None else path
+        if loc is None:
             return ""
-        loc = self.path
         if self.line is not None:
             loc += f":{self.line}"
             if self.column is not None:
                 loc += f":{self.column}"
         return loc
 
-    def __str__(self) -> str:
-        loc = self.location()
+    def describe(self, path: str | None = None) -> str:
+        """The one-line diagnostic, with ``path`` shown for the file when given (the CLI shows paths as
+        the user would type them; the library knows them relative to SRC)."""
+        loc = self.location(path)
         text = f"{loc}: {self.message}" if loc else self.message
         if self.hint:
             text += f" ({self.hint})"
         return text
+
+    def __str__(self) -> str:
+        return self.describe()
 
 
 class ConfigError(AssetpipeError):
@@ -54,7 +59,7 @@ class ConfigError(AssetpipeError):
 
 
 class SourceError(AssetpipeError):
-    """A source file cannot be built as it stands."""
+    """A source file cannot be built as it stands; ``path`` is its logical path (relative to SRC)."""
 
 
 class BrokenReference(SourceError):

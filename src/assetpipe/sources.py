@@ -43,7 +43,8 @@ def check_layout(config: Config) -> None:
     src = _resolve(config.source, "source directory")
     out = _resolve(config.output, "output directory")
     if not src.is_dir():
-        raise ConfigError("source directory does not exist", path=str(config.source))
+        problem = "is a file, not a directory" if src.exists() else "does not exist"
+        raise ConfigError(f"source directory {problem}", path=str(config.source))
     if src == out:
         raise ConfigError("output directory is the source directory", path=str(out))
     if src.is_relative_to(out):
@@ -163,14 +164,17 @@ def scan_with_memo(
                 target = _resolve(Path(entry.path), "symlink", SourceError)
                 if not _inside(target, src):
                     raise EscapesSource(
-                        f"symlink leads outside the source root (to {target}); it is not published",
+                        f"symlink leads outside the source root (to {target}), so the build stops: "
+                        "nothing outside SRC is read or published",
                         path=logical,
+                        hint="replace the link with a copy of what it points to",
                     )
                 if not target.exists():
                     raise SourceError("dangling symlink", path=logical)
                 if any(_is_hidden(part) for part in target.relative_to(src).parts):
                     raise EscapesSource(
-                        "symlink leads to a hidden file or folder, which is never published", path=logical
+                        "symlink leads to a hidden file or folder, which is never published: the build stops",
+                        path=logical,
                     )
             if entry.is_dir():
                 if skip_dirs:

@@ -18,7 +18,7 @@ import signal
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
@@ -208,8 +208,13 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
 
 
-def rebuild_line(paths: Sequence[str], report: BuildReport) -> str:
-    """One line per rebuild: what changed, what was rebuilt, how long it took."""
+def rebuild_line(paths: Sequence[str], report: BuildReport, before: Collection[str] = ()) -> str:
+    """One line per rebuild: what changed, what was rebuilt, how long it took.
+
+    Only published paths are named: in the new manifest, or in the one ``before`` it (a deleted file),
+    or a folder. An editor's or ``sed -i``'s temporary file (``css/sedFIsWxT``) comes and goes unnamed.
+    """
+    paths = [p for p in paths if p.endswith("/") or p in report.manifest.assets or p in before]
     line = (
         f"changed {describe(paths)}: {report.written} written, {report.read} read "
         f"of {report.files} files in {_ms(report.seconds)}"
@@ -268,6 +273,7 @@ def watch_loop(
     # Paths changed since the last good build: a failed build leaves them pending, so the next build
     # (which re-lists only the directories of what changed) still looks at them.
     pending: set[str] = set()
+    published: list[frozenset[str]] = []  # the logical paths of the last good build, for the change line
 
     def run(paths: Sequence[str] | None) -> None:
         guard.phase = "reading"
@@ -279,6 +285,7 @@ def watch_loop(
             # second build (same state, so it only compresses) adds the siblings and their encodings.
             quick = replace(config, compress=False) if config.compress else config
             report = build(quick, reporter=reporter, state=state, changed=keep, touched=touched)
+            before, published[:] = published[:], [frozenset(report.manifest.assets)]
             pending.clear()
             for warning in report.warnings:
                 echo(f"warning: {warning}")
@@ -286,7 +293,7 @@ def watch_loop(
                 echo(report.summary())
                 records.keep = build_id(report.manifest)
             else:
-                echo(rebuild_line(paths, report))
+                echo(rebuild_line(paths, report, before[0] if before else ()))
                 records.replace(config.output.resolve(), build_id(report.manifest))
             if config.compress and not guard.stop.is_set():
                 guard.phase = "reading"
