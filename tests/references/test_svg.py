@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from assetpipe.asset import Kind
@@ -171,3 +173,28 @@ def test_a_new_url_is_escaped_for_xml_and_css_and_reads_back_as_itself(
     assert out == written
     rewritten = text[: ref.start] + out + text[ref.end :]
     assert urls(rewritten) == [new]
+
+
+def test_an_svg_in_another_encoding_without_references_is_copied_as_it_is(tmp_path: Path) -> None:
+    from assetpipe.config import Config
+    from assetpipe.errors import InvalidEncoding
+    from assetpipe.manifest import Manifest
+    from assetpipe.pipeline import build
+
+    latin1 = '<?xml version="1.0" encoding="iso-8859-1"?><svg><title>Größe</title></svg>'.encode("latin-1")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "old.svg").write_bytes(latin1)
+    build(Config(source=src, output=tmp_path / "out", compress=False))
+    manifest = Manifest.load(tmp_path / "out/manifest.json")
+    assert (tmp_path / "out" / manifest.assets["old.svg"].path).read_bytes() == latin1
+    # One that could refer is refused, as a stylesheet would be: its references cannot be rewritten safely.
+    (src / "old.svg").write_bytes(latin1.replace(b"</svg>", b'<use href="a.svg"/></svg>'))
+    with pytest.raises(InvalidEncoding, match="not valid UTF-8"):
+        build(Config(source=src, output=tmp_path / "out", compress=False))
+
+
+def test_an_entity_that_writes_markup_is_refused() -> None:
+    text = '<!DOCTYPE svg [<!ENTITY u "<use href=\'a.svg\'/>">]><svg xmlns="http://www.w3.org/2000/svg">&u;</svg>'
+    with pytest.raises(MalformedSource, match="entity 'u' holds markup: refused"):
+        find("img/a.svg", text)

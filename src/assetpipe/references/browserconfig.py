@@ -20,7 +20,7 @@ def find(text: str) -> tuple[Reference, ...]:
     """Every tile image's URL in ``text``, in order of appearance."""
     lines = LineIndex(text)
     found: list[Reference] = []
-    for element in markup.parse(text, lambda namespace, name: False):
+    for element in markup.parse(text, lambda namespace, name: False, frozenset({"src"})):
         if element.namespace or element.name.lower() not in _TILES:
             continue
         for attribute in element.attributes:

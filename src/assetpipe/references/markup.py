@@ -82,8 +82,12 @@ class Element:
     content: Content | None  # only for the elements the caller asked the text of
 
 
-def parse(text: str, wants_text: Callable[[str, str], bool]) -> list[Element]:
-    """Every element of the document, in order; raises MalformedSource for a document that is not XML."""
+def parse(
+    text: str, wants_text: Callable[[str, str], bool], attributes: frozenset[str] = frozenset()
+) -> list[Element]:
+    """Every element of the document, in order, with those of its ``attributes`` (names as in Attribute)
+    it has, and its text if ``wants_text(namespace, name)``; MalformedSource for a document that is not
+    XML. Only the attributes asked for are mapped: an SVG font's glyph outlines are never walked."""
     data = text.encode("utf-8", "surrogatepass")
     parser = expat.ParserCreate(encoding="utf-8", namespace_separator=" ")
     parser.ordered_attributes = True
@@ -100,13 +104,16 @@ def parse(text: str, wants_text: Callable[[str, str], bool]) -> list[Element]:
             raise MalformedSource(f"external entity {name!r} refused: nothing outside the file is read")
         if "&" in value or "%" in value or len(value) > _MAX_ENTITY_CHARS:
             raise MalformedSource(f"entity {name!r} refers to other entities or is too long: refused")
+        if "<" in value:  # elements written by an entity have no place in the file to rewrite
+            raise MalformedSource(f"entity {name!r} holds markup: refused")
         if not is_parameter:
             entities[name] = value
 
     def on_start(qualified: str, attrs: list[str]) -> None:
         namespace, _, name = qualified.rpartition(" ")
         at = offsets.char(parser.CurrentByteIndex)
-        elements.append(Element(namespace, name, _attributes(text, at, attrs, entities), None))
+        found = _attributes(text, at, attrs, entities, attributes) if attrs else ()
+        elements.append(Element(namespace, name, found, None))
         tag_starts.append(at)
         open_elements.append((len(elements) - 1, []) if wants_text(namespace, name) else None)
 
@@ -182,11 +189,17 @@ def _start_tag_end(text: str, at: int) -> int:
     return len(text) if close == -1 else close + 1
 
 
-def _attributes(text: str, at: int, parsed: list[str], entities: dict[str, str]) -> tuple[Attribute, ...]:
-    """The start tag's attributes at ``at``, paired in order with expat's (which leaves out xmlns ones)."""
-    m = _TAG_NAME.match(text, at)
-    if m is None or not parsed:
+def _attributes(
+    text: str, at: int, parsed: list[str], entities: dict[str, str], wanted: frozenset[str]
+) -> tuple[Attribute, ...]:
+    """The ``wanted`` attributes of the start tag at ``at``, located by pairing the tag's attributes in
+    order with expat's (which leaves out the xmlns ones)."""
+    names, values = parsed[0::2], parsed[1::2]
+    if not any(name in wanted for name in names):
         return ()
+    m = _TAG_NAME.match(text, at)
+    if m is None:
+        raise MalformedSource("an element's start tag could not be located in the file")
     raw: list[tuple[str, int, int, str]] = []
     pos = m.end()
     while (attr := _ATTRIBUTE.match(text, pos)) is not None:
@@ -196,11 +209,12 @@ def _attributes(text: str, at: int, parsed: list[str], entities: dict[str, str])
         if name != "xmlns" and not name.startswith("xmlns:"):
             raw.append((name, attr.start(group), attr.end(group), quote))
         pos = attr.end()
-    names, values = parsed[0::2], parsed[1::2]
     if len(raw) != len(names):
         raise MalformedSource("attributes could not be located in the start tag")
     out: list[Attribute] = []
     for name, value, (_raw_name, start, end, quote) in zip(names, values, raw, strict=True):
+        if name not in wanted:
+            continue
         decoded = _decode(text, start, end, entities, attribute=True)
         if decoded is None or decoded.value != value:
             raise MalformedSource(f"attribute {name.rpartition(' ')[2]!r} cannot be mapped back to the file")

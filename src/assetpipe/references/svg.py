@@ -49,7 +49,9 @@ def find(text: str) -> tuple[Reference, ...]:
 
 def escape(text: str, ref: Reference, url: str) -> str:
     """``url`` as it must be written in ``ref``'s span: CSS-escaped where it sits in CSS, then XML."""
-    located = _by_start(text)[ref.start]
+    located = _by_start(text).get(ref.start)
+    if located is None:  # not expected: the pipeline passes references found in this very text
+        return markup.escape_attribute(url)
     written = css.escape_in(located.css, url) if located.css is not None else url
     if located.xml == "attribute":
         return markup.escape_attribute(written)
@@ -65,7 +67,8 @@ def _by_start(text: str) -> dict[int, _Located]:
 def _locate(text: str) -> list[_Located]:
     lines = LineIndex(text)
     found: list[_Located] = []
-    for element in markup.parse(text, lambda namespace, name: namespace == SVG and name == "style"):
+    wanted = _URL_ATTRIBUTES | {"href", XLINK_HREF, "style", "type"}
+    for element in markup.parse(text, lambda namespace, name: namespace == SVG and name == "style", wanted):
         if element.namespace != SVG:
             continue
         attributes = {a.name: a for a in element.attributes}
