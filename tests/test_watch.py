@@ -275,7 +275,8 @@ def test_a_broken_edit_prints_the_error_keeps_the_last_manifest_and_the_next_goo
         theme = session.src / "css/theme.css"
         theme.write_bytes(broken if isinstance(broken, bytes) else broken.encode())
         wait_for(lambda: session.errors(), "an error line")
-        assert session.errors()[0].startswith("error: " + message), session.errors()
+        # Named as typed from the working directory: SRC is outside it here, so the path is absolute.
+        assert session.errors()[0].startswith(f"error: {session.src}/{message}"), session.errors()
         assert (session.out / "manifest.json").read_bytes() == manifest_bytes
         for entry in session.manifest().values():
             assert (session.out / str(entry["path"])).is_file()
@@ -496,7 +497,7 @@ def test_a_change_seen_by_a_failed_rebuild_is_still_built_by_the_next_good_one(t
         yield ["css/main.css"]
 
     watch_loop(config, edits(), lines.append)
-    assert lines[1].startswith("error: css/main.css:1:")
+    assert lines[1].startswith(f"error: {src}/css/main.css:1:")
     util = read_manifest(out)["js/util.js"]["path"]
     assert (out / str(util)).read_text(encoding="utf-8") == "export const x = 2;\n"
 

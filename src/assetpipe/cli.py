@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sys
 import time
 import traceback
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from assetpipe import __version__
-from assetpipe.errors import AssetpipeError, SourceError
+from assetpipe.errors import AssetpipeError
 
 if TYPE_CHECKING:
     from assetpipe.pipeline import BuildReport
@@ -27,30 +26,10 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def user_path(path: str, source: Path | None = None) -> str:
-    """A path as the user would type it: relative to the working directory when it lies under it.
-
-    ``path`` is absolute, or (with ``source``) a logical path relative to SRC, as SourceErrors carry.
-    """
-    if os.path.isabs(path):
-        full = Path(path)
-    elif source is not None and not path.startswith(("'", '"')):  # a repr()'d unprintable name stays
-        full = source / path
-    else:
-        return path
-    try:
-        return full.relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return str(full)
-
-
 def _fail(exc: AssetpipeError, verbose: bool, source: Path | None = None) -> None:
     if verbose:
         traceback.print_exception(exc, file=sys.stderr)
-    shown = None
-    if exc.path is not None:
-        shown = user_path(exc.path, source if isinstance(exc, SourceError) else None)
-    click.echo(f"error: {exc.describe(shown)}", err=True)
+    click.echo(f"error: {exc.render(source)}", err=True)
     sys.exit(exc.exit_code)
 
 

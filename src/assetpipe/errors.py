@@ -6,6 +6,9 @@ compiler-style line: ``css/app.css:12:5: broken reference 'img/logo.png': no suc
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 
 class AssetpipeError(Exception):
     """Base of every error assetpipe raises on purpose; anything else is a bug."""
@@ -47,6 +50,25 @@ class AssetpipeError(Exception):
         if self.hint:
             text += f" ({self.hint})"
         return text
+
+    def render(self, source: Path | None = None) -> str:
+        """The one-line diagnostic with the path as the user would type it from the working directory.
+
+        An absolute path is shown relative to the working directory when it lies under it; a SourceError's
+        logical path is first joined to ``source`` (SRC).
+        """
+        if self.path is None:
+            return self.describe()
+        if os.path.isabs(self.path):
+            full = Path(self.path)
+        elif source is not None and isinstance(self, SourceError) and not self.path.startswith(("'", '"')):
+            full = source / self.path  # (a repr()'d unprintable name is shown as it is)
+        else:
+            return self.describe()
+        try:
+            return self.describe(full.relative_to(Path.cwd().resolve()).as_posix())
+        except (ValueError, OSError):
+            return self.describe(str(full))
 
     def __str__(self) -> str:
         return self.describe()

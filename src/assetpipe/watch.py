@@ -308,7 +308,7 @@ def watch_loop(
                         f"{compressed.cache_hits} from the cache, in {_ms(compressed.seconds)}"
                     )
         except AssetpipeError as exc:
-            echo(f"error: {exc}")
+            echo(f"error: {exc.render(config.source)}")
         except OSError as exc:
             # A file that vanishes between the walk and its stat (a checkout in progress): the event that
             # removed it is already queued, so the next batch builds the settled tree.
