@@ -158,33 +158,81 @@ XML_FRAGMENTS = [
     "&lt;", "&e;", "&nope;", "<!DOCTYPE svg [", "<!ENTITY e 'x'>", "<!ENTITY f '&e;'>", "]>", "=", "\"a.png\"",
     "'#i'", "xmlns:xlink='http://www.w3.org/1999/xlink'", "é",
 ]  # fmt: skip
-SVG_WHOLE = [
-    '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">', "</svg>",
-    '<use href="a.png#i"/>', "<image xlink:href='a%20b.png'/>", '<rect style="fill:url(a.png)"/>',
-    "<style>a{b:url('a.png')}</style>", "<style><![CDATA[a{b:url(b.css)}]]></style>", '<use href="#i"/>',
-    '<feImage href="a.png"/>', '<rect fill="url(&quot;a.png&quot;)"/>',
-]  # fmt: skip
 JSON_FRAGMENTS = [
     *COMMON, "{", "}", "[", "]", ":", '"icons"', '"src"', '"screenshots"', '"shortcuts"', '"a.png"', "null",
     "true", "1e5", '"\\u0061.png"', '"\\/"', "NaN", "\ufeff",
 ]  # fmt: skip
-JSON_WHOLE = [
-    '{"icons": [{"src": "a.png"}]}', '{"screenshots": [{"src": "a%20b.png"}], "icons": []}',
-    '{"shortcuts": [{"icons": [{"src": "./a.png"}]}]}', '{"icons": [{"src": "/static/a.png?v=1"}]}',
+# URLs as they may be written inside XML attributes and JSON strings (entities and escapes included), most
+# of which resolve in build_one's tree.
+URLS = [
+    "a.png", "./a.png", "a%20b.png", "a.png#x", "#i", "/static/a.png?v=1&amp;w=2", "a&#46;png", " a.png ",
+    "b.css", "c.js", "gone.png", "../up.png", "data:,x", "http://h/a.png", "",
 ]  # fmt: skip
-BROWSERCONFIG_WHOLE = [
-    "<browserconfig><msapplication><tile>", "</tile></msapplication></browserconfig>",
-    '<square150x150logo src="a.png"/>', "<TileImage src='a%20b.png'/>", "<TileColor>#fff</TileColor>",
+SVG_OPEN = '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">'
+SVG_ELEMENTS = [
+    '<use href="{u}"/>', "<image xlink:href='{u}'/>", '<feImage href="{u}" xlink:href="x.png"/>',
+    '<rect style="fill:url({u}); stroke: url(&quot;{u}&quot;)"/>', "<rect fill='url(\"{u}\")'/>",
+    "<style>a{{b:url('{u}')}} @import \"{u}\";</style>", "<style><![CDATA[a{{b:url({u})}}]]></style>",
+    '<a href="{u}"><text>t</text></a>', "<g><title>é &amp; ü</title></g>", "<!-- <use href='{u}'/> -->",
 ]  # fmt: skip
+BROWSERCONFIG_ELEMENTS = [
+    '<square70x70logo src="{u}"/>', "<TileImage src='{u}'/>", "<TileColor>#fff</TileColor>",
+    '<polling-uri src="{u}"/>', "<wide310x150logo src=\"{u}\"></wide310x150logo>",
+]  # fmt: skip
+JSON_URLS = ["a.png", "./a%20b.png", "a\\u002epng", "/static/a.png?v=1", "gone.png", "#x", 'a\\"b.png', ""]
 
 
-def structured(fragments: list[str], whole: list[str]) -> st.SearchStrategy[str]:
-    """Mostly well-formed documents (whole pieces in order), sometimes broken by a random fragment."""
-    return st.one_of(
-        st.lists(st.sampled_from(whole), max_size=8).map("".join),
-        mixed(fragments, whole),
-        st.tuples(st.sampled_from(whole), mixed(fragments, whole), st.sampled_from(whole)).map("".join),
+def xml_documents(open_tag: str, close_tag: str, elements: list[str]) -> st.SearchStrategy[str]:
+    """Well-formed documents of ``elements`` with URLs from URLS (or random text) filled in."""
+    url = st.one_of(
+        st.sampled_from(URLS),
+        st.text(
+            alphabet=st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="<&\"'"),
+            max_size=8,
+        ),
     )
+    element = st.tuples(st.sampled_from(elements), url).map(lambda pair: pair[0].format(u=pair[1]))
+    return st.lists(element, max_size=8).map(lambda parts: open_tag + "".join(parts) + close_tag)
+
+
+def app_manifests() -> st.SearchStrategy[str]:
+    """JSON app manifests: image lists in the places that refer, and in places that don't."""
+    src = st.one_of(
+        st.sampled_from(JSON_URLS),
+        st.text(
+            alphabet=st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters='"\\'), max_size=8
+        ),
+    )
+    image = src.map(lambda u: '{"src": "' + u + '", "sizes": "1x1"}')
+    images = st.lists(image, max_size=3).map(lambda xs: "[" + ", ".join(xs) + "]")
+    member = st.one_of(
+        images.map(lambda xs: '"icons": ' + xs),
+        images.map(lambda xs: '"screenshots": ' + xs),
+        images.map(lambda xs: '"shortcuts": [{"url": "/x", "icons": ' + xs + "}]"),
+        images.map(lambda xs: '"other": ' + xs),
+        src.map(lambda u: '"start_url": "' + u + '"'),
+    )
+    return st.lists(member, max_size=5).map(lambda ms: "{" + ", ".join(ms) + "}")
+
+
+def structured(documents: st.SearchStrategy[str], fragments: list[str]) -> st.SearchStrategy[str]:
+    """Well-formed documents, documents broken by random fragments, and fragments alone."""
+    broken = st.tuples(documents, st.integers(min_value=0), mixed(fragments, fragments)).map(
+        lambda t: t[0][: t[1] % (len(t[0]) + 1)] + t[2] + t[0][t[1] % (len(t[0]) + 1) :]
+    )
+    return st.one_of(documents, documents, broken, mixed(fragments, fragments))
+
+
+SVGS = structured(xml_documents(SVG_OPEN, "</svg>", SVG_ELEMENTS), XML_FRAGMENTS)
+APP_MANIFESTS = structured(app_manifests(), JSON_FRAGMENTS)
+BROWSERCONFIGS = structured(
+    xml_documents(
+        "<browserconfig><msapplication><tile>",
+        "</tile></msapplication></browserconfig>",
+        BROWSERCONFIG_ELEMENTS,
+    ),
+    XML_FRAGMENTS,
+)
 
 
 def find_or_clean_error(name: str, text: str) -> tuple[Reference, ...] | None:
@@ -198,7 +246,7 @@ def find_or_clean_error(name: str, text: str) -> tuple[Reference, ...] | None:
 
 
 @FUZZ
-@given(text=structured(XML_FRAGMENTS, SVG_WHOLE))
+@given(text=SVGS)
 def test_the_svg_scanner_never_raises_but_its_clean_error(text: str) -> None:
     refs = find_or_clean_error("a.svg", text)
     if refs is not None:
@@ -206,7 +254,7 @@ def test_the_svg_scanner_never_raises_but_its_clean_error(text: str) -> None:
 
 
 @FUZZ
-@given(text=structured(JSON_FRAGMENTS, JSON_WHOLE))
+@given(text=APP_MANIFESTS)
 def test_the_app_manifest_scanner_never_raises_but_its_clean_error(text: str) -> None:
     refs = find_or_clean_error("site.webmanifest", text)
     if refs is not None:
@@ -214,7 +262,7 @@ def test_the_app_manifest_scanner_never_raises_but_its_clean_error(text: str) ->
 
 
 @FUZZ
-@given(text=structured(XML_FRAGMENTS, BROWSERCONFIG_WHOLE))
+@given(text=BROWSERCONFIGS)
 def test_the_browserconfig_scanner_never_raises_but_its_clean_error(text: str) -> None:
     refs = find_or_clean_error("browserconfig.xml", text)
     if refs is not None:
@@ -243,7 +291,7 @@ def rebuilt_scans_alike(out: Path, name: str, text: str) -> None:
 
 
 @FUZZ_BUILD
-@given(text=structured(XML_FRAGMENTS, SVG_WHOLE))
+@given(text=SVGS)
 def test_a_build_of_generated_svg_succeeds_or_raises_a_clean_error(tmp_path: Path, text: str) -> None:
     out, ok = build_one(tmp_path, "app.svg", text)
     if ok:
@@ -251,7 +299,7 @@ def test_a_build_of_generated_svg_succeeds_or_raises_a_clean_error(tmp_path: Pat
 
 
 @FUZZ_BUILD
-@given(text=structured(JSON_FRAGMENTS, JSON_WHOLE))
+@given(text=APP_MANIFESTS)
 def test_a_build_of_generated_app_manifests_succeeds_or_raises_a_clean_error(
     tmp_path: Path, text: str
 ) -> None:
@@ -261,7 +309,7 @@ def test_a_build_of_generated_app_manifests_succeeds_or_raises_a_clean_error(
 
 
 @FUZZ_BUILD
-@given(text=structured(XML_FRAGMENTS, BROWSERCONFIG_WHOLE))
+@given(text=BROWSERCONFIGS)
 def test_a_build_of_generated_browserconfig_succeeds_or_raises_a_clean_error(
     tmp_path: Path, text: str
 ) -> None:
