@@ -383,8 +383,8 @@ _META_URL_ARGUMENT = (",", "import", ".", "meta", ".", "url")
 _META_RESOLVE = (".", "meta", ".", "resolve", "(")
 _WORKERS = frozenset({"Worker", "SharedWorker"})
 # Text that may start a reference: ``import`` before a specifier, a name, a brace, a star or a paren,
-# ``import.meta.url`` (for ``new URL(..., import.meta.url)``), ``import.meta.resolve``, ``Worker(`` (for a
-# plain-string worker's warning), ``export`` before a brace or a star; a "/"
+# ``import.meta.url`` (for ``new URL(..., import.meta.url)``), ``import.meta.resolve``, ``export`` before a
+# brace or a star; a "/"
 # admits a comment in between. The name after ``import`` is only looked at, not consumed: a rejected
 # match must not swallow the start of the next one (``// re-import\nimport "./a.js"``). Never after a
 # name character, "-", "." or a quote (checked by hand: a lookbehind would cost this search its literal
@@ -392,8 +392,11 @@ _WORKERS = frozenset({"Worker", "SharedWorker"})
 # ``-import`` are not statements.
 _MODULE_SYNTAX = re.compile(
     r"import(?:\s*[\"'`({*/]|\s+(?=[A-Za-z_$\\\u0080-\uffff])|\s*\.\s*meta\s*\.\s*(?:url|resolve))"
-    r"|export\s*[{*/]|(?:Shared)?Worker\s*\("
+    r"|export\s*[{*/]"
 )
+# A worker made from a plain string (for its warning); searched apart: in the pattern above, an alternative
+# that does not start with import/export would cost it its literal prefix, and the search 10x.
+_WORKER_CALL = re.compile(r"Worker\s*\(")
 _NOT_BEFORE_KEYWORD = frozenset("$.'\"-_")
 
 
@@ -402,6 +405,12 @@ def _has_module_syntax(text: str) -> bool:
         before = text[m.start() - 1] if m.start() else " "
         if not (before.isalnum() or before in _NOT_BEFORE_KEYWORD):
             return True
+    if "Worker" in text:
+        for m in _WORKER_CALL.finditer(text):
+            start = m.start() - 6 if text.startswith("Shared", m.start() - 6) else m.start()
+            before = text[start - 1] if start else " "
+            if not (before.isalnum() or before in _NOT_BEFORE_KEYWORD):
+                return True
     return False
 
 
