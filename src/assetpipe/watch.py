@@ -19,7 +19,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
@@ -275,10 +275,12 @@ def watch_loop(
             pending.update(paths)
         touched = None if paths is None else frozenset(pending)
         try:
-            # Manifest first: with compression on, a build without it names the new files at once, and a
-            # second build (same state, so it only compresses) adds the siblings and their encodings.
-            quick = replace(config, compress=False) if config.compress else config
-            report = build(quick, reporter=reporter, state=state, changed=keep, touched=touched)
+            # Manifest first: with compression on, a first build defers it and names the new files at once
+            # (siblings that are still right stay listed), and a second build (same state, so it only
+            # compresses what the first left) adds the new siblings and their encodings.
+            report = build(
+                config, reporter=reporter, state=state, changed=keep, touched=touched, defer_compression=True
+            )
             pending.clear()
             for warning in report.warnings:
                 echo(f"warning: {warning}")
@@ -288,7 +290,7 @@ def watch_loop(
             else:
                 echo(rebuild_line(paths, report))
                 records.replace(config.output.resolve(), build_id(report.manifest))
-            if config.compress and not guard.stop.is_set():
+            if report.deferred and not guard.stop.is_set():
                 guard.phase = "reading"
                 compressed = build(config, reporter=reporter, state=state, changed=keep, touched=touched)
                 if paths is None:
