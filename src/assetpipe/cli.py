@@ -141,6 +141,12 @@ def cli() -> None:
 
 @cli.command()
 @build_options
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Trust no record of earlier builds: check every output and sibling in OUT byte for byte and restore "
+    "any that differ.",
+)
 def build(**params: Any) -> None:
     """Build SRC into content-hashed files, siblings and OUT/manifest.json."""
     from assetpipe.config import load_config
@@ -149,7 +155,12 @@ def build(**params: Any) -> None:
     verbose = bool(params["verbose"])
     config = _run(verbose, lambda: load_config(params.get("config_file"), Path.cwd(), _overrides(params)))
     reporter = TerminalReporter(quiet=bool(params["quiet"]), verbose=verbose)
-    report = _run(verbose, lambda: run_build(config, reporter=reporter, wait=not params["no_wait"]))
+    report = _run(
+        verbose,
+        lambda: run_build(
+            config, reporter=reporter, wait=not params["no_wait"], repair=bool(params["repair"])
+        ),
+    )
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     if not params["quiet"]:

@@ -277,8 +277,8 @@ def _emit(
     fp = fingerprint(data)
     path = logical if unhashed else hashed_path(logical, fp.hash)
     entry = entry_for(node, path, fp, immutable=not unhashed)
-    same_name = rec is not None and (rec.output.path, rec.output.hash) == (path, fp.hash)
-    previous = rec.output if rec is not None and same_name else None
+    last = node.previous
+    previous = last if last is not None and (last.path, last.hash) == (path, fp.hash) else None
     target = out / path
     if holds(target, data, previous.stat if previous is not None else None):
         stat = stat_of(target)

@@ -20,7 +20,7 @@ from assetpipe.manifest import MANIFEST_NAME
 from assetpipe.patterns import path_set
 from assetpipe.references.resolve import Target, resolve
 from assetpipe.references.text import decode_utf8
-from assetpipe.state import BuildState, FileRecord
+from assetpipe.state import BuildState, FileRecord, OutputRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,7 @@ class Node:
 
     asset: Asset
     record: FileRecord | None  # from the last build, when the source is unchanged
+    previous: OutputRecord | None  # what the last build left in OUT for it, changed source or not
     refs: tuple[Reference, ...]
     targets: tuple[tuple[Reference, Target], ...]
     dependencies: tuple[str, ...]  # logical paths of the targets, in first-reference order
@@ -92,7 +93,9 @@ def plan(config: Config, assets: list[Asset], state: BuildState) -> Plan:
             if target.logical_path not in deps:
                 deps.append(target.logical_path)
                 where[(asset.logical_path, target.logical_path)] = (ref.line, ref.column)
-        nodes[asset.logical_path] = Node(asset, record, refs, tuple(targets), tuple(deps), digest)
+        last = state.files.get(asset.logical_path)
+        previous = last.output if last is not None else None
+        nodes[asset.logical_path] = Node(asset, record, previous, refs, tuple(targets), tuple(deps), digest)
     # An unhashed file's URL does not depend on its bytes, so a reference to one needs no ordering: a loop
     # through an unhashed file is no cycle (the way out of one, offered in the cycle error).
     ordering = {name: [d for d in n.dependencies if d not in unhashed] for name, n in nodes.items()}
