@@ -173,7 +173,7 @@ def _build_locked(
     report = BuildReport(manifest=Manifest(config.base_url, {}), manifest_path=out / MANIFEST_NAME)
     report.read, report.warnings = planned.read, list(planned.warnings)
     compressing = settings.compression != "off"
-    compressor = _compressor(config) if compressing and not defer else None
+    compressor: Compressor | None = None  # started at the first output that needs siblings
     staging = Staging(out)
     outputs: dict[str, _Output] = {}
     owners: dict[str, str] = {}
@@ -185,6 +185,8 @@ def _build_locked(
         reporter.start(len(planned.order))
     try:
         for logical in planned.order:
+            if reporter is not None:
+                reporter.advance()
             node = planned.nodes[logical]
             output, data = _emit(node, planned, output_path, out, staging, config.base_path, compressing)
             outputs[logical] = output
@@ -195,12 +197,11 @@ def _build_locked(
             report.written += output.record is None
             report.read += data is not None and node.digest is None
             if output.siblings is None:
-                if compressor is None:
+                if defer:
                     report.deferred += 1
-                else:
-                    _submit(compressor, out, staging, logical, output, data)
-            if reporter is not None:
-                reporter.advance()
+                    continue
+                compressor = compressor or _compressor(config)
+                _submit(compressor, out, staging, logical, output, data)
         results = compressor.results(progress=_progress(reporter, compressor)) if compressor else {}
     except BaseException:
         if compressor is not None:
@@ -226,6 +227,16 @@ def _build_locked(
         from assetpipe.snippets import write_all
 
         write_all(manifest, config.snippets_dir, root=config.snippet_root or str(out))
+    if compressor is None and not report.written:
+        # Nothing written or compressed: when every record is as before and manifest.json is as the last
+        # build left it, OUT already serves exactly this build (the no-op rebuild).
+        new_state = _record(settings, recorded_ns, planned, outputs, {}, out, compressed=False)
+        manifest_stat = stat_of(out / MANIFEST_NAME)
+        if new_state.files == state.files and manifest_stat is not None and manifest_stat == state.manifest:
+            new_state.manifest, new_state.scan_memo = manifest_stat, scan_memo
+            report.manifest, report.files = manifest, len(manifest.assets)
+            _count_encodings(report, manifest)
+            return report, new_state  # the saved record still holds (its racy window only errs on reading)
     fresh = [out / o.entry.path for o in outputs.values() if o.record is None and not o.staged]
     fresh += [out / e.path for name, o in outputs.items() if o.siblings is None and not o.staged
               for e in encodings[name].values()]  # fmt: skip
@@ -235,7 +246,7 @@ def _build_locked(
     report.manifest, report.files = manifest, len(manifest.assets)
 
     new_state = _record(settings, recorded_ns, planned, outputs, encodings, out, compressor is not None)
-    new_state.scan_memo = scan_memo
+    new_state.manifest, new_state.scan_memo = stat_of(out / MANIFEST_NAME), scan_memo
     if persisted and config.cache_dir is not None:
         save_state(state_path(config.cache_dir, out), new_state)
     return report, new_state

@@ -15,7 +15,6 @@ cache, whose entries are checked against the input (:mod:`assetpipe.compress`).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from assetpipe.errors import OutputError
@@ -25,20 +24,22 @@ from assetpipe.state import OutputRecord, SiblingRecord, Stat, stat_of
 
 def output_intact(out: Path, record: OutputRecord) -> bool:
     """True when OUT still holds the recorded output as the build left it."""
-    return stat_of(os.path.join(out, record.path)) == record.stat
+    return stat_of(f"{out}/{record.path}") == record.stat
 
 
 def siblings_intact(out: Path, record: OutputRecord) -> tuple[SiblingRecord, ...] | None:
     """The recorded siblings if every sibling name is in OUT as recorded (or absent as recorded)."""
     if record.siblings is None:
         return None
-    recorded = {s.encoding: s for s in record.siblings}
-    for encoding, suffix in ENCODING_SUFFIXES.items():
-        sibling = recorded.get(encoding)
-        here = stat_of(os.path.join(out, record.path + suffix))
-        if (sibling.stat if sibling is not None else None) != here:
+    recorded = {s.encoding: s.stat for s in record.siblings}
+    base = f"{out}/{record.path}"
+    for encoding, suffix in _SUFFIXES:
+        if recorded.get(encoding) != stat_of(base + suffix):
             return None
     return record.siblings
+
+
+_SUFFIXES = tuple(ENCODING_SUFFIXES.items())
 
 
 def holds(path: Path, data: bytes, vouched: Stat | None) -> bool:
