@@ -130,6 +130,11 @@ def measure(src: Path, out: Path, cache: Path, logical: str, args: argparse.Name
                 raise SystemExit("watch did not build: " + "".join(lines))
             time.sleep(0.05)
         current, seen = _manifest_hash(manifest, logical, (0, 0))
+        while current is None:  # with --compress, until the first build's siblings are listed too
+            if proc.poll() is not None or time.monotonic() - started > 300:
+                raise SystemExit("watch did not finish its first build: " + "".join(lines))
+            time.sleep(0.05)
+            current, seen = _manifest_hash(manifest, logical, seen)
         time.sleep(args.pause)
         for i in range(args.warmup + args.saves):
             t0 = time.perf_counter()

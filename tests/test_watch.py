@@ -552,3 +552,16 @@ def test_with_compression_a_one_file_save_compresses_only_that_file_and_a_touch_
     assert manifests[1] == manifests[0], "a touch that changes no output does not rewrite the manifest"
     manifest = read_manifest(out)
     assert all(set(entry["encodings"]) == {"br", "gzip"} for entry in manifest.values())  # type: ignore[arg-type]
+
+
+def test_an_output_edited_in_out_during_a_session_is_restored_by_the_next_rebuild(tmp_path: Path) -> None:
+    with watching(tmp_path) as session:
+        theme = session.out / path_of(session, "css/theme.css")
+        good = theme.read_bytes()
+        with open(theme, "r+b") as fh:  # same size, in place: only the watcher on OUT can tell
+            fh.write(b"X" * len(good))
+        wait_for(lambda: theme.read_bytes() != good, "the edit")
+        time.sleep(0.2)  # let the watcher on OUT deliver the event before the save below
+        (session.src / "js/util.js").write_text("export const x = 2;\n", encoding="utf-8")
+        session.wait_for_rebuilds(1)
+        wait_for(lambda: theme.read_bytes() == good, "the edited output restored")

@@ -25,7 +25,7 @@ from assetpipe.lock import output_lock
 from assetpipe.manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Encoding, Manifest, ManifestEntry
 from assetpipe.plan import Node, Plan, plan
 from assetpipe.publish import Staging, publish
-from assetpipe.reuse import holds, output_intact, siblings_intact
+from assetpipe.reuse import OutView, holds, output_intact, siblings_intact
 from assetpipe.sources import check_layout, scan_with_memo
 from assetpipe.state import (
     BuildState,
@@ -119,6 +119,7 @@ def build(
     touched: Collection[str] | None = None,
     repair: bool = False,
     defer_compression: bool = False,
+    out_touched: Collection[str] | None = None,
 ) -> BuildReport:
     """Build SRC into OUT; see the module docstring for the order and the guarantees.
 
@@ -127,7 +128,9 @@ def build(
     paths a watcher saw change since that state, so unchanged directories are not re-listed. ``repair``
     trusts no record: every output and sibling already in OUT is checked byte for byte and restored.
     ``defer_compression`` publishes new outputs without siblings (watch's first pass; siblings that are
-    already right stay listed), leaving them for the next build.
+    already right stay listed), leaving them for the next build. ``out_touched`` (with ``state``) names
+    the OUT paths a watcher on OUT saw change since that state was recorded: every other recorded output
+    is taken as it was, without a stat.
     """
     started = time.perf_counter()
     check_layout(config)
@@ -138,7 +141,9 @@ def build(
         raise OutputError(f"cannot create output directory: {exc.strerror or exc}", path=str(out)) from None
     on_wait = reporter.waiting if reporter is not None else None
     with output_lock(out, wait=wait, on_wait=on_wait):
-        report, new_state = _build_locked(config, out, reporter, state, touched, repair, defer_compression)
+        report, new_state = _build_locked(
+            config, out, reporter, state, touched, repair, defer_compression, out_touched
+        )
     if changed is not None:
         changed(new_state)
     report.seconds = time.perf_counter() - started
@@ -153,6 +158,31 @@ class _Output:
     record: OutputRecord | None  # OUT holds it as recorded; None: written or staged by this build
     siblings: tuple[SiblingRecord, ...] | None  # siblings that are right as they are; None: compress
     staged: bool = False
+    reused: FileRecord | None = None  # the last build's record, still true in every part
+
+
+@dataclass(slots=True)
+class _Emitting:
+    """What emitting one source needs to know about the build around it."""
+
+    out: Path
+    view: OutView
+    base_path: str
+    planned: Plan
+    state: BuildState
+    staging: Staging
+    compressing: bool
+    outputs: dict[str, _Output] = field(default_factory=dict)
+    renamed: set[str] = field(default_factory=set)  # sources whose output path is not the last build's
+
+    def output_path(self, logical: str) -> str:
+        return logical if logical in self.planned.unhashed else self.outputs[logical].entry.path
+
+    def add(self, logical: str, output: _Output) -> None:
+        self.outputs[logical] = output
+        last = self.state.files.get(logical)
+        if last is None or last.output.path != output.entry.path:
+            self.renamed.add(logical)
 
 
 def _build_locked(
@@ -163,23 +193,24 @@ def _build_locked(
     touched: Collection[str] | None,
     repair: bool,
     defer: bool,
+    out_touched: Collection[str] | None,
 ) -> tuple[BuildReport, BuildState]:
     settings = settings_of(config)
     persisted = state is None  # a caller that passes its state (watch) keeps it in memory
     state = _previous_state(config, out, settings, state, repair)
     recorded_ns = now_ns()
     assets, scan_memo = scan_with_memo(config, memo=state.scan_memo, touched=touched)
-    planned = plan(config, assets, state)
+    planned = plan(config, assets, state, state.plan if isinstance(state.plan, Plan) else None)
     report = BuildReport(manifest=Manifest(config.base_url, {}), manifest_path=out / MANIFEST_NAME)
-    report.read, report.warnings = planned.read, list(planned.warnings)
+    report.read, report.warnings = len(planned.read), list(planned.warnings)
     compressing = settings.compression != "off"
     compressor: Compressor | None = None  # started at the first output that needs siblings
     staging = Staging(out)
-    outputs: dict[str, _Output] = {}
+    view = OutView.of(out, None if persisted or repair else out_touched)  # events only mean news since
+    # the record in memory, never since one read from disk
+    emitting = _Emitting(out, view, config.base_path, planned, state, staging, compressing)
+    outputs = emitting.outputs
     owners: dict[str, str] = {}
-
-    def output_path(logical: str) -> str:
-        return logical if logical in planned.unhashed else outputs[logical].entry.path
 
     if reporter is not None:
         reporter.start(len(planned.order))
@@ -188,14 +219,14 @@ def _build_locked(
             if reporter is not None:
                 reporter.advance()
             node = planned.nodes[logical]
-            output, data = _emit(node, planned, output_path, out, staging, config.base_path, compressing)
-            outputs[logical] = output
+            output, data = _emit(node, emitting)
+            emitting.add(logical, output)
             _claim(owners, output.entry.path, logical, compressing)
             report.bytes_in += node.asset.size
             report.bytes_out += output.entry.size
             report.reused += output.record is not None
             report.written += output.record is None
-            report.read += data is not None and node.digest is None
+            report.read += data is not None and logical not in planned.read  # read again to emit
             if output.siblings is None:
                 if defer:
                     report.deferred += 1
@@ -233,7 +264,7 @@ def _build_locked(
         new_state = _record(settings, recorded_ns, planned, outputs, {}, out, compressed=False)
         manifest_stat = stat_of(out / MANIFEST_NAME)
         if new_state.files == state.files and manifest_stat is not None and manifest_stat == state.manifest:
-            new_state.manifest, new_state.scan_memo = manifest_stat, scan_memo
+            new_state.manifest, new_state.scan_memo, new_state.plan = manifest_stat, scan_memo, planned
             report.manifest, report.files = manifest, len(manifest.assets)
             _count_encodings(report, manifest)
             return report, new_state  # the saved record still holds (its racy window only errs on reading)
@@ -246,7 +277,7 @@ def _build_locked(
     report.manifest, report.files = manifest, len(manifest.assets)
 
     new_state = _record(settings, recorded_ns, planned, outputs, encodings, out, compressor is not None)
-    new_state.manifest, new_state.scan_memo = stat_of(out / MANIFEST_NAME), scan_memo
+    new_state.manifest, new_state.scan_memo, new_state.plan = stat_of(out / MANIFEST_NAME), scan_memo, planned
     if persisted and config.cache_dir is not None:
         save_state(state_path(config.cache_dir, out), new_state)
     return report, new_state
@@ -265,31 +296,30 @@ def _previous_state(
     return load_state(state_path(config.cache_dir, out), settings)
 
 
-def _emit(
-    node: Node,
-    planned: Plan,
-    output_path: Callable[[str], str],
-    out: Path,
-    staging: Staging,
-    base_path: str,
-    compressing: bool,
-) -> tuple[_Output, bytes | None]:
+def _emit(node: Node, ctx: _Emitting) -> tuple[_Output, bytes | None]:
     """Emit one source and put it where it belongs: reused, already there, written (hashed) or staged."""
     logical = node.asset.logical_path
-    unhashed = logical in planned.unhashed
-    deps_key = dependency_key(node, output_path)
-    rec = node.record
-    if rec is not None and rec.deps_key == deps_key and output_intact(out, rec.output):
+    unhashed = logical in ctx.planned.unhashed
+    out, compressing = ctx.out, ctx.compressing
+    rec = ctx.planned.trusted.get(logical)
+    if (
+        rec is not None
+        and _dependency_names_unchanged(node, rec, ctx)
+        and output_intact(ctx.view, rec.output)
+    ):
         # Unchanged source, unchanged dependency names, and OUT holds what the last build wrote there.
         entry = rec.entry or _entry_of(node, rec.output, unhashed)
-        siblings = siblings_intact(out, rec.output) if compressing else ()
-        return _Output(entry, rec.output, siblings), None
-    data = final_bytes(node, output_path, base_path)
+        siblings = siblings_intact(ctx.view, rec.output) if compressing else ()
+        whole = rec.entry is not None and siblings is not None and siblings is rec.output.siblings
+        return _Output(entry, rec.output, siblings, reused=rec if whole else None), None
+    data = final_bytes(node, ctx.output_path, ctx.base_path)
     fp = fingerprint(data)
     path = logical if unhashed else hashed_path(logical, fp.hash)
     entry = entry_for(node, path, fp, immutable=not unhashed)
-    last = node.previous
-    previous = last if last is not None and (last.path, last.hash) == (path, fp.hash) else None
+    last = ctx.state.files.get(logical)
+    previous = (
+        last.output if last is not None and (last.output.path, last.output.hash) == (path, fp.hash) else None
+    )
     target = out / path
     if holds(target, data, previous.stat if previous is not None else None):
         stat = stat_of(target)
@@ -297,12 +327,20 @@ def _emit(
             raise OutputError("vanished while building", path=str(target))
         known = previous.siblings if previous is not None and previous.stat == stat else None
         record = OutputRecord(path, fp.hash, fp.integrity, stat, known)
-        return _Output(entry, record, siblings_intact(out, record) if compressing else ()), data
+        siblings = siblings_intact(OutView(out), record) if compressing else ()
+        return _Output(entry, record, siblings), data
     if unhashed:
-        staging.stage(logical, data)
+        ctx.staging.stage(logical, data)
         return _Output(entry, None, None if compressing else (), staged=True), data
     write_atomic(target, data, fsync=False)
     return _Output(entry, None, None if compressing else ()), data
+
+
+def _dependency_names_unchanged(node: Node, rec: FileRecord, ctx: _Emitting) -> bool:
+    """Whether ``node``'s dependencies have the output names the record was made with."""
+    if ctx.renamed.isdisjoint(node.dependencies):
+        return True  # none was renamed by this build: the record's names stand
+    return rec.deps_key == dependency_key(node, ctx.output_path)
 
 
 def _entry_of(node: Node, output: OutputRecord, unhashed: bool) -> ManifestEntry:
@@ -338,6 +376,9 @@ def _record(
     """The record of this build: each source's stat and references, each output's and sibling's stat."""
     files: dict[str, FileRecord] = {}
     for logical, output in outputs.items():
+        if output.reused is not None:
+            files[logical] = output.reused
+            continue
         node, entry = planned.nodes[logical], output.entry
         stat = output.record.stat if output.record is not None else stat_of(out / entry.path)
         if stat is None:

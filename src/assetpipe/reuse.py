@@ -8,13 +8,17 @@
   The record also holds siblings that were found right but are not worth listing (a policy change left
   them), so a build does not look at them again and again.
 
-Without a record (a first build, or ``build --repair``) nothing in OUT is trusted by its stat: a file
+While ``assetpipe watch`` runs, a watcher on OUT reports every path written there since the record was made
+(:class:`OutView`), and only those are looked at again: a save costs what it changed, not a stat of every
+output. Without a record (a first build, or ``build --repair``) nothing in OUT is trusted by its stat: a file
 already there is compared byte for byte (:func:`holds`), and siblings are recompressed or taken from the
 cache, whose entries are checked against the input (:mod:`assetpipe.compress`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 
 from assetpipe.errors import OutputError
@@ -22,19 +26,36 @@ from assetpipe.manifest import ENCODING_SUFFIXES
 from assetpipe.state import OutputRecord, SiblingRecord, Stat, stat_of
 
 
-def output_intact(out: Path, record: OutputRecord) -> bool:
+@dataclass(frozen=True, slots=True)
+class OutView:
+    """How a build looks at OUT: every recorded file by its stat, or (watch) only where a watcher saw news."""
+
+    root: Path
+    touched: frozenset[str] | None = None  # OUT-relative paths changed since the record; None: stat all
+
+    @classmethod
+    def of(cls, root: Path, touched: Collection[str] | None) -> OutView:
+        return cls(root, None if touched is None else frozenset(touched))
+
+    def as_recorded(self, path: str, recorded: Stat | None) -> bool:
+        """True when OUT/path is as the record says: that stat, or absent when ``recorded`` is None."""
+        if self.touched is not None and path not in self.touched:
+            return True  # the watcher on OUT saw nothing happen to it since the record was made
+        return stat_of(f"{self.root}/{path}") == recorded
+
+
+def output_intact(view: OutView, record: OutputRecord) -> bool:
     """True when OUT still holds the recorded output as the build left it."""
-    return stat_of(f"{out}/{record.path}") == record.stat
+    return view.as_recorded(record.path, record.stat)
 
 
-def siblings_intact(out: Path, record: OutputRecord) -> tuple[SiblingRecord, ...] | None:
+def siblings_intact(view: OutView, record: OutputRecord) -> tuple[SiblingRecord, ...] | None:
     """The recorded siblings if every sibling name is in OUT as recorded (or absent as recorded)."""
     if record.siblings is None:
         return None
     recorded = {s.encoding: s.stat for s in record.siblings}
-    base = f"{out}/{record.path}"
     for encoding, suffix in _SUFFIXES:
-        if recorded.get(encoding) != stat_of(base + suffix):
+        if not view.as_recorded(record.path + suffix, recorded.get(encoding)):
             return None
     return record.siblings
 

@@ -115,6 +115,7 @@ class BuildState:
     compression: str = ""  # the compression settings the sibling records were made with
     manifest: Stat | None = None  # manifest.json as this build left it
     scan_memo: ScanMemo | None = None  # in memory only: directory listings, for watch's rebuilds
+    plan: object = None  # in memory only: the plan.Plan this record was built from, for the next plan
 
     def unchanged(self, asset: Asset) -> FileRecord | None:
         """The record for ``asset`` if it may be trusted without reading the file (see module doc)."""
@@ -136,7 +137,9 @@ class BuildState:
         files = {
             name: replace(rec, output=replace(rec.output, siblings=None)) for name, rec in self.files.items()
         }
-        return BuildState(self.settings, self.recorded_ns, files, settings.compression, None, self.scan_memo)
+        return BuildState(
+            self.settings, self.recorded_ns, files, settings.compression, None, self.scan_memo, self.plan
+        )
 
 
 def settings_key(*parts: object) -> str:

@@ -41,6 +41,8 @@ from watchdog.observers.api import BaseObserver
 from assetpipe.builds import build_id, remove_record
 from assetpipe.config import ALWAYS_EXCLUDED, Config
 from assetpipe.errors import AssetpipeError
+from assetpipe.files import ensure_directory
+from assetpipe.lock import STATE_DIR
 from assetpipe.patterns import PathSet, path_set
 from assetpipe.pipeline import BuildReport, build
 from assetpipe.state import BuildState, save_state, state_path
@@ -246,6 +248,7 @@ def watch_loop(
     echo: Callable[[str], None],
     *,
     guard: BuildGuard | None = None,
+    out_changes: OutChanges | None = None,
 ) -> BuildState | None:
     """Build once, then once per batch of changed paths; return the last good state.
 
@@ -254,7 +257,8 @@ def watch_loop(
 
     ``changes`` is the seam: run_watch passes watchdog's debounced batches, tests can pass any iterable.
     A build error is echoed in build's own ``error: file:line: ...`` form and the loop goes on; the state
-    of the last good build is kept, so the next good save rebuilds from it.
+    of the last good build is kept, so the next good save rebuilds from it. With ``out_changes`` (a
+    watcher on OUT, started before the first build) a rebuild looks again only at the outputs it names.
     """
     guard = guard if guard is not None else BuildGuard()
     reporter = _Echoes(echo, guard)
@@ -279,7 +283,13 @@ def watch_loop(
             # (siblings that are still right stay listed), and a second build (same state, so it only
             # compresses what the first left) adds the new siblings and their encodings.
             report = build(
-                config, reporter=reporter, state=state, changed=keep, touched=touched, defer_compression=True
+                config,
+                reporter=reporter,
+                state=state,
+                changed=keep,
+                touched=touched,
+                defer_compression=True,
+                out_touched=out_changes.take() if out_changes is not None else None,
             )
             pending.clear()
             for warning in report.warnings:
@@ -292,7 +302,14 @@ def watch_loop(
                 records.replace(config.output.resolve(), build_id(report.manifest))
             if report.deferred and not guard.stop.is_set():
                 guard.phase = "reading"
-                compressed = build(config, reporter=reporter, state=state, changed=keep, touched=touched)
+                compressed = build(
+                    config,
+                    reporter=reporter,
+                    state=state,
+                    changed=keep,
+                    touched=touched,
+                    out_touched=out_changes.take() if out_changes is not None else None,
+                )
                 if paths is None:
                     records.keep = build_id(compressed.manifest)
                 else:
@@ -332,6 +349,44 @@ def watch_loop(
 # -- the watcher -------------------------------------------------------------------------------------
 
 
+class OutChanges(FileSystemEventHandler):
+    """Runs on watchdog's thread: remembers what happened in OUT, for the next build's look at OUT.
+
+    Nothing here starts a build. A build given these paths (``out_touched``) looks again only at them, and
+    takes every other output as its in-memory record says: a save costs what it changed instead of a stat
+    of every output and sibling, while an output edited in OUT during the session is still restored. A
+    directory moved or removed in OUT could hide news about the files inside, so it makes the next build
+    look at everything.
+    """
+
+    def __init__(self, out: Path) -> None:
+        self.out = str(out)
+        self._lock = threading.Lock()
+        self._paths: set[str] = set()
+        self._everything = False
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        for raw in (event.src_path, event.dest_path):
+            if not raw:
+                continue
+            relative = os.path.relpath(os.fsdecode(raw), self.out)
+            if relative.startswith(("..", STATE_DIR + os.sep)) or relative in (".", STATE_DIR):
+                continue  # outside OUT, or assetpipe's own state (lock, staging, build records)
+            with self._lock:
+                if event.is_directory:
+                    self._everything = self._everything or not isinstance(event, DirCreatedEvent)
+                else:
+                    self._paths.add(relative.replace(os.sep, "/"))
+
+    def take(self) -> frozenset[str] | None:
+        """The OUT paths changed since the last call; None when the next build must look at all of OUT."""
+        with self._lock:
+            taken = None if self._everything else frozenset(self._paths)
+            self._paths.clear()
+            self._everything = False
+        return taken
+
+
 class _Queueing(FileSystemEventHandler):
     """Runs on watchdog's thread: turns each event into logical paths on the queue, filtering as it goes."""
 
@@ -349,8 +404,9 @@ class _Queueing(FileSystemEventHandler):
                 self.changes.put(logical + "/" if event.is_directory else logical)
 
 
-def _observer(config: Config, changes: queue.Queue[str]) -> BaseObserver:
-    """A started watchdog observer on SRC (recursive) that queues the logical path of every change."""
+def _observer(config: Config, changes: queue.Queue[str], out_changes: OutChanges) -> BaseObserver:
+    """A started watchdog observer on SRC (recursive) that queues the logical path of every change, and on
+    OUT, whose changes it only remembers (:class:`OutChanges`)."""
     observer = Observer()
     # Only events that can change what a build sees: opens and read-only closes (which the build's own
     # reads cause) and directory "modified" events (echoes of file events) are never subscribed to.
@@ -369,6 +425,8 @@ def _observer(config: Config, changes: queue.Queue[str]) -> BaseObserver:
         observer.schedule(
             _Queueing(path_filter(config), changes), source, recursive=True, event_filter=event_filter
         )
+        ensure_directory(config.output.resolve())
+        observer.schedule(out_changes, out_changes.out, recursive=True, event_filter=event_filter)
         observer.start()
     except OSError as exc:
         raise AssetpipeError(
@@ -416,14 +474,16 @@ def run_watch(
             # watchdog warns when a directory created while it adds watches would get a second watch; it
             # keeps one, so the warning is only noise on the user's terminal.
             warnings.filterwarnings("ignore", message="Callback with id", category=RuntimeWarning)
-            observer = _observer(config, changes)
+            out_changes = OutChanges(config.output.resolve())
+            observer = _observer(config, changes, out_changes)
             try:
                 compression = "on" if config.compress else "off"
                 echo(
                     f"watching {config.source} (debounce {_ms(window)}, compression {compression}); "
                     "press Ctrl-C to stop"
                 )
-                watch_loop(config, batches(changes, window, guard.stop), echo, guard=guard)
+                batch = batches(changes, window, guard.stop)
+                watch_loop(config, batch, echo, guard=guard, out_changes=out_changes)
             finally:
                 observer.stop()
                 observer.join()
