@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from assetpipe.errors import ConfigError
+from assetpipe.paths import resolve as _resolve
 
 #: Always unhashed unless ``unhashed_defaults = false``: a user's ``unhashed`` globs are added to these.
 DEFAULT_UNHASHED: tuple[str, ...] = (
@@ -106,14 +107,6 @@ _KEYS: dict[str, tuple[tuple[type, ...], bool]] = {
 assert set(_KEYS) | {"config_file"} == {f.name for f in fields(Config)}
 
 _CHOICES = {"broken_references": ("error", "warn"), "gzip_backend": ("zopfli", "zlib")}
-
-
-def _resolve(path: Path) -> Path:
-    """Path.resolve, with a symlink loop (RuntimeError on Python 3.11) as a ConfigError naming it."""
-    try:
-        return path.resolve()
-    except (RuntimeError, OSError) as exc:
-        raise ConfigError(f"cannot resolve path: {exc}", path=str(path)) from None
 
 
 def find_config_file(cwd: Path) -> Path | None:
