@@ -142,6 +142,8 @@ def test_the_python_api_adds_to_the_defaults_too(tmp_path: Path) -> None:
     bare = Config(source=tmp_path / "a", output=tmp_path / "b", unhashed=("vendor/**",), unhashed_defaults=False)
     assert bare.unhashed == ("vendor/**",)
     assert replace(bare, compress=False).unhashed == ("vendor/**",)
+    with pytest.raises(ConfigError, match="list of globs"):
+        Config(source=tmp_path / "a", output=tmp_path / "b", unhashed="sw.js")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("line", ["unhashed_defaults = 0", 'unhashed_defaults = "no"', 'unhashed = "sw.js"'])

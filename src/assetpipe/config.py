@@ -34,7 +34,8 @@ DEFAULT_UNHASHED: tuple[str, ...] = (
 )
 
 ALWAYS_EXCLUDED: tuple[str, ...] = (
-    # Editor droppings and OS litter, excluded whatever the config says; dotfiles likewise (sources.py).
+    # Editor droppings and OS litter, excluded whatever the config says; dotfiles likewise
+    # (paths.is_hidden_name, which already covers ".#*" and vim's ".name.swp").
     "**/*~",
     "**/.#*",
     "**/*.swp",
@@ -73,6 +74,8 @@ class Config:
     config_file: Path | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
+        if isinstance(self.unhashed, str):  # would be taken as one glob per character
+            raise ConfigError(f"'unhashed' must be a list of globs, not the string {self.unhashed!r}")
         # Idempotent, so dataclasses.replace(config, ...) keeps the same list.
         defaults = DEFAULT_UNHASHED if self.unhashed_defaults else ()
         object.__setattr__(self, "unhashed", tuple(dict.fromkeys((*defaults, *self.unhashed))))
