@@ -142,6 +142,8 @@ def test_the_python_api_adds_to_the_defaults_too(tmp_path: Path) -> None:
     bare = Config(source=tmp_path / "a", output=tmp_path / "b", unhashed=("vendor/**",), unhashed_defaults=False)
     assert bare.unhashed == ("vendor/**",)
     assert replace(bare, compress=False).unhashed == ("vendor/**",)
+    # Dropping the defaults from an existing Config takes both fields, as the field's comment says.
+    assert replace(config, unhashed_defaults=False, unhashed=("x/**",)).unhashed == ("x/**",)
     with pytest.raises(ConfigError, match="list of globs"):
         Config(source=tmp_path / "a", output=tmp_path / "b", unhashed="sw.js")  # type: ignore[arg-type]
 
