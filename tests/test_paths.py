@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from assetpipe.errors import ConfigError, SourceError
-from assetpipe.paths import is_hidden, is_hidden_name, logical_path, resolve
+from assetpipe.paths import is_hidden, is_hidden_name, logical_path, resolve_path
 
 
 @pytest.mark.parametrize(
@@ -49,16 +49,16 @@ def test_resolve_turns_a_symlink_loop_into_the_error_it_is_given(tmp_path: Path)
     (tmp_path / "a").symlink_to(tmp_path / "b")
     (tmp_path / "b").symlink_to(tmp_path / "a")
     with pytest.raises(ConfigError, match="cannot resolve output directory") as info:
-        resolve(tmp_path / "a" / "x", "output directory")
+        resolve_path(tmp_path / "a" / "x", "output directory")
     assert info.value.path == str(tmp_path / "a" / "x")
     with pytest.raises(SourceError, match="cannot resolve symlink"):
-        resolve(tmp_path / "a", "symlink", SourceError)
+        resolve_path(tmp_path / "a", "symlink", SourceError)
 
 
 def test_resolve_makes_a_path_absolute_through_its_symlinks(tmp_path: Path) -> None:
     (tmp_path / "real").mkdir()
     (tmp_path / "link").symlink_to(tmp_path / "real")
-    assert resolve(tmp_path / "link" / "x.css") == (tmp_path / "real" / "x.css").resolve()
+    assert resolve_path(tmp_path / "link" / "x.css") == (tmp_path / "real" / "x.css").resolve()
 
 
 def test_a_logical_path_is_posix_and_relative_and_none_outside_the_root(tmp_path: Path) -> None:

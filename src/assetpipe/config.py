@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from assetpipe.errors import ConfigError
-from assetpipe.paths import resolve as _resolve
+from assetpipe.paths import resolve_path as _resolve
 
 #: Always unhashed unless ``unhashed_defaults = false``: a user's ``unhashed`` globs are added to these.
 DEFAULT_UNHASHED: tuple[str, ...] = (

@@ -25,7 +25,7 @@ def is_hidden(posix_path: str) -> bool:
     return any(is_hidden_name(segment) for segment in posix_path.split("/"))
 
 
-def resolve(path: Path, what: str = "path", error: type[AssetpipeError] = ConfigError) -> Path:
+def resolve_path(path: Path, what: str = "path", error: type[AssetpipeError] = ConfigError) -> Path:
     """``path`` made absolute with symlinks resolved; a loop (RuntimeError on Python 3.11) or an OS error
     becomes one ``error`` naming the path."""
     try:

@@ -18,7 +18,7 @@ from assetpipe.asset import Asset
 from assetpipe.config import ALWAYS_EXCLUDED, Config
 from assetpipe.errors import ConfigError, EscapesSource, SourceError
 from assetpipe.files import is_temp
-from assetpipe.paths import is_hidden, is_hidden_name, logical_path, resolve
+from assetpipe.paths import is_hidden, is_hidden_name, logical_path, resolve_path
 from assetpipe.patterns import path_set
 
 #: Control characters cannot be carried by a URL, a server config or the manifest schema.
@@ -28,8 +28,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 def check_layout(config: Config) -> None:
     """Refuse layouts where the build would read its own output, write into its input, or serve its own
     bookkeeping (a cache or the server snippets inside OUT)."""
-    src = resolve(config.source, "source directory")
-    out = resolve(config.output, "output directory")
+    src = resolve_path(config.source, "source directory")
+    out = resolve_path(config.output, "output directory")
     if not src.is_dir():
         raise ConfigError("source directory does not exist", path=str(config.source))
     if src == out:
@@ -39,7 +39,7 @@ def check_layout(config: Config) -> None:
     for key, value in (("cache_dir", config.cache_dir), ("snippets_dir", config.snippets_dir)):
         if value is None:
             continue
-        where = resolve(value, key)
+        where = resolve_path(value, key)
         if where.is_relative_to(out):
             raise ConfigError(f"{key} is inside the output directory, which is served", path=str(where))
         if src.is_relative_to(where):
@@ -80,12 +80,12 @@ def scan_with_memo(
     ``memo``. A file's content changing always touches it, so nothing is missed, while a save in one
     folder of a 2,500-file tree costs one directory listing instead of 2,500 stats.
     """
-    src = resolve(config.source, "source directory")
+    src = resolve_path(config.source, "source directory")
     # Only directories strictly inside SRC can be skipped; check_layout refuses the other overlaps.
     skip_dirs = {
         where
         for where in (
-            resolve(d, "directory")
+            resolve_path(d, "directory")
             for d in (config.output, config.cache_dir, config.snippets_dir)
             if d is not None
         )
@@ -144,7 +144,7 @@ def scan_with_memo(
                 raise SourceError("file name contains a control character; rename it", path=repr(logical))
             is_link = entry.is_symlink()
             if is_link:
-                target = resolve(Path(entry.path), "symlink", SourceError)
+                target = resolve_path(Path(entry.path), "symlink", SourceError)
                 target_logical = logical_path(target, src)
                 if target_logical is None:
                     raise EscapesSource(
@@ -161,7 +161,7 @@ def scan_with_memo(
                 if skip_dirs:
                     # Without a symlink on the way the path is already real: resolve only when needed.
                     real = (
-                        resolve(Path(entry.path), "directory", SourceError)
+                        resolve_path(Path(entry.path), "directory", SourceError)
                         if is_link or linked
                         else Path(entry.path)
                     )
