@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from assetpipe.config import load_config
+from assetpipe.config import DEFAULT_UNHASHED, Config, load_config
 from assetpipe.errors import ConfigError
+from assetpipe.pipeline import build
+from tests.conftest import Tree, write_tree
 
 
 def test_assetpipe_toml_paths_are_relative_to_its_folder(tmp_path: Path) -> None:
@@ -78,3 +83,75 @@ def test_missing_source_says_how_to_give_one(tmp_path: Path) -> None:
 def test_a_base_url_must_be_a_path_or_an_http_url(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="base_url"):
         load_config(None, tmp_path, {"source": Path("a"), "output": Path("b"), "base_url": "static/"})
+
+
+# -- unhashed: the user's globs add to the defaults ----------------------------------------------------
+
+VENDORED_SITE: Tree = {
+    "sw.js": "self.addEventListener('fetch', () => {});\n",
+    "robots.txt": "User-agent: *\n",
+    "css/app.css": "body { color: red }\n",
+    "vendor/tinymce/plugins/link/plugin.js": "tinymce.PluginManager.add('link', () => {});\n",
+}
+
+
+def build_with_config(tmp_path: Path, toml: str) -> dict[str, Any]:
+    """Build VENDORED_SITE through assetpipe.toml holding ``toml``; the manifest's assets as JSON."""
+    write_tree(tmp_path / "assets", VENDORED_SITE)
+    (tmp_path / "assetpipe.toml").write_text(f'source = "assets"\noutput = "dist"\ncompress = false\n{toml}\n')
+    build(load_config(None, tmp_path))
+    assets: dict[str, Any] = json.loads((tmp_path / "dist" / "manifest.json").read_text())["assets"]
+    return assets
+
+
+def test_unhashed_globs_add_to_the_defaults_so_a_service_worker_keeps_its_url(tmp_path: Path) -> None:
+    # As README's vendor-tree advice says: a service worker hashed here would pin clients to their first one.
+    assets = build_with_config(tmp_path, 'unhashed = ["vendor/tinymce/**"]')
+    assert assets["sw.js"]["path"] == "sw.js"
+    assert assets["sw.js"]["immutable"] is False
+    assert (tmp_path / "dist" / "sw.js").is_file()
+    assert assets["robots.txt"]["immutable"] is False
+    plugin = "vendor/tinymce/plugins/link/plugin.js"
+    assert assets[plugin]["path"] == plugin and assets[plugin]["immutable"] is False
+    assert assets["css/app.css"]["immutable"] is True
+
+
+def test_unhashed_defaults_false_drops_the_built_in_list_and_keeps_the_users(tmp_path: Path) -> None:
+    assets = build_with_config(tmp_path, 'unhashed_defaults = false\nunhashed = ["robots.txt"]')
+    assert assets["sw.js"]["immutable"] is True
+    assert assets["sw.js"]["path"] != "sw.js"
+    assert assets["robots.txt"] == {**assets["robots.txt"], "path": "robots.txt", "immutable": False}
+
+
+def test_a_config_without_unhashed_has_exactly_the_defaults(tmp_path: Path) -> None:
+    (tmp_path / "assetpipe.toml").write_text('source = "a"\noutput = "b"\n')
+    assert load_config(None, tmp_path).unhashed == DEFAULT_UNHASHED
+
+
+def test_unhashed_from_the_file_follows_the_defaults_once_each(tmp_path: Path) -> None:
+    (tmp_path / "assetpipe.toml").write_text('source = "a"\noutput = "b"\nunhashed = ["x/**", "sw.js", "x/**"]\n')
+    assert load_config(None, tmp_path).unhashed == (*DEFAULT_UNHASHED, "x/**")
+
+
+def test_the_python_api_adds_to_the_defaults_too(tmp_path: Path) -> None:
+    config = Config(source=tmp_path / "a", output=tmp_path / "b", unhashed=("vendor/**",))
+    assert config.unhashed == (*DEFAULT_UNHASHED, "vendor/**")
+    # Rebuilding a Config from its own fields (dataclasses.replace) changes nothing.
+    assert replace(config, compress=False).unhashed == config.unhashed
+    assert replace(config, unhashed=("other/**",)).unhashed == (*DEFAULT_UNHASHED, "other/**")
+    bare = Config(source=tmp_path / "a", output=tmp_path / "b", unhashed=("vendor/**",), unhashed_defaults=False)
+    assert bare.unhashed == ("vendor/**",)
+    assert replace(bare, compress=False).unhashed == ("vendor/**",)
+    # Dropping the defaults from an existing Config takes both fields, as the field's comment says.
+    assert replace(config, unhashed_defaults=False, unhashed=("x/**",)).unhashed == ("x/**",)
+    with pytest.raises(ConfigError, match="list of globs"):
+        Config(source=tmp_path / "a", output=tmp_path / "b", unhashed="sw.js")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("line", ["unhashed_defaults = 0", 'unhashed_defaults = "no"', 'unhashed = "sw.js"'])
+def test_unhashed_settings_of_the_wrong_type_are_config_errors(tmp_path: Path, line: str) -> None:
+    path = tmp_path / "assetpipe.toml"
+    path.write_text(f'source = "a"\noutput = "b"\n{line}\n')
+    with pytest.raises(ConfigError, match="unhashed") as info:
+        load_config(path, tmp_path)
+    assert str(path) in str(info.value)

@@ -17,10 +17,9 @@ from pathlib import Path
 
 from assetpipe.errors import ManifestError, OutputError
 from assetpipe.files import fsync_directory, is_temp, write_atomic
+from assetpipe.layout import STATE_DIR
 from assetpipe.manifest import Manifest
 
-#: Everything assetpipe keeps for itself inside OUT (lock, build records); never served, never pruned.
-STATE_DIR = ".assetpipe"
 BUILDS_DIR = "builds"
 RECORD_SUFFIX = ".json"
 

@@ -14,7 +14,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from assetpipe.errors import ConfigError
+from assetpipe.paths import resolve_path as _resolve
 
+#: Always unhashed unless ``unhashed_defaults = false``: a user's ``unhashed`` globs are added to these.
 DEFAULT_UNHASHED: tuple[str, ...] = (
     # Browsers and crawlers ask for these at fixed URLs at the root of OUT (anchored by the leading "/");
     # the same names deeper down are ordinary assets and get hashed.
@@ -32,7 +34,8 @@ DEFAULT_UNHASHED: tuple[str, ...] = (
 )
 
 ALWAYS_EXCLUDED: tuple[str, ...] = (
-    # Editor droppings and OS litter, excluded whatever the config says; dotfiles likewise (sources.py).
+    # Editor droppings and OS litter, excluded whatever the config says; dotfiles likewise
+    # (paths.is_hidden_name, which already covers ".#*" and vim's ".name.swp").
     "**/*~",
     "**/.#*",
     "**/*.swp",
@@ -51,7 +54,12 @@ class Config:
     base_url: str = "/static/"
     include: tuple[str, ...] = ("**",)
     exclude: tuple[str, ...] = ()
-    unhashed: tuple[str, ...] = DEFAULT_UNHASHED
+    #: After construction, the effective globs: DEFAULT_UNHASHED (unless ``unhashed_defaults`` is False)
+    #: followed by the ones given, each once. Adding a glob never drops a default: a service worker that
+    #: lost its fixed URL would pin every client to its first version. To drop the defaults from an
+    #: existing Config, pass both: ``replace(config, unhashed_defaults=False, unhashed=(...))``.
+    unhashed: tuple[str, ...] = ()
+    unhashed_defaults: bool = True
     broken_references: str = "error"  # or "warn": leave the reference as written
     compress: bool = True
     brotli: bool = True
@@ -64,6 +72,13 @@ class Config:
     snippets_dir: Path | None = None
     snippet_root: str | None = None
     config_file: Path | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.unhashed, str):  # would be taken as one glob per character
+            raise ConfigError(f"'unhashed' must be a list of globs, not the string {self.unhashed!r}")
+        # Idempotent, so dataclasses.replace(config, ...) keeps the same list.
+        defaults = DEFAULT_UNHASHED if self.unhashed_defaults else ()
+        object.__setattr__(self, "unhashed", tuple(dict.fromkeys((*defaults, *self.unhashed))))
 
     @property
     def base_path(self) -> str:
@@ -79,6 +94,7 @@ _KEYS: dict[str, tuple[tuple[type, ...], bool]] = {
     "include": ((list,), False),
     "exclude": ((list,), False),
     "unhashed": ((list,), False),
+    "unhashed_defaults": ((bool,), False),
     "broken_references": ((str,), False),
     "compress": ((bool,), False),
     "brotli": ((bool,), False),
@@ -94,14 +110,6 @@ _KEYS: dict[str, tuple[tuple[type, ...], bool]] = {
 assert set(_KEYS) | {"config_file"} == {f.name for f in fields(Config)}
 
 _CHOICES = {"broken_references": ("error", "warn"), "gzip_backend": ("zopfli", "zlib")}
-
-
-def _resolve(path: Path) -> Path:
-    """Path.resolve, with a symlink loop (RuntimeError on Python 3.11) as a ConfigError naming it."""
-    try:
-        return path.resolve()
-    except (RuntimeError, OSError) as exc:
-        raise ConfigError(f"cannot resolve path: {exc}", path=str(path)) from None
 
 
 def find_config_file(cwd: Path) -> Path | None:
