@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from assetpipe.errors import LockBusy, OutputError
-from assetpipe.layout import STATE_DIR as STATE_DIR  # re-exported: pipeline imports it from here
+from assetpipe.layout import STATE_DIR
 
 LOCK_NAME = "lock"
 

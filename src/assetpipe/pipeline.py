@@ -23,6 +23,7 @@ from assetpipe.files import ensure_directory, write_atomic
 from assetpipe.fingerprint import Fingerprint, fingerprint, hashed_path
 from assetpipe.lock import output_lock
 from assetpipe.manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Encoding, Manifest, ManifestEntry
+from assetpipe.paths import resolve_path
 from assetpipe.plan import Node, Plan, plan
 from assetpipe.publish import Staging, publish
 from assetpipe.reuse import OutView, holds, output_intact, siblings_intact
@@ -99,7 +100,8 @@ def _size(n: int) -> str:
 def settings_of(config: Config) -> Settings:
     """The two settings keys a build record is valid for (the only place they are computed)."""
     output = settings_key(
-        "v2", config.source.resolve(), config.output.resolve(), config.base_url, config.unhashed,
+        "v2", resolve_path(config.source, "source directory"),
+        resolve_path(config.output, "output directory"), config.base_url, config.unhashed,
         config.broken_references,
     )  # fmt: skip
     compress = config.compress and (config.brotli or config.gzip)
@@ -134,7 +136,7 @@ def build(
     """
     started = time.perf_counter()
     check_layout(config)
-    out = config.output.resolve()
+    out = resolve_path(config.output, "output directory")
     try:
         ensure_directory(out)
     except OSError as exc:
@@ -155,10 +157,20 @@ class _Output:
     """One emitted output: its entry, and whether OUT holds it already (record) or it was just put there."""
 
     entry: ManifestEntry  # without encodings
-    record: OutputRecord | None  # OUT holds it as recorded; None: written or staged by this build
+    record: OutputRecord  # with the stat the file had when this build left it (staged: the staged copy's)
     siblings: tuple[SiblingRecord, ...] | None  # siblings that are right as they are; None: compress
+    written: bool = False  # written (or staged) by this build
     staged: bool = False
     reused: FileRecord | None = None  # the last build's record, still true in every part
+
+
+@dataclass(frozen=True, slots=True)
+class _Emitted:
+    """What a build emitted, kept in memory (watch) so the next build can take what nothing touched."""
+
+    plan: Plan
+    outputs: dict[str, _Output]
+    entries: dict[str, ManifestEntry]  # with encodings, as published
 
 
 @dataclass(slots=True)
@@ -172,6 +184,7 @@ class _Emitting:
     state: BuildState
     staging: Staging
     compressing: bool
+    last: _Emitted | None  # the previous build of this process, when OUT is watched (see untouched)
     outputs: dict[str, _Output] = field(default_factory=dict)
     renamed: set[str] = field(default_factory=set)  # sources whose output path is not the last build's
 
@@ -183,6 +196,20 @@ class _Emitting:
         last = self.state.files.get(logical)
         if last is None or last.output.path != output.entry.path:
             self.renamed.add(logical)
+
+    def untouched(self, logical: str, node: Node) -> _Output | None:
+        """The last build's output for ``node`` when nothing it depends on can have changed since: the same
+        planned node (unchanged source, same targets), no dependency renamed, its siblings done, and the
+        watcher on OUT saw nothing happen to its files. Cheaper than :func:`_emit` by two orders."""
+        last = self.last
+        if last is None or last.plan.nodes.get(logical) is not node or self.view.touched is None:
+            return None
+        output = last.outputs.get(logical)
+        if output is None or output.reused is None or output.siblings is None:
+            return None
+        if not self.renamed.isdisjoint(node.dependencies) or not self.view.untouched(output.entry.path):
+            return None
+        return output
 
 
 def _build_locked(
@@ -200,87 +227,138 @@ def _build_locked(
     state = _previous_state(config, out, settings, state, repair)
     recorded_ns = now_ns()
     assets, scan_memo = scan_with_memo(config, memo=state.scan_memo, touched=touched)
-    planned = plan(config, assets, state, state.plan if isinstance(state.plan, Plan) else None)
+    last = state.emitted if isinstance(state.emitted, _Emitted) else None
+    planned = plan(config, assets, state, last.plan if last is not None else None)
+    # A watcher's events only tell news since the record in memory, never since one read from disk.
+    view = OutView.of(out, None if persisted or repair else out_touched)
+    compressing = settings.compression != "off"
+    ctx = _Emitting(out, view, config.base_path, planned, state, Staging(out), compressing, last)
     report = BuildReport(manifest=Manifest(config.base_url, {}), manifest_path=out / MANIFEST_NAME)
     report.read, report.warnings = len(planned.read), list(planned.warnings)
-    compressing = settings.compression != "off"
-    compressor: Compressor | None = None  # started at the first output that needs siblings
-    staging = Staging(out)
-    view = OutView.of(out, None if persisted or repair else out_touched)  # events only mean news since
-    # the record in memory, never since one read from disk
-    emitting = _Emitting(out, view, config.base_path, planned, state, staging, compressing)
-    outputs = emitting.outputs
-    owners: dict[str, str] = {}
-
-    if reporter is not None:
-        reporter.start(len(planned.order))
-    try:
-        for logical in planned.order:
-            if reporter is not None:
-                reporter.advance()
-            node = planned.nodes[logical]
-            output, data = _emit(node, emitting)
-            emitting.add(logical, output)
-            _claim(owners, output.entry.path, logical, compressing)
-            report.bytes_in += node.asset.size
-            report.bytes_out += output.entry.size
-            report.reused += output.record is not None
-            report.written += output.record is None
-            report.read += data is not None and logical not in planned.read  # read again to emit
-            if output.siblings is None:
-                if defer:
-                    report.deferred += 1
-                    continue
-                compressor = compressor or _compressor(config)
-                _submit(compressor, out, staging, logical, output, data)
-        results = compressor.results(progress=_progress(reporter, compressor)) if compressor else {}
-    except BaseException:
-        if compressor is not None:
-            compressor.close(cancel=True)  # a failed or interrupted build stops at once
-        staging.discard()
-        raise
-    finally:
-        if reporter is not None:
-            reporter.finish()
-    if compressor is not None:
-        compressor.close()
-        stats = compressor.stats
-        report.cache_hits, report.compressed = stats.cache_hits, stats.compressor_calls
-        report.compressor_seconds = stats.compressor_seconds
-
-    encodings = {logical: _encodings(o, results.get(o.entry.path)) for logical, o in outputs.items()}
-    manifest = Manifest(
-        base_url=config.base_url,
-        assets={name: _with_encodings(o.entry, encodings[name]) for name, o in outputs.items()},
-    )
+    results, compressed = _emit_all(config, ctx, report, reporter, defer)
+    entries = _entries(ctx, results)
+    manifest = Manifest(base_url=config.base_url, assets=entries)
+    report.manifest, report.files = manifest, len(entries)
+    _count_encodings(report, manifest)
     if config.snippets_dir is not None:
         # Before the manifest: a snippet that cannot be rendered safely fails the build, not half of it.
         from assetpipe.snippets import write_all
 
         write_all(manifest, config.snippets_dir, root=config.snippet_root or str(out))
-    if compressor is None and not report.written:
+    emitted = _Emitted(planned, ctx.outputs, entries)
+    if not compressed and not report.written:
         # Nothing written or compressed: when every record is as before and manifest.json is as the last
         # build left it, OUT already serves exactly this build (the no-op rebuild).
-        new_state = _record(settings, recorded_ns, planned, outputs, {}, out, compressed=False)
+        new_state = _record(settings, recorded_ns, ctx, {})
         manifest_stat = stat_of(out / MANIFEST_NAME)
         if new_state.files == state.files and manifest_stat is not None and manifest_stat == state.manifest:
-            new_state.manifest, new_state.scan_memo, new_state.plan = manifest_stat, scan_memo, planned
-            report.manifest, report.files = manifest, len(manifest.assets)
-            _count_encodings(report, manifest)
+            new_state.manifest, new_state.scan_memo, new_state.emitted = manifest_stat, scan_memo, emitted
             return report, new_state  # the saved record still holds (its racy window only errs on reading)
-    fresh = [out / o.entry.path for o in outputs.values() if o.record is None and not o.staged]
-    fresh += [out / e.path for name, o in outputs.items() if o.siblings is None and not o.staged
-              for e in encodings[name].values()]  # fmt: skip
-    staged = {name: encodings[name] for name, o in outputs.items() if o.staged}
-    report.manifest_changed = publish(out, manifest, fresh=fresh, staging=staging, staged=staged)
-    _count_encodings(report, manifest)
-    report.manifest, report.files = manifest, len(manifest.assets)
-
-    new_state = _record(settings, recorded_ns, planned, outputs, encodings, out, compressor is not None)
-    new_state.manifest, new_state.scan_memo, new_state.plan = stat_of(out / MANIFEST_NAME), scan_memo, planned
+    made = _made_siblings(ctx, results) if compressed else {}
+    report.manifest_changed = _publish(ctx, manifest, results)
+    new_state = _record(settings, recorded_ns, ctx, made)
+    new_state.manifest, new_state.scan_memo, new_state.emitted = (
+        stat_of(out / MANIFEST_NAME),
+        scan_memo,
+        emitted,
+    )
     if persisted and config.cache_dir is not None:
         save_state(state_path(config.cache_dir, out), new_state)
     return report, new_state
+
+
+def _emit_all(
+    config: Config, ctx: _Emitting, report: BuildReport, reporter: Reporter | None, defer: bool
+) -> tuple[dict[str, dict[str, Encoding]], bool]:
+    """Emit every source in dependency order, writing or staging each; compress what needs siblings.
+
+    Returns the siblings the compressor made (by output path) and whether it ran at all.
+    """
+    compressor: Compressor | None = None  # started at the first output that needs siblings
+    if reporter is not None:
+        reporter.start(len(ctx.planned.order))
+    try:
+        for logical in ctx.planned.order:
+            if reporter is not None:
+                reporter.advance()
+            node = ctx.planned.nodes[logical]
+            report.bytes_in += node.asset.size
+            kept = ctx.untouched(logical, node)
+            if kept is not None:
+                ctx.outputs[logical] = kept
+                report.reused += 1
+                report.bytes_out += kept.entry.size
+                continue
+            output, data = _emit(node, ctx)
+            ctx.add(logical, output)
+            report.bytes_out += output.entry.size
+            report.reused += not output.written
+            report.written += output.written
+            report.read += data is not None and logical not in ctx.planned.read  # read again to emit
+            if output.siblings is None:
+                if defer:
+                    report.deferred += 1
+                    continue
+                compressor = compressor or _compressor(config)
+                _submit(compressor, ctx, logical, output, data)
+        _check_collisions(ctx)
+        results = compressor.results(progress=_progress(reporter, compressor)) if compressor else {}
+    except BaseException:
+        if compressor is not None:
+            compressor.close(cancel=True)  # a failed or interrupted build stops at once
+        ctx.staging.discard()
+        raise
+    finally:
+        if reporter is not None:
+            reporter.finish()
+    if compressor is None:
+        return results, False
+    compressor.close()
+    stats = compressor.stats
+    report.cache_hits, report.compressed = stats.cache_hits, stats.compressor_calls
+    report.compressor_seconds = stats.compressor_seconds
+    return results, True
+
+
+def _made_siblings(
+    ctx: _Emitting, results: Mapping[str, Mapping[str, Encoding]]
+) -> dict[str, tuple[SiblingRecord, ...]]:
+    """The siblings the compressor just made, with their stats (staged ones beside the staged copy)."""
+    return {
+        logical: _sibling_records(_location(ctx, logical, o), o.entry.path, results.get(o.entry.path, {}))
+        for logical, o in ctx.outputs.items()
+        if o.siblings is None
+    }
+
+
+def _location(ctx: _Emitting, logical: str, output: _Output) -> Path:
+    """Where ``output``'s bytes are now: the staged copy, or the file in OUT."""
+    return ctx.staging.path(logical) if output.staged else ctx.out / output.entry.path
+
+
+def _entries(ctx: _Emitting, results: Mapping[str, Mapping[str, Encoding]]) -> dict[str, ManifestEntry]:
+    """The manifest's entries: each output's entry with the siblings it has (the last one, if untouched)."""
+    last = ctx.last.entries if ctx.last is not None else {}
+    last_outputs = ctx.last.outputs if ctx.last is not None else {}
+    entries: dict[str, ManifestEntry] = {}
+    for logical, output in ctx.outputs.items():
+        if last_outputs.get(logical) is output:
+            entries[logical] = last[logical]
+        else:
+            entries[logical] = _with_encodings(
+                output.entry, _encodings(output, results.get(output.entry.path))
+            )
+    return entries
+
+
+def _publish(ctx: _Emitting, manifest: Manifest, results: Mapping[str, Mapping[str, Encoding]]) -> bool:
+    """Make ``manifest`` live (:func:`publish.publish`) with what this build wrote and staged."""
+    out, entries = ctx.out, manifest.assets
+    fresh = [out / o.entry.path for o in ctx.outputs.values() if o.written and not o.staged]
+    fresh += [out / e.path for name, o in ctx.outputs.items() if o.siblings is None and not o.staged
+              for e in entries[name].encodings.values()]  # fmt: skip
+    staged = {name: entries[name].encodings for name, o in ctx.outputs.items() if o.staged}
+    return publish(out, manifest, fresh=fresh, staging=ctx.staging, staged=staged)
 
 
 def _previous_state(
@@ -322,18 +400,25 @@ def _emit(node: Node, ctx: _Emitting) -> tuple[_Output, bytes | None]:
     )
     target = out / path
     if holds(target, data, previous.stat if previous is not None else None):
-        stat = stat_of(target)
-        if stat is None:
-            raise OutputError("vanished while building", path=str(target))
+        stat = _stat(target)
         known = previous.siblings if previous is not None and previous.stat == stat else None
         record = OutputRecord(path, fp.hash, fp.integrity, stat, known)
         siblings = siblings_intact(OutView(out), record) if compressing else ()
         return _Output(entry, record, siblings), data
+    # Stat'ed right after writing, before anything names it: what the record vouches for is what was written.
     if unhashed:
-        ctx.staging.stage(logical, data)
-        return _Output(entry, None, None if compressing else (), staged=True), data
+        record = OutputRecord(path, fp.hash, fp.integrity, _stat(ctx.staging.stage(logical, data)))
+        return _Output(entry, record, None if compressing else (), written=True, staged=True), data
     write_atomic(target, data, fsync=False)
-    return _Output(entry, None, None if compressing else ()), data
+    record = OutputRecord(path, fp.hash, fp.integrity, _stat(target))
+    return _Output(entry, record, None if compressing else (), written=True), data
+
+
+def _stat(path: Path) -> Stat:
+    stat = stat_of(path)
+    if stat is None:
+        raise OutputError("vanished while building", path=str(path))
+    return stat
 
 
 def _dependency_names_unchanged(node: Node, rec: FileRecord, ctx: _Emitting) -> bool:
@@ -349,13 +434,13 @@ def _entry_of(node: Node, output: OutputRecord, unhashed: bool) -> ManifestEntry
 
 
 def _submit(
-    compressor: Compressor, out: Path, staging: Staging, logical: str, output: _Output, data: bytes | None
+    compressor: Compressor, ctx: _Emitting, logical: str, output: _Output, data: bytes | None
 ) -> None:
     """Queue ``output``'s siblings: beside the staged copy for a staged file, else beside the file in OUT."""
-    where = staging.path(logical) if output.staged else out / output.entry.path
+    where = _location(ctx, logical, output)
     if data is None:
         data = _read_output(where)
-    compressor.submit(where, output.entry.path, data, output.entry.content_type, where.stat().st_mtime_ns)
+    compressor.submit(where, output.entry.path, data, output.entry.content_type, output.record.stat.mtime_ns)
 
 
 def _encodings(output: _Output, made: Mapping[str, Encoding] | None) -> dict[str, Encoding]:
@@ -365,44 +450,34 @@ def _encodings(output: _Output, made: Mapping[str, Encoding] | None) -> dict[str
 
 
 def _record(
-    settings: Settings,
-    recorded_ns: int,
-    planned: Plan,
-    outputs: Mapping[str, _Output],
-    encodings: Mapping[str, Mapping[str, Encoding]],
-    out: Path,
-    compressed: bool,
+    settings: Settings, recorded_ns: int, ctx: _Emitting, made: Mapping[str, tuple[SiblingRecord, ...]]
 ) -> BuildState:
     """The record of this build: each source's stat and references, each output's and sibling's stat."""
     files: dict[str, FileRecord] = {}
-    for logical, output in outputs.items():
+    for logical, output in ctx.outputs.items():
         if output.reused is not None:
             files[logical] = output.reused
             continue
-        node, entry = planned.nodes[logical], output.entry
-        stat = output.record.stat if output.record is not None else stat_of(out / entry.path)
-        if stat is None:
-            continue  # gone already: the next build writes it again
-        if output.siblings is not None:
-            siblings: tuple[SiblingRecord, ...] | None = output.siblings
-        else:  # compressed by this build (or deferred: then nothing vouches for them yet)
-            siblings = _sibling_records(out, entry.path, encodings[logical]) if compressed else None
+        node, entry = ctx.planned.nodes[logical], output.entry
+        # Siblings: right as they were, or made by this build (deferred ones: nothing vouches for them yet).
+        siblings = output.siblings if output.siblings is not None else made.get(logical)
         a = node.asset
         files[logical] = FileRecord(
             source=Stat(a.size, a.mtime_ns, a.inode),
             references=node.refs if is_scanned(logical) else None,
-            deps_key=dependency_key(node, lambda d: outputs[d].entry.path),
-            output=OutputRecord(entry.path, entry.hash, entry.integrity, stat, siblings),
+            deps_key=dependency_key(node, ctx.output_path),
+            output=replace(output.record, siblings=siblings),
             entry=entry,
         )
     return BuildState(settings.output, recorded_ns, files, settings.compression)
 
 
-def _sibling_records(out: Path, path: str, listed: Mapping[str, Encoding]) -> tuple[SiblingRecord, ...]:
-    """Every sibling of ``path`` now in OUT (the compressor removed any that was wrong), with its stat."""
+def _sibling_records(where: Path, path: str, listed: Mapping[str, Encoding]) -> tuple[SiblingRecord, ...]:
+    """Every sibling now beside ``where`` (the compressor removed any that was wrong), with its stat, named
+    by OUT path ``path``; taken right after compression, before anything names them."""
     records = []
     for name, suffix in ENCODING_SUFFIXES.items():
-        stat = stat_of(out / (path + suffix))
+        stat = stat_of(f"{where}{suffix}")
         if stat is not None:
             records.append(SiblingRecord(name, path + suffix, stat, listed=name in listed))
     return tuple(records)
@@ -426,15 +501,22 @@ def _progress(reporter: Reporter | None, compressor: Compressor) -> Callable[[in
     return progress
 
 
-def _claim(owners: dict[str, str], out_path: str, logical: str, compressing: bool) -> None:
-    for path in (out_path, *(out_path + s for s in ENCODING_SUFFIXES.values() if compressing)):
-        other = owners.setdefault(path, logical)
-        if other != logical:
-            raise SourceError(
-                f"output name {path!r} is also the output of {other!r}",
-                path=logical,
-                hint="rename one of them or remove it from 'unhashed'",
-            )
+def _check_collisions(ctx: _Emitting) -> None:
+    """No two sources may produce the same output name (a sibling's name included)."""
+    if ctx.last is not None and all(ctx.last.outputs.get(k) is o for k, o in ctx.outputs.items()):
+        return  # the same outputs as the last build, which checked them
+    suffixes = ENCODING_SUFFIXES.values() if ctx.compressing else ()
+    owners: dict[str, str] = {}
+    for logical, output in ctx.outputs.items():
+        path = output.entry.path
+        for name in (path, *(path + s for s in suffixes)):
+            other = owners.setdefault(name, logical)
+            if other != logical:
+                raise SourceError(
+                    f"output name {name!r} is also the output of {other!r}",
+                    path=logical,
+                    hint="rename one of them or remove it from 'unhashed'",
+                )
 
 
 def _with_encodings(entry: ManifestEntry, encodings: Mapping[str, Encoding]) -> ManifestEntry:

@@ -17,7 +17,7 @@ from assetpipe.asset import Asset, Reference, is_scanned
 from assetpipe.config import Config
 from assetpipe.errors import BrokenReference, SourceError
 from assetpipe.graph import build_order_by_weight
-from assetpipe.lock import STATE_DIR
+from assetpipe.layout import STATE_DIR
 from assetpipe.manifest import MANIFEST_NAME
 from assetpipe.patterns import path_set
 from assetpipe.references.resolve import Target, resolve

@@ -19,7 +19,7 @@ from pathlib import Path
 from assetpipe.builds import record_build
 from assetpipe.errors import OutputError
 from assetpipe.files import ensure_directory, make_durable, write_atomic
-from assetpipe.lock import STATE_DIR
+from assetpipe.layout import STATE_DIR
 from assetpipe.manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Encoding, Manifest
 
 STAGING_DIR = "staging"

@@ -37,6 +37,13 @@ class OutView:
     def of(cls, root: Path, touched: Collection[str] | None) -> OutView:
         return cls(root, None if touched is None else frozenset(touched))
 
+    def untouched(self, path: str) -> bool:
+        """True when the watcher on OUT saw nothing happen to ``path`` or its siblings' names."""
+        touched = self.touched
+        if touched is None:
+            return False
+        return path not in touched and all(path + suffix not in touched for _, suffix in _SUFFIXES)
+
     def as_recorded(self, path: str, recorded: Stat | None) -> bool:
         """True when OUT/path is as the record says: that stat, or absent when ``recorded`` is None."""
         if self.touched is not None and path not in self.touched:

@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 from assetpipe.asset import Asset, Kind, Reference
 from assetpipe.files import write_atomic
 from assetpipe.manifest import Encoding, ManifestEntry
+from assetpipe.paths import resolve_path
 from assetpipe.sources import ScanMemo
 
 STATE_VERSION = 2
@@ -115,7 +116,7 @@ class BuildState:
     compression: str = ""  # the compression settings the sibling records were made with
     manifest: Stat | None = None  # manifest.json as this build left it
     scan_memo: ScanMemo | None = None  # in memory only: directory listings, for watch's rebuilds
-    plan: object = None  # in memory only: the plan.Plan this record was built from, for the next plan
+    emitted: object = None  # in memory only: what the build emitted (pipeline), for the next build
 
     def unchanged(self, asset: Asset) -> FileRecord | None:
         """The record for ``asset`` if it may be trusted without reading the file (see module doc)."""
@@ -137,9 +138,7 @@ class BuildState:
         files = {
             name: replace(rec, output=replace(rec.output, siblings=None)) for name, rec in self.files.items()
         }
-        return BuildState(
-            self.settings, self.recorded_ns, files, settings.compression, None, self.scan_memo, self.plan
-        )
+        return BuildState(self.settings, self.recorded_ns, files, settings.compression, None, self.scan_memo)
 
 
 def settings_key(*parts: object) -> str:
@@ -148,7 +147,7 @@ def settings_key(*parts: object) -> str:
 
 def state_path(cache_dir: Path, output: Path) -> Path:
     """One record per OUT, in the cache directory."""
-    key = hashlib.sha256(str(output.resolve()).encode()).hexdigest()[:16]
+    key = hashlib.sha256(str(resolve_path(output, "output directory")).encode()).hexdigest()[:16]
     return cache_dir / "state" / f"{key}.json"
 
 

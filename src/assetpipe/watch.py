@@ -42,7 +42,8 @@ from assetpipe.builds import build_id, remove_record
 from assetpipe.config import ALWAYS_EXCLUDED, Config
 from assetpipe.errors import AssetpipeError
 from assetpipe.files import ensure_directory
-from assetpipe.lock import STATE_DIR
+from assetpipe.layout import STATE_DIR
+from assetpipe.paths import is_hidden, logical_path, resolve_path
 from assetpipe.patterns import PathSet, path_set
 from assetpipe.pipeline import BuildReport, build
 from assetpipe.state import BuildState, save_state, state_path
@@ -76,16 +77,14 @@ class PathFilter:
 
     def logical(self, path: str, *, is_directory: bool) -> str | None:
         absolute = Path(path)
-        if not absolute.is_relative_to(self.source):
+        logical = logical_path(absolute, self.source)
+        if not logical:  # outside SRC, or SRC itself
             return None
-        if any(absolute == d or absolute.is_relative_to(d) for d in self.skip_dirs):
-            return None
-        logical = absolute.relative_to(self.source).as_posix()
-        if logical == ".":
+        if any(absolute.is_relative_to(d) for d in self.skip_dirs):
             return None
         # Dot names (and with them write_atomic's .assetpipe-tmp-* and most editors' temp files) are never
-        # published; .well-known is the one exception sources.scan makes too.
-        if any(part.startswith(".") and part != ".well-known" for part in logical.split("/")):
+        # published: the rule sources.scan applies, with its .well-known exception.
+        if is_hidden(logical):
             return None
         if not is_directory:
             # A directory can't be judged by the file patterns: deleting or moving one is news for every
@@ -97,13 +96,13 @@ class PathFilter:
 
 def path_filter(config: Config) -> PathFilter:
     """The filter for ``config``'s SRC, skipping OUT, the cache directory and the snippets directory."""
-    skip = [config.output.resolve()]
+    skip = [resolve_path(config.output, "output directory")]
     if config.cache_dir is not None:
-        skip.append(config.cache_dir.resolve())
+        skip.append(resolve_path(config.cache_dir, "cache_dir"))
     if config.snippets_dir is not None:
-        skip.append(config.snippets_dir.resolve())
+        skip.append(resolve_path(config.snippets_dir, "snippets_dir"))
     return PathFilter(
-        source=config.source.resolve(),
+        source=resolve_path(config.source, "source directory"),
         skip_dirs=tuple(skip),
         include=path_set(config.include),
         exclude=path_set(config.exclude + ALWAYS_EXCLUDED),
@@ -299,7 +298,7 @@ def watch_loop(
                 records.keep = build_id(report.manifest)
             else:
                 echo(rebuild_line(paths, report))
-                records.replace(config.output.resolve(), build_id(report.manifest))
+                records.replace(resolve_path(config.output, "output directory"), build_id(report.manifest))
             if report.deferred and not guard.stop.is_set():
                 guard.phase = "reading"
                 compressed = build(
@@ -313,7 +312,9 @@ def watch_loop(
                 if paths is None:
                     records.keep = build_id(compressed.manifest)
                 else:
-                    records.replace(config.output.resolve(), build_id(compressed.manifest))
+                    records.replace(
+                        resolve_path(config.output, "output directory"), build_id(compressed.manifest)
+                    )
                 if compressed.compressed or compressed.cache_hits:
                     echo(
                         f"  then {compressed.compressed} siblings compressed, "
@@ -342,7 +343,7 @@ def watch_loop(
         if state is not None and config.cache_dir is not None:
             # Rebuilds keep their records in memory; leaving them in the cache makes the next
             # `assetpipe build` (or watch) incremental from here rather than from the first build.
-            save_state(state_path(config.cache_dir, config.output.resolve()), state)
+            save_state(state_path(config.cache_dir, resolve_path(config.output, "output directory")), state)
     return state
 
 
@@ -420,12 +421,12 @@ def _observer(config: Config, changes: queue.Queue[str], out_changes: OutChanges
         FileModifiedEvent,
         FileClosedEvent,
     ]
-    source = str(config.source.resolve())
+    source = str(resolve_path(config.source, "source directory"))
     try:
         observer.schedule(
             _Queueing(path_filter(config), changes), source, recursive=True, event_filter=event_filter
         )
-        ensure_directory(config.output.resolve())
+        ensure_directory(resolve_path(config.output, "output directory"))
         observer.schedule(out_changes, out_changes.out, recursive=True, event_filter=event_filter)
         observer.start()
     except OSError as exc:
@@ -474,7 +475,7 @@ def run_watch(
             # watchdog warns when a directory created while it adds watches would get a second watch; it
             # keeps one, so the warning is only noise on the user's terminal.
             warnings.filterwarnings("ignore", message="Callback with id", category=RuntimeWarning)
-            out_changes = OutChanges(config.output.resolve())
+            out_changes = OutChanges(resolve_path(config.output, "output directory"))
             observer = _observer(config, changes, out_changes)
             try:
                 compression = "on" if config.compress else "off"
