@@ -70,7 +70,9 @@ def record_build(
         files=frozenset(manifest.output_files()),
     )
     directory = builds_dir(out_dir)
-    text = json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n"
+    # Compact: only assetpipe reads it, and the indenting encoder (pure Python) cost 4 ms per 6,000 files,
+    # on every watch rebuild.
+    text = json.dumps(record.to_json(), sort_keys=True, separators=(",", ":")) + "\n"
     write_atomic(directory / (bid + RECORD_SUFFIX), text.encode("utf-8"))
     fsync_directory(directory)
     return bid

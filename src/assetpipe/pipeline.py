@@ -75,6 +75,7 @@ class BuildReport:
     compressor_seconds: float = 0.0
     deferred: int = 0  # outputs published without their siblings (``defer_compression``)
     manifest_changed: bool = False
+    build_id: str | None = None  # of the build this one published (None: OUT already served it)
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
 
@@ -245,26 +246,42 @@ def _build_locked(
         from assetpipe.snippets import write_all
 
         write_all(manifest, config.snippets_dir, root=config.snippet_root or str(out))
-    emitted = _Emitted(planned, ctx.outputs, entries)
-    if not compressed and not report.written:
-        # Nothing written or compressed: when every record is as before and manifest.json is as the last
-        # build left it, OUT already serves exactly this build (the no-op rebuild).
-        new_state = _record(settings, recorded_ns, ctx, {})
-        manifest_stat = stat_of(out / MANIFEST_NAME)
-        if new_state.files == state.files and manifest_stat is not None and manifest_stat == state.manifest:
-            new_state.manifest, new_state.scan_memo, new_state.emitted = manifest_stat, scan_memo, emitted
-            return report, new_state  # the saved record still holds (its racy window only errs on reading)
-    made = _made_siblings(ctx, results) if compressed else {}
-    report.manifest_changed = _publish(ctx, manifest, results)
-    new_state = _record(settings, recorded_ns, ctx, made)
-    new_state.manifest, new_state.scan_memo, new_state.emitted = (
-        stat_of(out / MANIFEST_NAME),
-        scan_memo,
-        emitted,
-    )
-    if persisted and config.cache_dir is not None:
+    new_state, landed = _land(ctx, settings, recorded_ns, manifest, results, compressed, report)
+    new_state.scan_memo, new_state.emitted = scan_memo, _Emitted(planned, ctx.outputs, entries)
+    if landed and persisted and config.cache_dir is not None:
         save_state(state_path(config.cache_dir, out), new_state)
     return report, new_state
+
+
+def _land(
+    ctx: _Emitting,
+    settings: Settings,
+    recorded_ns: int,
+    manifest: Manifest,
+    results: Mapping[str, Mapping[str, Encoding]],
+    compressed: bool,
+    report: BuildReport,
+) -> tuple[BuildState, bool]:
+    """Publish the build and record it, unless OUT already serves exactly it; True when it was published."""
+    manifest_file = ctx.out / MANIFEST_NAME
+    if not compressed and not report.written:
+        # Nothing written or compressed: when every record is as before and manifest.json is as the last
+        # build left it, OUT already serves exactly this build (the no-op rebuild), and the saved record
+        # still holds (its racy window only errs on the side of reading).
+        new_state = _record(settings, recorded_ns, ctx, {})
+        manifest_stat = stat_of(manifest_file)
+        if (
+            new_state.files == ctx.state.files
+            and manifest_stat is not None
+            and manifest_stat == ctx.state.manifest
+        ):
+            new_state.manifest = manifest_stat
+            return new_state, False
+    made = _made_siblings(ctx, results) if compressed else {}
+    report.manifest_changed, report.build_id = _publish(ctx, manifest, results)
+    new_state = _record(settings, recorded_ns, ctx, made)
+    new_state.manifest = stat_of(manifest_file)
+    return new_state, True
 
 
 def _emit_all(
@@ -351,7 +368,9 @@ def _entries(ctx: _Emitting, results: Mapping[str, Mapping[str, Encoding]]) -> d
     return entries
 
 
-def _publish(ctx: _Emitting, manifest: Manifest, results: Mapping[str, Mapping[str, Encoding]]) -> bool:
+def _publish(
+    ctx: _Emitting, manifest: Manifest, results: Mapping[str, Mapping[str, Encoding]]
+) -> tuple[bool, str]:
     """Make ``manifest`` live (:func:`publish.publish`) with what this build wrote and staged."""
     out, entries = ctx.out, manifest.assets
     fresh = [out / o.entry.path for o in ctx.outputs.values() if o.written and not o.staged]

@@ -78,11 +78,11 @@ def publish(
     fresh: Iterable[Path],
     staging: Staging,
     staged: Mapping[str, Mapping[str, Encoding]],
-) -> bool:
+) -> tuple[bool, str]:
     """Make ``manifest`` live: fresh files durable, build recorded, unhashed sets swapped, manifest last.
 
     ``fresh`` are the files this build wrote into OUT; ``staged`` maps each staged unhashed file to its
-    new siblings. Returns whether manifest.json changed.
+    new siblings. Returns whether manifest.json changed, and the build's id.
     """
     text = manifest.dumps()
     manifest_file = out / MANIFEST_NAME
@@ -99,10 +99,10 @@ def publish(
     make_durable([*fresh, *staged_files])
     # Recorded before it goes live: a record of a build that never landed is harmless, while a live build
     # without a record could have its files pruned by clean.
-    record_build(out, manifest, text=text)
+    build_id = record_build(out, manifest, text=text)
     for logical in sorted(staged):
         staging.swap(logical, staged[logical])
     if changed:
         manifest.write(out, text)
     staging.discard()
-    return changed
+    return changed, build_id

@@ -209,6 +209,11 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
 
 
+def _build_id(report: BuildReport) -> str:
+    """The id of the build ``report`` describes (published by it, or already current)."""
+    return report.build_id if report.build_id is not None else build_id(report.manifest)
+
+
 def rebuild_line(paths: Sequence[str], report: BuildReport) -> str:
     """One line per rebuild: what changed, what was rebuilt, how long it took."""
     line = (
@@ -295,10 +300,10 @@ def watch_loop(
                 echo(f"warning: {warning}")
             if paths is None:
                 echo(report.summary())
-                records.keep = build_id(report.manifest)
+                records.keep = _build_id(report)
             else:
                 echo(rebuild_line(paths, report))
-                records.replace(resolve_path(config.output, "output directory"), build_id(report.manifest))
+                records.replace(resolve_path(config.output, "output directory"), _build_id(report))
             if report.deferred and not guard.stop.is_set():
                 guard.phase = "reading"
                 compressed = build(
@@ -310,11 +315,9 @@ def watch_loop(
                     out_touched=out_changes.take() if out_changes is not None else None,
                 )
                 if paths is None:
-                    records.keep = build_id(compressed.manifest)
+                    records.keep = _build_id(compressed)
                 else:
-                    records.replace(
-                        resolve_path(config.output, "output directory"), build_id(compressed.manifest)
-                    )
+                    records.replace(resolve_path(config.output, "output directory"), _build_id(compressed))
                 if compressed.compressed or compressed.cache_hits:
                     echo(
                         f"  then {compressed.compressed} siblings compressed, "
