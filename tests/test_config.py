@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from assetpipe.config import load_config
+from assetpipe.config import load_config, load_cors
+from assetpipe.cors import Cors
 from assetpipe.errors import ConfigError
 
 
@@ -78,3 +79,50 @@ def test_missing_source_says_how_to_give_one(tmp_path: Path) -> None:
 def test_a_base_url_must_be_a_path_or_an_http_url(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="base_url"):
         load_config(None, tmp_path, {"source": Path("a"), "output": Path("b"), "base_url": "static/"})
+
+
+# -- cors ------------------------------------------------------------------------------------------
+
+
+def test_cors_defaults_to_any_origin(tmp_path: Path) -> None:
+    (tmp_path / "assetpipe.toml").write_text('source = "a"\noutput = "b"\n')
+    assert load_config(None, tmp_path).cors == Cors(("*",))
+
+
+@pytest.mark.parametrize(
+    ("line", "origins"),
+    [
+        ('cors = "*"', ("*",)),
+        ("cors = false", ()),
+        ('cors = ["https://a.example", "http://localhost:8000"]', ("https://a.example", "http://localhost:8000")),
+    ],
+)
+def test_cors_is_read_from_the_config_file(tmp_path: Path, line: str, origins: tuple[str, ...]) -> None:
+    (tmp_path / "assetpipe.toml").write_text(f'source = "a"\noutput = "b"\n{line}\n')
+    assert load_config(None, tmp_path).cors.origins == origins
+    assert load_cors(None, tmp_path).origins == origins
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('cors = ["https://a.example/"]', "cors origin 'https://a.example/' is not an origin"),
+        ('cors = ["https://a.example\\n"]', "is not an origin"),
+        ("cors = true", "cors must be"),
+        ("cors = []", "empty list"),
+        ("cors = 1", 'cors must be "\\*", a list of origins or false, not 1'),
+    ],
+)
+def test_a_bad_cors_value_names_the_file(tmp_path: Path, line: str, message: str) -> None:
+    path = tmp_path / "assetpipe.toml"
+    path.write_text(f'source = "a"\noutput = "b"\n{line}\n')
+    for load in (lambda: load_config(None, tmp_path), lambda: load_cors(None, tmp_path)):
+        with pytest.raises(ConfigError, match=message) as caught:
+            load()
+        assert str(caught.value).startswith(f"{path}: ")
+
+
+def test_load_cors_needs_no_source_or_output(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.assetpipe]\ncors = ["https://a.example"]\n')
+    assert load_cors(None, tmp_path).origins == ("https://a.example",)
+    assert load_cors(None, tmp_path / "nowhere").origins == ("*",)

@@ -395,7 +395,7 @@ def _build_locked(
         # Before the manifest: a snippet that cannot be rendered safely fails the build, not half of it.
         from assetpipe.snippets import write_all
 
-        write_all(manifest, config.snippets_dir, root=config.snippet_root or str(out))
+        write_all(manifest, config.snippets_dir, root=config.snippet_root or str(out), cors=config.cors)
     manifest_file = out / MANIFEST_NAME
     manifest_text = manifest.dumps()
     text = manifest_text.encode("utf-8")
