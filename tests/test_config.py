@@ -94,7 +94,10 @@ def test_cors_defaults_to_any_origin(tmp_path: Path) -> None:
     [
         ('cors = "*"', ("*",)),
         ("cors = false", ()),
-        ('cors = ["https://a.example", "http://localhost:8000"]', ("https://a.example", "http://localhost:8000")),
+        (
+            'cors = ["https://a.example", "http://localhost:8000"]',
+            ("https://a.example", "http://localhost:8000"),
+        ),
     ],
 )
 def test_cors_is_read_from_the_config_file(tmp_path: Path, line: str, origins: tuple[str, ...]) -> None:

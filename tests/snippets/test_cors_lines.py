@@ -72,7 +72,9 @@ def test_a_hostile_origin_is_refused_by_every_renderer(manifest: Manifest, serve
 
 
 @pytest.mark.parametrize("server", ["nginx", "caddy", "apache", "axum"])
-def test_an_allow_list_names_every_origin_quoted_and_varies_on_origin(manifest: Manifest, server: str) -> None:
+def test_an_allow_list_names_every_origin_quoted_and_varies_on_origin(
+    manifest: Manifest, server: str
+) -> None:
     text = render(server, manifest, root="/srv/out", cors=LISTED)
     for origin in LISTED:
         assert f'"{origin}"' in text or f"'{origin}'" in text
