@@ -1,0 +1,151 @@
+"""Preload hints: the ``Link`` header value that lets a browser (or a CDN's 103 Early Hints) fetch a page's
+critical assets before the HTML that uses them arrives.
+
+Each hint must describe the request the page will make, or the browser fetches twice: the same hashed URL,
+the same destination (``as=``), the same CORS mode (``crossorigin`` on stylesheets and modules, because the
+helper's tags carry it, and on fonts, which are always fetched in CORS mode) and the same integrity. A
+module brings its static import closure as ``modulepreload`` hints, nearest first, as ``asset_tag`` does.
+Only the manifest model is used here, so the template helper and the ``_headers`` snippet share it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+from urllib.parse import quote
+
+from assetpipe.errors import AssetpipeError, ManifestError
+from assetpipe.manifest import Manifest
+
+JS_TYPES = frozenset(
+    {"text/javascript", "application/javascript", "application/ecmascript", "text/ecmascript"}
+)
+# Characters a URL may keep inside <...> in a header: RFC 3986's reserved and unreserved ones, and '%'
+# only in the base URL (the hashed path is decoded, so a '%' there is a literal percent sign).
+_URL_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+@dataclass(frozen=True, slots=True)
+class Hint:
+    """One link-value of the header: ``<url>; rel=...; as=...; ...``."""
+
+    url: str  # percent-encoded, ready for a header
+    rel: str  # "preload" or "modulepreload"
+    destination: str | None = None  # the as= value; None for modulepreload (its default is script)
+    media_type: str | None = None  # type=, for fonts: lets a browser skip a format it cannot use
+    crossorigin: bool = False
+    integrity: str | None = None
+
+    def link_value(self) -> str:
+        """``<url>; rel=preload; as=style; crossorigin=anonymous; integrity="sha384-..."``."""
+        params = [f"<{self.url}>", f"rel={self.rel}"]
+        if self.destination is not None:
+            params.append(f"as={self.destination}")
+        if self.media_type is not None:
+            params.append(f'type="{self.media_type}"')
+        if self.crossorigin:
+            params.append("crossorigin=anonymous")
+        if self.integrity is not None:
+            params.append(f'integrity="{self.integrity}"')
+        return "; ".join(params)
+
+
+class _Snapshot(Protocol):
+    @property
+    def manifest(self) -> Manifest: ...
+    @property
+    def base_url(self) -> str: ...
+
+
+@runtime_checkable
+class _Reader(Protocol):
+    def snapshot(self) -> _Snapshot: ...
+
+
+def media_type(content_type: str) -> str:
+    """``text/css; charset=utf-8`` -> ``text/css``."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def module_closure(manifest: Manifest, logical_path: str) -> list[str]:
+    """Every module ``logical_path`` imports statically, transitively, nearest first, each once.
+
+    Breadth-first with a seen-set: import cycles are legal in JS, and the entry itself is never listed.
+    """
+    assets = manifest.assets
+    seen = {logical_path}
+    order: list[str] = []
+    queue = [logical_path]
+    for current in queue:  # the list grows while we walk it: a queue without popping
+        for name in assets[current].imports:
+            if name in seen:
+                continue
+            if name not in assets:
+                raise ManifestError(f"{current!r} imports {name!r}, which the manifest does not list")
+            seen.add(name)
+            order.append(name)
+            queue.append(name)
+    return order
+
+
+def _url(base_url: str, path: str) -> str:
+    """The URL as a header carries it: ASCII, and nothing (space, '<', '>', '"', ',') that ends the target."""
+    base = base_url if base_url.endswith("/") else base_url + "/"
+    return quote(base, safe=_URL_SAFE + "%") + quote(path, safe=_URL_SAFE)
+
+
+def hint_for(manifest: Manifest, logical_path: str, base_url: str) -> Hint:
+    """The hint that matches the request the helper's tag (or a font's @font-face) will make."""
+    entry = manifest.entry(logical_path)  # UnknownAsset with close matches
+    kind = media_type(entry.content_type)
+    url = _url(base_url, entry.path)
+    if kind == "text/css":
+        return Hint(url, "preload", "style", crossorigin=True, integrity=entry.integrity)
+    if kind in JS_TYPES:
+        return Hint(url, "modulepreload", crossorigin=True, integrity=entry.integrity)
+    if kind.startswith("font/") or kind in ("application/font-woff", "application/font-woff2"):
+        # No integrity: the @font-face request that uses the preload carries none.
+        return Hint(url, "preload", "font", media_type=kind, crossorigin=True)
+    if kind.startswith("image/"):
+        # An <img> or a CSS background is fetched without CORS, so the hint has no crossorigin.
+        return Hint(url, "preload", "image")
+    raise AssetpipeError(
+        f"no preload hint for {logical_path!r} ({kind})",
+        hint="preload stylesheets, scripts, fonts and images",
+    )
+
+
+def hints(manifest: Manifest, logical_paths: Iterable[str], base_url: str | None = None) -> tuple[Hint, ...]:
+    """The hints for ``logical_paths`` in the order given, each module followed by its import closure;
+    every asset once (the first place it is named)."""
+    base = manifest.base_url if base_url is None else base_url
+    if isinstance(logical_paths, str):
+        raise TypeError("logical_paths is a list of logical paths, not one string")
+    seen: set[str] = set()
+    result: list[Hint] = []
+    for logical in logical_paths:
+        hint = hint_for(manifest, logical, base)
+        names = [logical, *module_closure(manifest, logical)] if hint.rel == "modulepreload" else [logical]
+        for name in names:
+            if name not in seen:
+                seen.add(name)
+                result.append(hint if name == logical else hint_for(manifest, name, base))
+    return tuple(result)
+
+
+def link_header(
+    source: Manifest | _Snapshot | _Reader, logical_paths: Iterable[str], *, base_url: str | None = None
+) -> str:
+    """The ``Link`` header value preloading ``logical_paths`` (see the module docstring).
+
+    ``source`` is a ManifestReader (its current snapshot and base URL), a Snapshot, or a Manifest (its own
+    base URL unless ``base_url`` is given).
+    """
+    if isinstance(source, Manifest):
+        manifest, base = source, base_url
+    else:
+        # One snapshot for both, so a reload in between cannot mix two builds.
+        snap = source.snapshot() if isinstance(source, _Reader) else source
+        manifest, base = snap.manifest, base_url or snap.base_url
+    return ", ".join(hint.link_value() for hint in hints(manifest, logical_paths, base))

@@ -1,0 +1,227 @@
+"""Preload hints: the Link header value for a page's critical assets, parsed back (RFC 8288) and checked
+against the manifest of a real build and against the tags asset_tag writes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+from jinja2 import Environment
+from markupsafe import escape
+
+from assetpipe.config import Config
+from assetpipe.errors import AssetpipeError, ManifestError, UnknownAsset
+from assetpipe.hints import hints, link_header, module_closure
+from assetpipe.jinja import AssetPipeExtension, install
+from assetpipe.manifest import Manifest
+from assetpipe.pipeline import build
+from assetpipe.reader import ManifestReader
+
+FONT = b"wOF2" + bytes(range(256)) * 2
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+SITE = {
+    "css/app.css": '@import "base.css";\nbody { background: url(../img/bg.png); }\n'
+    '@font-face { font-family: I; src: url(../fonts/inter.woff2) format("woff2"); }\n',
+    "css/base.css": "html { color: black; }\n",
+    "js/main.js": 'import { a } from "./lib/a.js";\nimport("./lazy.js");\nconsole.log(a);\n',
+    # c.js is imported by a.js and by b.js: listed once, nearest first.
+    "js/lib/a.js": 'import { b } from "./b.js";\nimport { c } from "./c.js";\nexport const a = b + c;\n',
+    "js/lib/b.js": 'import { c } from "./c.js";\nexport const b = c;\n',
+    "js/lib/c.js": "export const c = 1;\n",
+    "js/lazy.js": "export default 1;\n",
+    "js/other.js": 'import { c } from "./lib/c.js";\nconsole.log(c);\n',
+    "fonts/inter.woff2": FONT,
+    "img/bg.png": PNG,
+    "img/logo.svg": '<svg xmlns="http://www.w3.org/2000/svg"/>',
+    "data/config.json": "{}",
+}
+
+# RFC 8288 section 3 / RFC 9110 tokens and quoted strings.
+TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+QUOTED = r'"(?:[^"\\\x00-\x1f\x7f]|\\[\t\x20-\x7e])*"'
+LINK_VALUE = re.compile(rf"<([^<>\s]*)>((?:[ \t]*;[ \t]*{TOKEN}[ \t]*(?:=[ \t]*(?:{TOKEN}|{QUOTED}))?)*)")
+PARAM = re.compile(rf"[ \t]*;[ \t]*({TOKEN})[ \t]*(?:=[ \t]*({TOKEN}|{QUOTED}))?")
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    target: str
+    params: dict[str, str | None]
+
+
+def parse_link_header(value: str) -> list[Link]:
+    """A strict RFC 8288 parser: every byte of ``value`` must belong to a link-value or a separator."""
+    assert value.isascii() and not re.search(r"[\x00-\x1f\x7f]", value), value
+    links, pos = [], 0
+    while True:
+        match = LINK_VALUE.match(value, pos)
+        assert match is not None, f"not a link-value at {pos}: {value[pos:]!r}"
+        params: dict[str, str | None] = {}
+        for name, raw in PARAM.findall(match.group(2)):
+            key = name.lower()
+            assert key not in params, f"{key} twice in {match.group(0)!r}"
+            params[key] = None if raw == "" else re.sub(r"\\(.)", r"\1", raw[1:-1]) if raw[:1] == '"' else raw
+        links.append(Link(match.group(1), params))
+        pos = match.end()
+        if pos == len(value):
+            return links
+        separator = re.compile(r"[ \t]*,[ \t]*").match(value, pos)
+        assert separator is not None, f"expected ',' at {pos}: {value[pos:]!r}"
+        pos = separator.end()
+
+
+@pytest.fixture
+def built(make_source: Callable[[dict[str, str | bytes]], Path], tmp_path: Path) -> Path:
+    """A real build of SITE (no siblings needed here); returns OUT/manifest.json."""
+    config = Config(
+        source=make_source(SITE), output=tmp_path / "out", compress=False, cache_dir=tmp_path / "cache"
+    )
+    build(config)
+    return tmp_path / "out" / "manifest.json"
+
+
+@pytest.fixture
+def manifest(built: Path) -> Manifest:
+    return Manifest.load(built)
+
+
+def test_the_header_parses_back_and_matches_the_manifest(manifest: Manifest) -> None:
+    links = parse_link_header(link_header(manifest, ["css/app.css", "js/main.js", "fonts/inter.woff2"]))
+    expected = ["css/app.css", "js/main.js", "js/lib/a.js", "js/lib/b.js", "js/lib/c.js", "fonts/inter.woff2"]
+    assert [unquote(link.target) for link in links] == [manifest.url(name) for name in expected]
+    style, *modules, font = links
+    assert style.params == {
+        "rel": "preload",
+        "as": "style",
+        "crossorigin": "anonymous",
+        "integrity": manifest.integrity("css/app.css"),
+    }
+    for link, name in zip(modules, expected[1:5], strict=True):
+        assert link.params == {
+            "rel": "modulepreload",
+            "crossorigin": "anonymous",
+            "integrity": manifest.integrity(name),
+        }
+    # Fonts are always fetched in CORS mode; the @font-face request has no integrity, so the hint has none.
+    assert font.params == {"rel": "preload", "as": "font", "type": "font/woff2", "crossorigin": "anonymous"}
+
+
+def test_an_image_is_preloaded_without_cors_like_the_img_that_uses_it(manifest: Manifest) -> None:
+    (link,) = parse_link_header(link_header(manifest, ["img/logo.svg"]))
+    assert link.params == {"rel": "preload", "as": "image"}
+
+
+def test_the_module_closure_is_the_one_asset_tag_preloads_in_the_same_order(built: Path) -> None:
+    env = Environment(autoescape=True)
+    install(env, built)
+    html = str(env.globals["asset_tag"]("js/main.js"))
+    tag_preloads = re.findall(r'<link rel="modulepreload" href="([^"]+)"', html)
+    header_preloads = [
+        unquote(link.target)
+        for link in parse_link_header(env.globals["asset_link_header"](["js/main.js"]))
+        if link.params["rel"] == "modulepreload"
+    ]
+    assert header_preloads[0] == re.search(r'<script[^>]* src="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+    assert header_preloads[1:] == tag_preloads
+
+
+def test_a_dynamic_import_is_not_preloaded(manifest: Manifest) -> None:
+    assert "js/lazy.js" not in module_closure(manifest, "js/main.js")
+
+
+def test_every_asset_is_named_once_where_it_first_appears(manifest: Manifest) -> None:
+    # other.js imports c.js, which main.js's closure already brought; app.css is named twice.
+    value = link_header(manifest, ["css/app.css", "js/main.js", "js/other.js", "css/app.css"])
+    targets = [unquote(link.target) for link in parse_link_header(value)]
+    assert len(targets) == len(set(targets)) == 6
+    assert targets[-1] == manifest.url("js/other.js")
+
+
+def test_the_order_is_the_callers_and_the_output_is_stable(manifest: Manifest) -> None:
+    one = link_header(manifest, ["fonts/inter.woff2", "css/base.css"])
+    assert one == link_header(manifest, ["fonts/inter.woff2", "css/base.css"])
+    assert one != link_header(manifest, ["css/base.css", "fonts/inter.woff2"])
+    assert [h.url for h in hints(manifest, ["fonts/inter.woff2", "css/base.css"])] == [
+        manifest.url("fonts/inter.woff2"),
+        manifest.url("css/base.css"),
+    ]
+
+
+def test_an_empty_list_gives_an_empty_header(manifest: Manifest) -> None:
+    assert link_header(manifest, []) == ""
+
+
+def test_a_cdn_base_url_gives_absolute_hashed_urls(built: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSETPIPE_BASE_URL", "https://cdn.example.com/assets/")
+    reader = ManifestReader(built)
+    (link,) = parse_link_header(link_header(reader, ["css/base.css"]))
+    assert link.target == "https://cdn.example.com/assets/" + reader.entry("css/base.css").path
+    manifest = reader.manifest
+    explicit = link_header(manifest, ["css/base.css"], base_url="https://cdn.example.com/assets")
+    assert explicit == link_header(reader, ["css/base.css"])
+
+
+def test_a_snapshot_a_reader_and_a_manifest_give_the_same_header(built: Path) -> None:
+    reader = ManifestReader(built)
+    names = ["css/app.css", "js/main.js"]
+    assert (
+        link_header(reader, names)
+        == link_header(reader.snapshot(), names)
+        == link_header(reader.manifest, names)
+    )
+
+
+def test_an_unknown_asset_names_close_matches(manifest: Manifest) -> None:
+    with pytest.raises(UnknownAsset, match=re.escape("did you mean 'css/app.css'")):
+        link_header(manifest, ["css/ap.css"])
+
+
+def test_an_asset_with_no_preload_destination_is_refused(manifest: Manifest) -> None:
+    with pytest.raises(AssetpipeError, match=r"no preload hint for 'data/config.json' \(application/json\)"):
+        link_header(manifest, ["data/config.json"])
+
+
+def test_one_string_instead_of_a_list_is_refused(manifest: Manifest) -> None:
+    # Iterating "css/app.css" would look up 'c', 's', 's'...
+    with pytest.raises(TypeError, match="not one string"):
+        link_header(manifest, "css/app.css")
+
+
+def test_an_import_the_manifest_does_not_list_is_a_manifest_error(manifest: Manifest) -> None:
+    from dataclasses import replace
+
+    broken = dict(manifest.assets)
+    broken["js/lib/c.js"] = replace(broken["js/lib/c.js"], imports=("js/gone.js",))
+    with pytest.raises(ManifestError, match=re.escape("'js/lib/c.js' imports 'js/gone.js'")):
+        link_header(replace(manifest, assets=broken), ["js/main.js"])
+
+
+def test_hostile_file_names_are_percent_encoded_and_parse_back(
+    make_source: Callable[[dict[str, str | bytes]], Path], tmp_path: Path
+) -> None:
+    names = ['css/a b";,<x>.css', "css/ü%41.css", "css/semi;colon,comma.css", "img/a>b<c.png"]
+    source = make_source({name: ("p { }" if name.endswith(".css") else PNG) for name in names})
+    build(Config(source=source, output=tmp_path / "out", compress=False, cache_dir=tmp_path / "cache"))
+    manifest = Manifest.load(tmp_path / "out" / "manifest.json")
+    value = link_header(manifest, names)
+    links = parse_link_header(value)
+    assert [unquote(link.target) for link in links] == [manifest.url(name) for name in names]
+    assert "%2541" in value  # a literal '%' in a file name is not read as an escape
+
+
+def test_a_base_url_is_percent_encoded_but_keeps_its_escapes(manifest: Manifest) -> None:
+    value = link_header(manifest, ["css/base.css"], base_url="https://cdn.example.com/a>b c/%7Ex/")
+    (link,) = parse_link_header(value)
+    assert link.target.startswith("https://cdn.example.com/a%3Eb%20c/%7Ex/css/base.")
+
+
+def test_the_jinja_extension_offers_the_same_global(built: Path) -> None:
+    env = Environment(extensions=[AssetPipeExtension], autoescape=True)
+    env.assetpipe_manifest = str(built)  # type: ignore[attr-defined]
+    rendered = env.from_string("{{ asset_link_header(['css/app.css', 'js/main.js']) }}").render()
+    # A plain str, so autoescape applies: the value is meant for a header, not for markup.
+    assert rendered == str(escape(link_header(Manifest.load(built), ["css/app.css", "js/main.js"])))
