@@ -200,6 +200,13 @@ def watch(**params: Any) -> None:
 )
 @click.option("--no-cors", is_flag=True, help="Send no Access-Control-Allow-Origin.")
 @click.option(
+    "--link",
+    "links",
+    multiple=True,
+    metavar="ROUTE=ASSET,ASSET",
+    help="headers only: a preload Link header for an HTML route, e.g. /=css/app.css,js/main.js (repeatable).",
+)
+@click.option(
     "--config",
     "config_file",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -213,6 +220,7 @@ def snippet(
     serve_manifest: bool,
     cors_origins: tuple[str, ...],
     no_cors: bool,
+    links: tuple[str, ...],
     config_file: Path | None,
     verbose: bool,
 ) -> None:
@@ -224,6 +232,14 @@ def snippet(
 
     if no_cors and cors_origins:
         raise click.UsageError("--cors and --no-cors exclude each other")
+    routes: dict[str, list[str]] = {}
+    for link in links:
+        route, sep, assets = link.partition("=")
+        if not sep:
+            raise click.UsageError(f"--link {link!r}: expected ROUTE=ASSET,ASSET")
+        if route in routes:
+            raise click.UsageError(f"--link: route {route!r} given twice; list all its assets in one --link")
+        routes[route] = [name.strip() for name in assets.split(",") if name.strip()]
     if no_cors:
         cors = OFF
     elif cors_origins:
@@ -235,7 +251,9 @@ def snippet(
     root_path = root if root is not None else str(manifest_path.resolve().parent)
     text = _run(
         verbose,
-        lambda: render(server, manifest, root=root_path, serve_manifest=serve_manifest, cors=cors),
+        lambda: render(
+            server, manifest, root=root_path, serve_manifest=serve_manifest, cors=cors, links=routes
+        ),
     )
     click.echo(text, nl=not text.endswith("\n"))
 

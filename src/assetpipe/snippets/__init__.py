@@ -8,7 +8,7 @@ default), a plain 404 for anything missing, and no manifest.json unless asked fo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from assetpipe.errors import ConfigError
@@ -43,17 +43,33 @@ def render(
     root: str,
     serve_manifest: bool = False,
     cors: CorsSetting = "*",
+    links: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
     """The snippet for ``server``; ConfigError for an unknown server or an unquotable root/base URL/origin.
 
     ``cors`` is a Cors or the config file's spelling: ``"*"`` (default), a list of origins, or False.
+    ``links`` maps HTML routes to the logical paths their responses preload (``headers`` only).
     """
     try:
         renderer = RENDERERS[server]
     except KeyError:
         known = ", ".join(sorted(RENDERERS))
         raise ConfigError(f"unknown server {server!r}", hint=f"choose one of {known}") from None
-    return renderer(manifest, SnippetOptions(root=root, serve_manifest=serve_manifest, cors=as_cors(cors)))
+    if links and server != "headers":
+        raise ConfigError(
+            f"preload links are written by the headers snippet, not by {server}",
+            hint="send the header from the application: see asset_link_header in docs/helper.md",
+        )
+    options = SnippetOptions(
+        root=root, serve_manifest=serve_manifest, cors=as_cors(cors), links=_links(links)
+    )
+    return renderer(manifest, options)
+
+
+def _links(links: Mapping[str, Sequence[str]] | None) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if isinstance(links, str) or any(isinstance(paths, str) for paths in (links or {}).values()):
+        raise ConfigError("links maps each route to a list of logical paths")
+    return tuple((route, tuple(paths)) for route, paths in (links or {}).items())
 
 
 def write_all(

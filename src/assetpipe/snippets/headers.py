@@ -12,8 +12,10 @@ from a build must not fail because one platform cannot express the list the othe
 
 from __future__ import annotations
 
+from assetpipe.errors import ConfigError
+from assetpipe.hints import hints
 from assetpipe.manifest import Manifest
-from assetpipe.snippets.quoting import HEADERS, headers_path, headers_value
+from assetpipe.snippets.quoting import HEADERS, headers_path, headers_route, headers_value
 from assetpipe.snippets.site import (
     ALLOW_ORIGIN,
     IMMUTABLE,
@@ -53,6 +55,21 @@ def _rule(url: str, cache: str, allow_origin: str | None = None) -> list[str]:
     return lines
 
 
+def _link_rules(manifest: Manifest, links: tuple[tuple[str, tuple[str, ...]], ...]) -> list[str]:
+    """One rule per HTML route, one ``Link`` line per preload hint (platforms join repeated lines)."""
+    lines: list[str] = []
+    routes: set[str] = set()
+    for route, logical_paths in links:
+        if route in routes:
+            raise ConfigError(f"route {route!r} is given twice", hint="list all its assets in one --link")
+        routes.add(route)
+        if not logical_paths:
+            raise ConfigError(f"route {route!r} names no assets to preload")
+        values = [hint.link_value() for hint in hints(manifest, logical_paths)]
+        lines += ["", headers_route(route), *(f"  Link: {headers_value(value)}" for value in values)]
+    return lines
+
+
 def render(manifest: Manifest, options: SnippetOptions) -> str:
     """A ``_headers`` file (or the part to append to one) for the published folder."""
     site = plan(manifest, options, HEADERS)
@@ -71,6 +88,13 @@ def render(manifest: Manifest, options: SnippetOptions) -> str:
         lines += [
             "# A _headers file cannot hide manifest.json: leave it out of the published folder",
             f"# (or, on Netlify, add to _redirects: {url_path(site, site.manifest_path)} /404 404!).",
+        ]
+    if options.links:
+        lines += [
+            "",
+            "# Preload hints for HTML routes (assetpipe snippet headers --link): Cloudflare sends them as",
+            "# 103 Early Hints. Regenerate after every build: the URLs are the build's hashed ones.",
+            *_link_rules(manifest, options.links),
         ]
     for served in site.files:
         cache = IMMUTABLE if served.immutable else NO_CACHE

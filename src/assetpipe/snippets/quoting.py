@@ -68,6 +68,20 @@ def headers_path(url: str) -> str:
     return percent_encode(url, safe="/-._~")
 
 
+# A route as written by the user: RFC 3986 path characters, so ':name' placeholders and '*' splats work.
+_HEADERS_ROUTE = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*")
+
+
+def headers_route(route: str) -> str:
+    """A ``_headers`` rule path the user chose (placeholders and splats allowed); ConfigError otherwise."""
+    if not _HEADERS_ROUTE.fullmatch(route):
+        raise ConfigError(
+            f"route {route!r} is not a _headers path",
+            hint="start with '/' and percent-encode spaces, '#', '?' and non-ASCII characters",
+        )
+    return route
+
+
 def headers_value(value: str) -> str:
     """A ``_headers`` header value: the rest of the line, taken as written (control characters refused)."""
     refuse(value, "header value", ())

@@ -51,6 +51,8 @@ class SnippetOptions:
     root: str
     serve_manifest: bool = False
     cors: Cors = field(default=DEFAULT_CORS)
+    #: (route, logical paths) pairs: HTML routes whose responses get a preload Link header (_headers only).
+    links: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
