@@ -225,3 +225,105 @@ def test_the_jinja_extension_offers_the_same_global(built: Path) -> None:
     rendered = env.from_string("{{ asset_link_header(['css/app.css', 'js/main.js']) }}").render()
     # A plain str, so autoescape applies: the value is meant for a header, not for markup.
     assert rendered == str(escape(link_header(Manifest.load(built), ["css/app.css", "js/main.js"])))
+
+
+# -- the framework examples of docs/helper.md, run through each framework's own test machinery --------
+
+
+def test_the_flask_example_sends_the_header_on_html_only(
+    built: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flask import Flask
+
+    from assetpipe.integrations.flask import AssetPipe
+
+    monkeypatch.delenv("ASSETPIPE_BASE_URL", raising=False)
+    app = Flask("site")
+    app.config["ASSETPIPE_MANIFEST"] = str(built)
+    AssetPipe(app)
+    critical = ["css/app.css", "js/main.js"]
+
+    @app.after_request
+    def preload(response):  # type: ignore[no-untyped-def]
+        if response.mimetype == "text/html":
+            response.headers["Link"] = link_header(AssetPipe.helper().reader, critical)
+        return response
+
+    app.add_url_rule("/", "index", lambda: "<!doctype html><title>x</title>")
+    app.add_url_rule("/data", "data", lambda: {"a": 1})
+    client = app.test_client()
+    assert client.get("/").headers["Link"] == link_header(Manifest.load(built), critical)
+    assert "Link" not in client.get("/data").headers
+
+
+def test_the_starlette_example_sends_the_header(
+    built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+    from starlette.templating import Jinja2Templates
+    from starlette.testclient import TestClient
+
+    from assetpipe.integrations.starlette import install
+
+    monkeypatch.delenv("ASSETPIPE_BASE_URL", raising=False)
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "index.html").write_text("{{ asset_tag('css/app.css') }}")
+    templates = Jinja2Templates(directory=str(tmp_path / "templates"))
+    helper = install(templates, built)
+
+    async def homepage(request):  # type: ignore[no-untyped-def]
+        link = link_header(helper.reader, ["css/app.css", "js/main.js"])
+        return templates.TemplateResponse(request, "index.html", headers={"Link": link})
+
+    response = TestClient(Starlette(routes=[Route("/", homepage)])).get("/")
+    assert response.status_code == 200
+    assert response.headers["link"] == link_header(Manifest.load(built), ["css/app.css", "js/main.js"])
+
+
+DJANGO_EXAMPLE = """
+import sys
+import django
+from django.conf import settings
+
+settings.configure(ASSETPIPE_MANIFEST=sys.argv[1], DEFAULT_CHARSET="utf-8")
+django.setup()
+
+from django.http import HttpResponse, JsonResponse
+
+from assetpipe.hints import link_header
+from assetpipe.reader import ManifestReader
+
+
+def preload(get_response):
+    reader = ManifestReader(settings.ASSETPIPE_MANIFEST, base_url=getattr(settings, "ASSETPIPE_BASE_URL", None))
+    def middleware(request):
+        response = get_response(request)
+        if response.get("Content-Type", "").startswith("text/html"):
+            response["Link"] = link_header(reader, ["css/app.css", "js/main.js"])
+        return response
+    return middleware
+
+
+print(preload(lambda request: HttpResponse("<!doctype html>"))(None).get("Link"))
+print(preload(lambda request: JsonResponse({}))(None).get("Link"))
+"""
+
+
+def test_the_django_middleware_example_sends_the_header(built: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    # settings.configure() is once per process: the example runs in its own.
+    env = {k: v for k, v in os.environ.items() if k not in ("ASSETPIPE_BASE_URL", "DJANGO_SETTINGS_MODULE")}
+    done = subprocess.run(
+        [sys.executable, "-c", DJANGO_EXAMPLE, str(built)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    html, json_response = done.stdout.splitlines()
+    assert html == link_header(Manifest.load(built), ["css/app.css", "js/main.js"])
+    assert json_response == "None"
