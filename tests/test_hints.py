@@ -327,3 +327,24 @@ def test_the_django_middleware_example_sends_the_header(built: Path) -> None:
     html, json_response = done.stdout.splitlines()
     assert html == link_header(Manifest.load(built), ["css/app.css", "js/main.js"])
     assert json_response == "None"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("integrity", 'sha384-abc"; rel=stylesheet'),
+        ("integrity", "sha384-abc\r\nSet-Cookie: a=b"),
+        ("integrity", "md5-abc"),
+        ("content_type", 'text/css"; x="'),
+        ("content_type", "text/css\nX-Evil: 1"),
+    ],
+)
+def test_a_tampered_manifest_value_never_reaches_the_header(
+    manifest: Manifest, field: str, value: str
+) -> None:
+    from dataclasses import replace
+
+    assets = dict(manifest.assets)
+    assets["css/base.css"] = replace(assets["css/base.css"], **{field: value})
+    with pytest.raises(ManifestError, match=f"invalid {field.replace('_', ' ')}"):
+        link_header(replace(manifest, assets=assets), ["css/base.css"])

@@ -10,6 +10,7 @@ Only the manifest model is used here, so the template helper and the ``_headers`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -24,6 +25,10 @@ JS_TYPES = frozenset(
 # Characters a URL may keep inside <...> in a header: RFC 3986's reserved and unreserved ones, and '%'
 # only in the base URL (the hashed path is decoded, so a '%' there is a literal percent sign).
 _URL_SAFE = "/:@!$&'()*+,;=-._~"
+# What may go inside the header's quoted strings: a manifest read from disk is input like any other, and
+# a quote or a newline in it must not reach a response header.
+_INTEGRITY = re.compile(r"sha(256|384|512)-[A-Za-z0-9+/]+={0,2}")
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +104,12 @@ def hint_for(manifest: Manifest, logical_path: str, base_url: str) -> Hint:
     """The hint that matches the request the helper's tag (or a font's @font-face) will make."""
     entry = manifest.entry(logical_path)  # UnknownAsset with close matches
     kind = media_type(entry.content_type)
+    if not _MEDIA_TYPE.fullmatch(kind):
+        raise ManifestError(
+            f"manifest entry {logical_path!r} has an invalid content type {entry.content_type!r}"
+        )
+    if not _INTEGRITY.fullmatch(entry.integrity):
+        raise ManifestError(f"manifest entry {logical_path!r} has an invalid integrity {entry.integrity!r}")
     url = _url(base_url, entry.path)
     if kind == "text/css":
         return Hint(url, "preload", "style", crossorigin=True, integrity=entry.integrity)
