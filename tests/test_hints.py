@@ -203,20 +203,39 @@ def test_an_import_the_manifest_does_not_list_is_a_manifest_error(manifest: Mani
 def test_hostile_file_names_are_percent_encoded_and_parse_back(
     make_source: Callable[[dict[str, str | bytes]], Path], tmp_path: Path
 ) -> None:
-    names = ['css/a b";,<x>.css', "css/ü%41.css", "css/semi;colon,comma.css", "img/a>b<c.png"]
+    names = ['css/a b";,<x>.css', "css/ü{`}.css", "css/semi;colon,comma.css", "img/a>b<c.png"]
     source = make_source({name: ("p { }" if name.endswith(".css") else PNG) for name in names})
     build(Config(source=source, output=tmp_path / "out", compress=False, cache_dir=tmp_path / "cache"))
     manifest = Manifest.load(tmp_path / "out" / "manifest.json")
-    value = link_header(manifest, names)
-    links = parse_link_header(value)
+    links = parse_link_header(link_header(manifest, names))
     assert [unquote(link.target) for link in links] == [manifest.url(name) for name in names]
-    assert "%2541" in value  # a literal '%' in a file name is not read as an escape
+    # Spelled as a browser requests the tag's href: only the URL Standard's path percent-encode set.
+    browser = {
+        " ": "%20",
+        '"': "%22",
+        "<": "%3C",
+        ">": "%3E",
+        "ü": "%C3%BC",
+        "{": "%7B",
+        "`": "%60",
+        "}": "%7D",
+    }
+    for link, name in zip(links, names, strict=True):
+        assert link.target == "".join(browser.get(c, c) for c in manifest.url(name))
 
 
 def test_a_base_url_is_percent_encoded_but_keeps_its_escapes(manifest: Manifest) -> None:
     value = link_header(manifest, ["css/base.css"], base_url="https://cdn.example.com/a>b c/%7Ex/")
     (link,) = parse_link_header(value)
     assert link.target.startswith("https://cdn.example.com/a%3Eb%20c/%7Ex/css/base.")
+
+
+def test_a_tag_and_its_hint_name_the_same_url(built: Path) -> None:
+    env = Environment(autoescape=True)
+    install(env, built)
+    href = re.search(r'href="([^"]+)"', str(env.globals["asset_tag"]("css/app.css"))).group(1)  # type: ignore[union-attr]
+    (link,) = parse_link_header(env.globals["asset_link_header"](["css/app.css"]))
+    assert link.target == href
 
 
 def test_the_jinja_extension_offers_the_same_global(built: Path) -> None:

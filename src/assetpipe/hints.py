@@ -22,9 +22,11 @@ from assetpipe.manifest import Manifest
 JS_TYPES = frozenset(
     {"text/javascript", "application/javascript", "application/ecmascript", "text/ecmascript"}
 )
-# Characters a URL may keep inside <...> in a header: RFC 3986's reserved and unreserved ones, and '%'
-# only in the base URL (the hashed path is decoded, so a '%' there is a literal percent sign).
-_URL_SAFE = "/:@!$&'()*+,;=-._~"
+# Printable ASCII that a browser keeps as written when it parses a URL path (the URL Standard's path
+# percent-encode set is the rest: space " # < > ? ` { }, controls, non-ASCII; a backslash is a slash in
+# http(s) URLs). Encoding exactly the rest makes the hint's URL the one the tag's href is fetched as:
+# a preload under any other spelling is a second download.
+_URL_SAFE = "!$%&'()*+,/:;=@[]^|-._~"
 # What may go inside the header's quoted strings: a manifest read from disk is input like any other, and
 # a quote or a newline in it must not reach a response header.
 _INTEGRITY = re.compile(r"sha(256|384|512)-[A-Za-z0-9+/]+={0,2}")
@@ -95,9 +97,9 @@ def module_closure(manifest: Manifest, logical_path: str) -> list[str]:
 
 
 def _url(base_url: str, path: str) -> str:
-    """The URL as a header carries it: ASCII, and nothing (space, '<', '>', '"', ',') that ends the target."""
+    """The URL as the browser requests the tag's href, which is also ASCII with no '<', '>' or space."""
     base = base_url if base_url.endswith("/") else base_url + "/"
-    return quote(base, safe=_URL_SAFE + "%") + quote(path, safe=_URL_SAFE)
+    return quote(base + path, safe=_URL_SAFE)
 
 
 def hint_for(manifest: Manifest, logical_path: str, base_url: str) -> Hint:
