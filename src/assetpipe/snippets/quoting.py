@@ -8,7 +8,6 @@ ConfigError naming it, never written so that it means something else.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote as percent_encode
 
@@ -90,10 +89,9 @@ def headers_value(value: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Syntax:
-    """One server's config syntax: how it quotes a string, and the characters no quoting can carry."""
+    """One server's config syntax: its name in messages, and the characters its quoting cannot carry."""
 
     name: str
-    quote: Callable[[str], str]
     #: Refused in the root (the directory the config names), beyond control characters.
     refused_in_root: tuple[str, ...] = ()
     #: Refused in output paths (matched literally by the server), beyond control characters.
@@ -101,17 +99,15 @@ class Syntax:
 
 
 # alias and root expand $variables and nginx has no escape for '$'.
-NGINX = Syntax("nginx", nginx_string, refused_in_root=("$",))
+NGINX = Syntax("nginx", refused_in_root=("$",))
 # Braces are placeholders (and {$ENV} is expanded while parsing), a backslash before a quote can't be
 # written inside a Caddyfile string, and the file matcher globs the root; it escapes glob characters in
 # the request path, but not a backslash.
-CADDY = Syntax(
-    "Caddy", caddy_string, refused_in_root=("{", "}", "\\", "*", "?", "[", "]"), refused_in_paths=("\\",)
-)
+CADDY = Syntax("Caddy", refused_in_root=("{", "}", "\\", "*", "?", "[", "]"), refused_in_paths=("\\",))
 # ${NAME} is expanded on every config line and * ? [ ] are wildcards in <Directory>.
-APACHE = Syntax("Apache", apache_string, refused_in_root=("$", "*", "?", "[", "]"))
-AXUM = Syntax("Axum", rust_string)
-HEADERS = Syntax("_headers", headers_path)
+APACHE = Syntax("Apache", refused_in_root=("$", "*", "?", "[", "]"))
+AXUM = Syntax("Axum")
+HEADERS = Syntax("_headers")
 
 
 def refuse(value: str, what: str, refused: tuple[str, ...], *, syntax: str = "this server's config") -> None:
