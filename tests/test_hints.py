@@ -367,3 +367,19 @@ def test_a_tampered_manifest_value_never_reaches_the_header(
     assets["css/base.css"] = replace(assets["css/base.css"], **{field: value})
     with pytest.raises(ManifestError, match=f"invalid {field.replace('_', ' ')}"):
         link_header(replace(manifest, assets=assets), ["css/base.css"])
+
+
+def test_a_rebuild_gives_the_new_hashed_urls_to_a_reloading_reader(
+    make_source: Callable[[dict[str, str | bytes]], Path], tmp_path: Path
+) -> None:
+    source = make_source({"css/app.css": "a { color: red }"})
+    config = Config(source=source, output=tmp_path / "out", compress=False, cache_dir=tmp_path / "cache")
+    build(config)
+    reader = ManifestReader(tmp_path / "out" / "manifest.json", auto_reload=True)
+    first = link_header(reader, ["css/app.css"])
+    assert link_header(reader, ["css/app.css"]) is first  # the same list again: the value made before
+    (source / "css" / "app.css").write_text("a { color: blue }")
+    build(config)
+    second = link_header(reader, ["css/app.css"])
+    assert second != first
+    assert parse_link_header(second)[0].target == reader.url("css/app.css")
