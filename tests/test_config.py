@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from assetpipe.config import DEFAULT_UNHASHED, Config, load_config
+from assetpipe.config import DEFAULT_UNHASHED, Config, load_config, load_cors
+from assetpipe.cors import Cors
 from assetpipe.errors import ConfigError
 from assetpipe.pipeline import build
 from tests.conftest import Tree, write_tree
@@ -155,3 +156,51 @@ def test_unhashed_settings_of_the_wrong_type_are_config_errors(tmp_path: Path, l
     with pytest.raises(ConfigError, match="unhashed") as info:
         load_config(path, tmp_path)
     assert str(path) in str(info.value)
+# -- cors ------------------------------------------------------------------------------------------
+
+
+def test_cors_defaults_to_any_origin(tmp_path: Path) -> None:
+    (tmp_path / "assetpipe.toml").write_text('source = "a"\noutput = "b"\n')
+    assert load_config(None, tmp_path).cors == Cors(("*",))
+
+
+@pytest.mark.parametrize(
+    ("line", "origins"),
+    [
+        ('cors = "*"', ("*",)),
+        ("cors = false", ()),
+        (
+            'cors = ["https://a.example", "http://localhost:8000"]',
+            ("https://a.example", "http://localhost:8000"),
+        ),
+    ],
+)
+def test_cors_is_read_from_the_config_file(tmp_path: Path, line: str, origins: tuple[str, ...]) -> None:
+    (tmp_path / "assetpipe.toml").write_text(f'source = "a"\noutput = "b"\n{line}\n')
+    assert load_config(None, tmp_path).cors.origins == origins
+    assert load_cors(None, tmp_path).origins == origins
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('cors = ["https://a.example/"]', "cors origin 'https://a.example/' is not an origin"),
+        ('cors = ["https://a.example\\n"]', "is not an origin"),
+        ("cors = true", "cors must be"),
+        ("cors = []", "empty list"),
+        ("cors = 1", 'cors must be "\\*", a list of origins or false, not 1'),
+    ],
+)
+def test_a_bad_cors_value_names_the_file(tmp_path: Path, line: str, message: str) -> None:
+    path = tmp_path / "assetpipe.toml"
+    path.write_text(f'source = "a"\noutput = "b"\n{line}\n')
+    for load in (lambda: load_config(None, tmp_path), lambda: load_cors(None, tmp_path)):
+        with pytest.raises(ConfigError, match=message) as caught:
+            load()
+        assert str(caught.value).startswith(f"{path}: ")
+
+
+def test_load_cors_needs_no_source_or_output(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.assetpipe]\ncors = ["https://a.example"]\n')
+    assert load_cors(None, tmp_path).origins == ("https://a.example",)
+    assert load_cors(None, tmp_path / "nowhere").origins == ("*",)

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from assetpipe.cors import DEFAULT as DEFAULT_CORS
+from assetpipe.cors import Cors, parse_cors
 from assetpipe.errors import ConfigError
 from assetpipe.paths import resolve_path as _resolve
 
@@ -71,6 +73,8 @@ class Config:
     cache_dir: Path | None = None
     snippets_dir: Path | None = None
     snippet_root: str | None = None
+    # Which origins may read the assets cross-origin, for the snippets: "*", a list of origins, or false.
+    cors: Cors = DEFAULT_CORS
     config_file: Path | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -106,6 +110,7 @@ _KEYS: dict[str, tuple[tuple[type, ...], bool]] = {
     "cache_dir": ((str,), True),
     "snippets_dir": ((str,), True),
     "snippet_root": ((str,), False),
+    "cors": ((str, list, bool), False),
 }
 assert set(_KEYS) | {"config_file"} == {f.name for f in fields(Config)}
 
@@ -153,6 +158,8 @@ def _check(key: str, value: Any, where: str) -> Any:
     if key not in _KEYS:
         known = ", ".join(sorted(_KEYS))
         raise ConfigError(f"unknown key {key!r}", path=where, hint=f"known keys: {known}")
+    if key == "cors":
+        return _check_cors(value, where)  # three shapes, one message that lists them
     types, _ = _KEYS[key]
     # bool is an int subclass: refuse `min_size = true`.
     if isinstance(value, bool) and bool not in types:
@@ -172,6 +179,24 @@ def _check(key: str, value: Any, where: str) -> Any:
             raise ConfigError(f"'min_saving' must be a fraction in [0, 1), not {value}", path=where)
         return float(value)
     return value
+
+
+def _check_cors(value: Any, where: str) -> Cors:
+    try:
+        return parse_cors(value)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, path=where, hint=exc.hint) from None
+
+
+def load_cors(config_file: Path | None, cwd: Path) -> Cors:
+    """The ``cors`` setting alone (for ``assetpipe snippet``): from the config file, named or found in
+    ``cwd``, else the default ``*``; other keys are not read, so no source or output is needed."""
+    path = config_file if config_file is not None else find_config_file(cwd)
+    if path is None:
+        return DEFAULT_CORS
+    path = path if path.is_absolute() else cwd / path
+    table = read_config_file(path)
+    return _check_cors(table["cors"], str(path)) if "cors" in table else DEFAULT_CORS
 
 
 def load_config(

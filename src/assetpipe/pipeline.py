@@ -245,7 +245,7 @@ def _build_locked(
         # Before the manifest: a snippet that cannot be rendered safely fails the build, not half of it.
         from assetpipe.snippets import write_all
 
-        write_all(manifest, config.snippets_dir, root=config.snippet_root or str(out))
+        write_all(manifest, config.snippets_dir, root=config.snippet_root or str(out), cors=config.cors)
     new_state, landed = _land(ctx, settings, recorded_ns, manifest, results, compressed, report)
     new_state.scan_memo, new_state.emitted = scan_memo, _Emitted(planned, ctx.outputs, entries)
     if landed and persisted and config.cache_dir is not None:
