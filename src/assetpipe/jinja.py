@@ -20,6 +20,7 @@ from jinja2.ext import Extension
 from markupsafe import Markup, escape
 
 from assetpipe.errors import AssetpipeError, ManifestError
+from assetpipe.hints import link_header
 from assetpipe.reader import ManifestReader, Snapshot
 
 #: Where the Jinja2 extension looks for the manifest when ``env.assetpipe_manifest`` is not set.
@@ -265,7 +266,12 @@ class AssetHelper:
 
     def globals(self) -> dict[str, Callable[..., Any]]:
         """The template globals: asset, asset_integrity, asset_tag."""
-        return {"asset": self.asset, "asset_integrity": self.integrity, "asset_tag": self.tag}
+        return {
+            "asset": self.asset,
+            "asset_integrity": self.integrity,
+            "asset_tag": self.tag,
+            "asset_link_header": functools.partial(link_header, self.reader),
+        }
 
 
 def install(
@@ -327,6 +333,7 @@ class AssetPipeExtension(Extension):
         environment.extend(assetpipe_manifest=None, assetpipe_base_url=None, assetpipe_auto_reload=False)
         lazy = _LazyHelper(environment)
         environment.globals.update(asset=lazy.asset, asset_integrity=lazy.integrity, asset_tag=lazy.tag)
+        environment.globals["asset_link_header"] = lambda paths: link_header(lazy.get().reader, paths)
 
 
 __all__ = [

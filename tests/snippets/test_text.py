@@ -255,7 +255,12 @@ def test_headers_file_has_one_exact_rule_per_entry_and_no_catch_all(manifest: Ma
     assert not any("*" in path or ":" in path for path in rules)
     for logical, entry in manifest.assets.items():
         cache = "public, max-age=31536000, immutable" if entry.immutable else "no-cache"
-        assert rules[manifest.url(logical)] == ["! Cache-Control", f"Cache-Control: {cache}"]
+        assert rules[manifest.url(logical)] == [
+            "! Cache-Control",
+            f"Cache-Control: {cache}",
+            "! Access-Control-Allow-Origin",
+            "Access-Control-Allow-Origin: *",
+        ]
 
 
 def test_headers_file_says_the_platform_handles_encoding(manifest: Manifest) -> None:

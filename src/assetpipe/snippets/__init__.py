@@ -2,20 +2,20 @@
 
 Every renderer gives the same semantics (see docs/snippets.md): the base URL serves OUT, the best
 precompressed sibling the client accepts with the original's Content-Type and ``Vary: Accept-Encoding``,
-immutable caching exactly for the files the manifest marks immutable, a plain 404 for anything missing,
-and no manifest.json unless asked for.
+immutable caching exactly for the files the manifest marks immutable, CORS on the assets (``*`` by
+default), a plain 404 for anything missing, and no manifest.json unless asked for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from assetpipe.errors import ConfigError
 from assetpipe.files import write_atomic
 from assetpipe.manifest import Manifest
 from assetpipe.snippets import apache, axum, caddy, headers, nginx
-from assetpipe.snippets.site import SnippetOptions
+from assetpipe.snippets.site import CorsSetting, SnippetOptions, as_cors
 
 __all__ = ["FILE_NAMES", "RENDERERS", "SnippetOptions", "render", "write_all"]
 
@@ -36,20 +36,53 @@ FILE_NAMES: dict[str, str] = {
 }
 
 
-def render(server: str, manifest: Manifest, *, root: str, serve_manifest: bool = False) -> str:
-    """The snippet for ``server``; ConfigError for an unknown server or an unquotable root/base URL."""
+def render(
+    server: str,
+    manifest: Manifest,
+    *,
+    root: str,
+    serve_manifest: bool = False,
+    cors: CorsSetting = "*",
+    links: Mapping[str, Sequence[str]] | None = None,
+) -> str:
+    """The snippet for ``server``; ConfigError for an unknown server or an unquotable root/base URL/origin.
+
+    ``cors`` is a Cors or the config file's spelling: ``"*"`` (default), a list of origins, or False.
+    ``links`` maps HTML routes to the logical paths their responses preload (``headers`` only).
+    """
     try:
         renderer = RENDERERS[server]
     except KeyError:
         known = ", ".join(sorted(RENDERERS))
         raise ConfigError(f"unknown server {server!r}", hint=f"choose one of {known}") from None
-    return renderer(manifest, SnippetOptions(root=root, serve_manifest=serve_manifest))
+    if links and server != "headers":
+        raise ConfigError(
+            f"preload links are written by the headers snippet, not by {server}",
+            hint="send the header from the application: see asset_link_header in docs/helper.md",
+        )
+    options = SnippetOptions(
+        root=root, serve_manifest=serve_manifest, cors=as_cors(cors), links=_links(links)
+    )
+    return renderer(manifest, options)
 
 
-def write_all(manifest: Manifest, directory: Path, *, root: str, serve_manifest: bool = False) -> list[Path]:
+def _links(links: Mapping[str, Sequence[str]] | None) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if isinstance(links, str) or any(isinstance(paths, str) for paths in (links or {}).values()):
+        raise ConfigError("links maps each route to a list of logical paths")
+    return tuple((route, tuple(paths)) for route, paths in (links or {}).items())
+
+
+def write_all(
+    manifest: Manifest,
+    directory: Path,
+    *,
+    root: str,
+    serve_manifest: bool = False,
+    cors: CorsSetting = "*",
+) -> list[Path]:
     """Write every snippet into ``directory`` (atomically, one file per server); all are rendered first,
-    so a refused root leaves the folder as it was."""
-    options = SnippetOptions(root=root, serve_manifest=serve_manifest)
+    so a refused root or origin leaves the folder as it was."""
+    options = SnippetOptions(root=root, serve_manifest=serve_manifest, cors=as_cors(cors))
     texts = {server: renderer(manifest, options) for server, renderer in RENDERERS.items()}
     written = []
     for server, text in texts.items():
