@@ -485,7 +485,9 @@ def _record(
             source=Stat(a.size, a.mtime_ns, a.inode),
             references=node.refs if is_scanned(logical) else None,
             deps_key=dependency_key(node, ctx.output_path),
-            output=replace(output.record, siblings=siblings),
+            output=output.record
+            if output.record.siblings is siblings
+            else replace(output.record, siblings=siblings),
             entry=entry,
         )
     return BuildState(settings.output, recorded_ns, files, settings.compression)
