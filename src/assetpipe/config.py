@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from assetpipe.codecs import CODECS
 from assetpipe.errors import ConfigError
 
 DEFAULT_UNHASHED: tuple[str, ...] = (
@@ -54,8 +55,10 @@ class Config:
     unhashed: tuple[str, ...] = DEFAULT_UNHASHED
     broken_references: str = "error"  # or "warn": leave the reference as written
     compress: bool = True
+    # One switch per codec (assetpipe.codecs.CODECS: its config_key and default; checked below).
     brotli: bool = True
     gzip: bool = True
+    zstd: bool = False
     gzip_backend: str = "zopfli"
     min_size: int = 256
     min_saving: float = 0.05
@@ -81,9 +84,8 @@ _KEYS: dict[str, tuple[tuple[type, ...], bool]] = {
     "unhashed": ((list,), False),
     "broken_references": ((str,), False),
     "compress": ((bool,), False),
-    "brotli": ((bool,), False),
-    "gzip": ((bool,), False),
-    "gzip_backend": ((str,), False),
+    **{codec.config_key: ((bool,), False) for codec in CODECS.values()},
+    **{f"{c.config_key}_backend": ((str,), False) for c in CODECS.values() if len(c.backends) > 1},
     "min_size": ((int,), False),
     "min_saving": ((float, int), False),
     "jobs": ((int,), False),
@@ -92,8 +94,14 @@ _KEYS: dict[str, tuple[tuple[type, ...], bool]] = {
     "snippet_root": ((str,), False),
 }
 assert set(_KEYS) | {"config_file"} == {f.name for f in fields(Config)}
+assert all(
+    next(f for f in fields(Config) if f.name == c.config_key).default == c.default for c in CODECS.values()
+), "a codec's Config default differs from the registry's"
 
-_CHOICES = {"broken_references": ("error", "warn"), "gzip_backend": ("zopfli", "zlib")}
+_CHOICES = {
+    "broken_references": ("error", "warn"),
+    **{f"{c.config_key}_backend": tuple(c.backends) for c in CODECS.values() if len(c.backends) > 1},
+}
 
 
 def _resolve(path: Path) -> Path:

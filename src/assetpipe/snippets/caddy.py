@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections import defaultdict
 
 from assetpipe.manifest import Manifest
-from assetpipe.snippets.site import IMMUTABLE, NO_CACHE, SnippetOptions, header_comment, plan
+from assetpipe.snippets.site import (
+    ENCODING_ORDER,
+    IMMUTABLE,
+    NO_CACHE,
+    SnippetOptions,
+    header_comment,
+    plan,
+)
 
 # Braces are placeholders (and {$ENV} is expanded while parsing), a backslash before a quote can't be
 # written inside a Caddyfile string, and the file matcher globs the root: a root holding any is refused.
@@ -92,9 +99,13 @@ def render(manifest: Manifest, options: SnippetOptions) -> str:
             _matcher(f"assetpipe_type_{index}", paths),
             f"\t\theader @assetpipe_type_{index} Content-Type {quote(content_type)}",
         ]
+    # file_server serves any sibling on disk: only the encodings the manifest lists are named (an old .zst
+    # left by a build with zstd on is not served once it is off). Ties are broken in the registry's order.
+    listed = {name for served in site.files for name, _ in served.siblings}
+    precompressed = " ".join(name for name in ENCODING_ORDER if name in listed) or "br gzip"
     lines += [
         "\t\tfile_server {",
-        "\t\t\tprecompressed br gzip",
+        f"\t\t\tprecompressed {precompressed}",
         "\t\t}",
         "\t}",
         "}",

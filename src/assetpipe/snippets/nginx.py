@@ -21,6 +21,9 @@ from assetpipe.snippets.site import (
 
 # alias and root expand $variables and nginx has no escape for '$': a root holding one is refused.
 REFUSED_IN_ROOT = ("$",)
+#: What brotli_static and gzip_static serve. Debian's nginx has no zstd_static: .zst siblings are not listed
+#: (no Vary for them), and a request for one gets the file itself, as application/octet-stream.
+ENCODINGS = ("br", "gzip")
 
 
 def quote(value: str) -> str:
@@ -44,7 +47,7 @@ def _exact(site: Site, served: ServedFile) -> list[str]:
 
 def render(manifest: Manifest, options: SnippetOptions) -> str:
     """A location block to include inside a ``server { }`` block."""
-    site = plan(manifest, options, REFUSED_IN_ROOT)
+    site = plan(manifest, options, REFUSED_IN_ROOT, encodings=ENCODINGS)
     alias = site.root if site.root.endswith("/") else site.root + "/"
     manifest_url = quote(site.url(site.manifest_path))
     lines = [

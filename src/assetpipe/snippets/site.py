@@ -13,14 +13,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from assetpipe.codecs import CODECS
 from assetpipe.errors import ConfigError
-from assetpipe.manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Manifest
+from assetpipe.manifest import MANIFEST_NAME, Manifest
 
 #: The two cache policies every snippet emits.
 IMMUTABLE = "public, max-age=31536000, immutable"
 NO_CACHE = "no-cache"
-#: Preference order when a client accepts several encodings: br compresses smaller than gzip.
-ENCODING_ORDER = ("br", "gzip")
+#: Preference order when a client accepts several encodings: the codec registry's (zstd where it is switched
+#: on, then br, which compresses smaller than gzip, then gzip).
+ENCODING_ORDER = tuple(CODECS)
 
 # Control characters (newline, tab, NUL, DEL) end a config line or a header in every server's syntax,
 # so no quoting can carry them: refused everywhere.
@@ -47,7 +49,7 @@ class ServedFile:
     path: str
     content_type: str
     immutable: bool
-    #: (encoding, sibling path) in preference order: br before gzip.
+    #: (encoding, sibling path) in preference order, of the encodings the server serves.
     siblings: tuple[tuple[str, str], ...]
 
 
@@ -148,8 +150,13 @@ def plan(
     options: SnippetOptions,
     refused_in_root: Iterable[str] = (),
     refused_in_paths: Iterable[str] = (),
+    encodings: Iterable[str] = ENCODING_ORDER,
 ) -> Site:
-    """Validate the inputs and list what to serve; renderers only translate the result."""
+    """Validate the inputs and list what to serve; renderers only translate the result.
+
+    ``encodings`` are those the server can serve precompressed; other siblings are checked but not listed.
+    """
+    served = frozenset(encodings)
     refused_in_paths = tuple(refused_in_paths)
     base = base_path(manifest.base_url)
     root = check_root(options.root, refused_in_root)
@@ -161,13 +168,14 @@ def plan(
             if encoding in entry.encodings:
                 sibling = entry.encodings[encoding].path
                 _check_path(sibling, logical, refused_in_paths)
-                if sibling != entry.path + ENCODING_SUFFIXES[encoding]:
+                if sibling != entry.path + CODECS[encoding].suffix:
                     # Every server finds a sibling by appending the suffix to the requested name.
                     raise ConfigError(
                         f"manifest entry {logical!r}: {encoding} sibling {sibling!r} is not "
-                        f"{entry.path + ENCODING_SUFFIXES[encoding]!r}"
+                        f"{entry.path + CODECS[encoding].suffix!r}"
                     )
-                siblings.append((encoding, sibling))
+                if encoding in served:
+                    siblings.append((encoding, sibling))
         if _CONTROL.search(entry.content_type) or '"' in entry.content_type:
             raise ConfigError(f"manifest entry {logical!r} has an unsafe content type {entry.content_type!r}")
         files.append(ServedFile(entry.path, entry.content_type, entry.immutable, tuple(siblings)))
