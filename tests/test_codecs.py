@@ -129,3 +129,34 @@ def test_importing_the_manifest_model_imports_no_compression_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_zstd_is_switched_on_by_the_config_file_and_off_again_by_the_flag(tmp_path: Path) -> None:
+    from assetpipe.config import load_config
+
+    (tmp_path / "assetpipe.toml").write_text('source = "src"\noutput = "out"\nzstd = true\n')
+    assert load_config(None, tmp_path).zstd is True
+    assert load_config(None, tmp_path, {"zstd": False}).zstd is False
+    assert load_config(None, tmp_path, {"brotli": False}).brotli is False
+
+
+def test_a_codec_switch_that_is_not_a_bool_names_the_key_and_the_file(tmp_path: Path) -> None:
+    from assetpipe.config import load_config
+    from assetpipe.errors import ConfigError
+
+    (tmp_path / "assetpipe.toml").write_text('source = "src"\noutput = "out"\nzstd = "yes"\n')
+    with pytest.raises(ConfigError, match="'zstd' must be bool, not str") as info:
+        load_config(None, tmp_path)
+    assert "assetpipe.toml" in str(info.value)
+
+
+def test_the_command_line_offers_a_switch_for_every_codec() -> None:
+    from click.testing import CliRunner
+
+    from assetpipe.cli import cli
+
+    for command in ("build", "watch"):
+        text = CliRunner().invoke(cli, [command, "--help"]).output
+        for codec in CODECS.values():
+            assert f"--{codec.config_key} / --no-{codec.config_key}" in text, (command, codec.name)
+        assert "--gzip-backend [zopfli|zlib]" in text

@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from assetpipe.cache import DEFAULT_MAX_BYTES, Cache
 from assetpipe.cache import key as cache_key
@@ -52,6 +53,7 @@ from assetpipe.codecs import (
     gzip_zopfli,
     zopfli_rule,
 )
+from assetpipe.config import Config
 from assetpipe.errors import OutputError
 from assetpipe.files import write_atomic
 from assetpipe.manifest import Encoding
@@ -138,6 +140,20 @@ class CompressionPolicy:
 
 _POLICY_FIELDS = {f.name for f in fields(CompressionPolicy)}
 assert all(c.config_key in _POLICY_FIELDS for c in CODECS.values()), "a codec without a policy switch"
+
+
+def policy_for(config: Config) -> CompressionPolicy | None:
+    """The policy ``config`` asks for, or None when it makes no sibling at all (``compress`` off, or every
+    codec switched off). Its :meth:`CompressionPolicy.fingerprint` names every setting that decides the
+    siblings, for the build record.
+    """
+    settings: dict[str, Any] = {c.config_key: bool(getattr(config, c.config_key)) for c in CODECS.values()}
+    if not config.compress or not any(settings.values()):
+        return None
+    for c in CODECS.values():
+        if len(c.backends) > 1:
+            settings[f"{c.config_key}_backend"] = getattr(config, f"{c.config_key}_backend")
+    return CompressionPolicy(**settings, min_size=config.min_size, min_saving=config.min_saving)
 
 
 # -- recipes ------------------------------------------------------------------------------------------------
@@ -609,6 +625,7 @@ __all__ = [
     "gzip_zopfli",
     "is_text",
     "method_for",
+    "policy_for",
     "working_memory",
     "zopfli_rule",
 ]
