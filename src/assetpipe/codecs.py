@@ -255,8 +255,10 @@ def zstd_decode(data: bytes, size: int) -> bytes:
 
 
 def zstd_memory(size: int) -> int:
-    """Level 19's tables grow with the input up to its 8 MiB window (measured: see docs/compression.md)."""
-    return min(100 << 20, (2 << 20) + 12 * size)
+    """Measured (ru_maxrss over the baseline, JSON-like text): 2 MiB at 100 KB, 8 at 300 KB, 15 at 1 MB,
+    44 at 3 MB, 74 at 5 MB and 64 at 12 MB, where the 8 MiB window bounds level 19's tables.
+    """
+    return min(80 << 20, (4 << 20) + 20 * size)
 
 
 def _exactly(plain: bytes, size: int) -> bytes:
