@@ -160,3 +160,21 @@ def test_the_command_line_offers_a_switch_for_every_codec() -> None:
         for codec in CODECS.values():
             assert f"--{codec.config_key} / --no-{codec.config_key}" in text, (command, codec.name)
         assert "--gzip-backend [zopfli|zlib]" in text
+
+
+def test_zstd_switched_on_without_a_zstd_module_is_one_config_error_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    from assetpipe.config import load_config
+    from assetpipe.errors import ConfigError
+
+    package = "compression" if sys.version_info >= (3, 14) else "backports"
+    monkeypatch.delattr(importlib.import_module(package), "zstd", raising=False)
+    monkeypatch.setitem(sys.modules, f"{package}.zstd", None)  # an import of it now fails
+    (tmp_path / "assetpipe.toml").write_text('source = "src"\noutput = "out"\nzstd = true\n')
+    with pytest.raises(ConfigError, match=r"'zstd' is on, but .*pip install backports\.zstd") as info:
+        load_config(None, tmp_path)
+    assert info.value.path == str(tmp_path / "assetpipe.toml")
+    assert load_config(None, tmp_path, {"zstd": False}).zstd is False, "off: nothing needs the module"

@@ -22,6 +22,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 
+from assetpipe.errors import ConfigError
+
 
 class DecodeError(ValueError):
     """Compressed bytes that do not decode to exactly the expected number of bytes."""
@@ -61,6 +63,8 @@ class Codec:
     backends: Mapping[str, Backend]  # the first one is the default
     decode: Callable[[bytes, int], bytes]  # (compressed, exact plain size) -> plain; DecodeError otherwise
     aliases: tuple[str, ...] = ()  # other Accept-Encoding tokens that mean the same coding
+    #: None when the codec's library can be imported here, else what to do about it
+    missing: Callable[[], str | None] = lambda: None
 
     @property
     def default_backend(self) -> str:
@@ -210,13 +214,28 @@ ZSTD_LEVEL = 19
 ZSTD_WINDOW_LOG = 23
 
 
+ZSTD_HINT = "Python 3.14 has compression.zstd; before it, pip install backports.zstd"
+
+
 def zstd_module() -> ModuleType:
     """Python 3.14's compression.zstd, else backports.zstd (the same module, by its author, for 3.11-3.13)."""
-    if sys.version_info >= (3, 14):
-        from compression import zstd
-    else:
-        from backports import zstd
+    try:
+        if sys.version_info >= (3, 14):
+            from compression import zstd
+        else:
+            from backports import zstd
+    except ImportError as exc:
+        raise ConfigError(f"zstd siblings need a zstd module: {exc}", hint=ZSTD_HINT) from None
     return zstd
+
+
+def zstd_missing() -> str | None:
+    """Why zstd cannot be used here, or None."""
+    try:
+        zstd_module()
+    except ConfigError as exc:
+        return str(exc)
+    return None
 
 
 def zstd_compress(data: bytes) -> bytes:
@@ -282,6 +301,7 @@ CODECS: Mapping[str, Codec] = {
             default=False,
             backends={"zstd": Backend("zstd", zstd_method, zstd_memory)},
             decode=zstd_decode,
+            missing=zstd_missing,
         ),
         Codec(
             name="br",

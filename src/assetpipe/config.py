@@ -216,6 +216,11 @@ def load_config(
             f"base_url {base_url!r} must start with '/' or be an absolute http(s) URL", path=where
         )
     values["base_url"] = base_url
+    if values.get("compress", True):
+        for codec in CODECS.values():
+            problem = codec.missing() if values.get(codec.config_key, codec.default) else None
+            if problem is not None:
+                raise ConfigError(f"{codec.config_key!r} is on, but {problem}", path=where)
     if "cache_dir" not in values:
         anchor = path.parent if path is not None else cwd
         values["cache_dir"] = _resolve(anchor / ".assetpipe-cache")
