@@ -178,3 +178,31 @@ def test_zstd_switched_on_without_a_zstd_module_is_one_config_error_naming_the_f
         load_config(None, tmp_path)
     assert info.value.path == str(tmp_path / "assetpipe.toml")
     assert load_config(None, tmp_path, {"zstd": False}).zstd is False, "off: nothing needs the module"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("ZOPFLI_RULES", ((1 << 62, 2, 0),)), ("BROTLI_QUALITY", 10), ("ZSTD_LEVEL", 18), ("METHODS_VERSION", 2)],
+)
+def test_a_changed_recipe_changes_the_settings_of_every_method_it_shapes(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: object
+) -> None:
+    # The settings are part of the cache key: a warm cache must never give other bytes than a cold one.
+    from assetpipe import codecs
+
+    def settings() -> dict[str, str]:
+        return {
+            f"{c.name}/{b.name}": b.method(5000, True).settings for c in CODECS.values() for b in c.backends.values()
+        }
+
+    before = settings()
+    monkeypatch.setattr(codecs, name, value)
+    after = settings()
+    changed = {k for k in before if before[k] != after[k]}
+    expected = {
+        "ZOPFLI_RULES": {"gzip/zopfli"},
+        "BROTLI_QUALITY": {"br/brotli"},
+        "ZSTD_LEVEL": {"zstd/zstd"},
+        "METHODS_VERSION": set(before),
+    }[name]
+    assert changed == expected

@@ -33,6 +33,11 @@ class WrongSize(DecodeError):
     """A valid stream, but of other bytes than expected: it decodes to more or fewer of them."""
 
 
+#: Bump when a recipe here changes the bytes it produces for the same settings: it is part of every
+#: method's settings, so of every cache key (a warm cache must give the bytes a cold one would).
+METHODS_VERSION = 1
+
+
 @dataclass(frozen=True, slots=True)
 class Method:
     """One compressor call's recipe; ``settings`` names it completely (it is part of the cache key)."""
@@ -41,6 +46,10 @@ class Method:
     compressor: str
     settings: str
     run: Callable[[bytes], bytes] = field(compare=False, repr=False)
+
+
+def _method(encoding: str, compressor: str, settings: str, run: Callable[[bytes], bytes]) -> Method:
+    return Method(encoding, compressor, f"{settings};methods={METHODS_VERSION}", run)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +108,7 @@ def brotli_method(text: bool) -> Method:
         return brotli_compress(data, text=text)
 
     settings = f"quality={BROTLI_QUALITY};lgwin={BROTLI_LGWIN};mode={'text' if text else 'generic'}"
-    return Method("br", "brotli", f"{settings};{brotli.__version__}", run)
+    return _method("br", "brotli", f"{settings};{brotli.__version__}", run)
 
 
 def brotli_decode(data: bytes, size: int) -> bytes:
@@ -171,12 +180,12 @@ def zopfli_method(size: int, text: bool) -> Method:
         return gzip_zopfli(data, iterations=iterations, max_blocks=max_blocks)
 
     version = getattr(zopfli, "__version__", "?")
-    return Method("gzip", "zopfli", f"iterations={iterations};blocks={max_blocks};{version}", run)
+    return _method("gzip", "zopfli", f"iterations={iterations};blocks={max_blocks};{version}", run)
 
 
 def zlib_method(size: int, text: bool) -> Method:
     """zlib level 9 in a gzip container."""
-    return Method("gzip", "zlib", f"level=9;{zlib.ZLIB_RUNTIME_VERSION}", gzip_zlib)
+    return _method("gzip", "zlib", f"level=9;{zlib.ZLIB_RUNTIME_VERSION}", gzip_zlib)
 
 
 def gzip_decode(data: bytes, size: int) -> bytes:
@@ -253,7 +262,7 @@ def zstd_method(size: int, text: bool) -> Method:
     """The zstd recipe (level 19, window at most 8 MiB); the library version is part of the settings."""
     version = zstd_module().zstd_version
     settings = f"level={ZSTD_LEVEL};window_log={ZSTD_WINDOW_LOG};checksum=0;{version}"
-    return Method("zstd", "zstd", settings, zstd_compress)
+    return _method("zstd", "zstd", settings, zstd_compress)
 
 
 def zstd_decode(data: bytes, size: int) -> bytes:
@@ -325,8 +334,6 @@ CODECS: Mapping[str, Codec] = {
         ),
     )
 }
-#: Bump when a rule here changes the bytes it produces for the same settings string (the cache key).
-METHODS_VERSION = 1
 
 
 def codec(name: str) -> Codec:

@@ -54,7 +54,7 @@ from assetpipe.codecs import (
     zopfli_rule,
 )
 from assetpipe.config import Config
-from assetpipe.errors import OutputError
+from assetpipe.errors import ConfigError, OutputError
 from assetpipe.files import write_atomic
 from assetpipe.manifest import Encoding
 
@@ -181,10 +181,13 @@ def method_for(policy: CompressionPolicy, encoding: str, size: int, content_type
 
 
 def decodes_to(encoding: str, payload: bytes, data: bytes) -> bool:
-    """Whether ``payload`` decodes as ``encoding`` to exactly ``data`` (never reading past its size)."""
+    """Whether ``payload`` decodes as ``encoding`` to exactly ``data`` (never reading past its size).
+
+    False too where the codec's library is missing here: what cannot be checked is not used.
+    """
     try:
         return CODECS[encoding].decode(payload, len(data)) == data
-    except DecodeError:
+    except (DecodeError, ConfigError):
         return False
 
 
