@@ -70,7 +70,7 @@ def render(manifest: Manifest, options: SnippetOptions) -> str:
         "",
         *_array(
             "URLS_WITH_SIBLINGS",
-            "URL paths that have .br/.gz siblings: every response for them carries Vary, sorted.",
+            "URL paths that have precompressed siblings: every response for them carries Vary, sorted.",
             [site.url(f.path) for f in site.files if f.siblings],
         ),
         "",
