@@ -313,3 +313,18 @@ def test_a_corrupt_zst_sibling_is_reported_not_raised(tmp_path: Path) -> None:
     (problem,) = verify(tmp_path).problems
     assert problem.path == entry.path + ".zst"
     assert problem.what.startswith("zstd sibling does not decompress")
+
+
+def test_a_zst_sibling_on_a_machine_without_a_zstd_module_is_a_problem_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+    import sys
+
+    entry = with_zstd_sibling(tmp_path)
+    package = "compression" if sys.version_info >= (3, 14) else "backports"
+    monkeypatch.delattr(importlib.import_module(package), "zstd", raising=False)
+    monkeypatch.setitem(sys.modules, f"{package}.zstd", None)
+    (problem,) = verify(tmp_path).problems
+    assert problem.path == entry.path + ".zst"
+    assert problem.what.startswith("zstd sibling cannot be checked here")

@@ -146,7 +146,8 @@ def _overrides(params: dict[str, Any]) -> dict[str, Any]:
     }
     for codec in CODECS.values():
         mapping[codec.config_key] = codec.config_key
-        mapping[f"{codec.config_key}_backend"] = f"{codec.config_key}_backend"
+        if len(codec.backends) > 1:
+            mapping[f"{codec.config_key}_backend"] = f"{codec.config_key}_backend"
     out: dict[str, Any] = {key: params[flag] for flag, key in mapping.items() if params.get(flag) is not None}
     if params.get("no_compress"):
         out["compress"] = False

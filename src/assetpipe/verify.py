@@ -17,6 +17,7 @@ from typing import Any
 
 from assetpipe.builds import STATE_DIR, load_builds
 from assetpipe.codecs import CODECS, DecodeError, WrongSize
+from assetpipe.errors import ConfigError
 from assetpipe.files import is_temp
 from assetpipe.manifest import MANIFEST_NAME, Manifest, ManifestEntry
 
@@ -148,6 +149,9 @@ def _check_entry(out_dir: Path, logical: str, entry: ManifestEntry) -> tuple[lis
             plain = None
         except DecodeError as exc:
             problem(enc.path, f"{name} sibling does not decompress: {exc}")
+            continue
+        except ConfigError as exc:  # no zstd module on this machine
+            problem(enc.path, f"{name} sibling cannot be checked here: {exc}")
             continue
         if plain != data:
             problem(enc.path, f"{name} sibling decompresses to different bytes than {entry.path}")
