@@ -336,27 +336,9 @@ CODECS: Mapping[str, Codec] = {
 }
 
 
-def codec(name: str) -> Codec:
-    """The codec called ``name`` (a manifest encoding key); KeyError for one assetpipe does not write."""
-    return CODECS[name]
-
-
 def decode(name: str, data: bytes, size: int) -> bytes:
     """``data`` decoded as encoding ``name``: exactly ``size`` bytes, or DecodeError (unknown names too)."""
     found = CODECS.get(name)
     if found is None:
         raise DecodeError(f"unknown encoding {name!r}")
     return found.decode(data, size)
-
-
-__all__ = [
-    "CODECS",
-    "METHODS_VERSION",
-    "Backend",
-    "Codec",
-    "DecodeError",
-    "Method",
-    "WrongSize",
-    "codec",
-    "decode",
-]
