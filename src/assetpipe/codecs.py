@@ -2,7 +2,8 @@
 
 Everything that names an encoding reads :data:`CODECS`: the manifest's suffixes, the compressor's recipes
 and memory budget, verify's decoders, the config keys and CLI flags, the snippets' preference order. Adding
-an encoding is one entry here (plus a ``Config`` field for its switch, which config.py checks for).
+an encoding is one entry here, plus its on/off field in ``Config`` and ``CompressionPolicy`` (both assert
+that every codec has one) and its tests.
 
 The measured recipes live here, next to the code they tune (the numbers are in docs/compression.md). The
 compression libraries are imported inside the functions that use them, not at module import: the manifest
