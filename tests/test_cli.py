@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -207,3 +208,16 @@ def test_a_symlink_out_of_the_source_root_says_the_build_stops(tmp_path: Path) -
     assert result.returncode == 1
     assert result.stderr.startswith("error: src/link.txt: symlink leads outside the source root (to ")
     assert "so the build stops: nothing outside SRC is read or published" in result.stderr
+
+
+def test_build_json_says_per_file_what_happened(tmp_path: Path) -> None:
+    write_tree(tmp_path / "src", {"css/app.css": "a{background:url(../img/x.svg)}" * 40, "img/x.svg": "<svg/>"})
+    args = ("build", "-s", "src", "-o", "out", "--cache-dir", "cache", "--gzip-backend", "zlib", "--json")
+    first = json.loads(assetpipe(*args, cwd=tmp_path).stdout)
+    assert {f["logical_path"]: f["actions"] for f in first["files"]} == {
+        "css/app.css": ["read", "written", "compressed"],
+        "img/x.svg": ["read", "written"],  # under min_size: no sibling to make
+    }
+    shutil.rmtree(tmp_path / "out")  # an empty OUT with a warm cache: siblings come from the cache
+    again = json.loads(assetpipe(*args, cwd=tmp_path).stdout)
+    assert {f["logical_path"]: f["actions"][-1] for f in again["files"]}["css/app.css"] == "cache"
