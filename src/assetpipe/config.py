@@ -6,7 +6,6 @@ that is silently ignored publishes what the user meant to hide.
 
 from __future__ import annotations
 
-import difflib
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -165,6 +164,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 def _check(key: str, value: Any, where: str) -> Any:
     if key not in _KEYS:
+        import difflib  # only for an error's did-you-mean: not at start-up
         close = difflib.get_close_matches(key, list(_KEYS), n=1, cutoff=0.6)
         hint = f"did you mean {close[0]!r}?" if close else "known keys: " + ", ".join(sorted(_KEYS))
         raise ConfigError(f"unknown key {key!r}", path=where, hint=hint)

@@ -8,40 +8,52 @@ in it that happens to name a file in SRC is not guessed to be a reference.
 
 from __future__ import annotations
 
+import importlib
 import posixpath
-from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 
 from assetpipe.asset import Kind, Reference
 from assetpipe.errors import MalformedSource, SourceWarning
-from assetpipe.references import browserconfig, css, js, svg, webmanifest
-from assetpipe.references.css import find_css_references
-from assetpipe.references.js import find_js_references
 
 
 @dataclass(frozen=True, slots=True)
 class Format:
-    """How one kind of file refers: ``find`` its references, ``escape`` a new URL for one's span."""
+    """How one kind of file refers: its module's ``find`` its references, ``escape`` a new URL for a span.
+
+    The module is imported on first use: a no-op rebuild reads no file, and compiling the scanners'
+    patterns was a large part of its start-up.
+    """
 
     plural: str  # for messages: "SVG files"
-    find: Callable[[str], tuple[Reference, ...]]
-    escape: Callable[[str, Reference, str], str]
+    module: str  # assetpipe.references.<module>
+
+    def scanner(self) -> ModuleType:
+        return importlib.import_module(f"assetpipe.references.{self.module}")
+
+    def find(self, text: str) -> tuple[Reference, ...]:
+        found: tuple[Reference, ...] = self.scanner().find(text)
+        return found
+
+    def escape(self, text: str, ref: Reference, url: str) -> str:
+        escaped: str = self.scanner().escape(text, ref, url)
+        return escaped
 
 
-_CSS = Format("stylesheets", css.find, css.escape)
-_JS = Format("scripts", js.find, js.escape)
-_APP_MANIFEST = Format("web app manifests", webmanifest.find, webmanifest.escape)
+_CSS = Format("stylesheets", "css")
+_JS = Format("scripts", "js")
+_APP_MANIFEST = Format("web app manifests", "webmanifest")
 
 FORMATS: dict[str, Format] = {
     ".css": _CSS,
     ".js": _JS,
     ".mjs": _JS,
-    ".svg": Format("SVG files", svg.find, svg.escape),
+    ".svg": Format("SVG files", "svg"),
     ".webmanifest": _APP_MANIFEST,
     # An app manifest is recognised by its registered extension, or by the name generators give one that
     # a page links with <link rel="manifest"> (create-react-app, Vue CLI): assetpipe never sees the page.
     "manifest.json": _APP_MANIFEST,
-    "browserconfig.xml": Format("browserconfig.xml files", browserconfig.find, browserconfig.escape),
+    "browserconfig.xml": Format("browserconfig.xml files", "browserconfig"),
 }
 
 
@@ -98,4 +110,4 @@ def warnings(logical_path: str, refs: tuple[Reference, ...]) -> tuple[SourceWarn
     )
 
 
-__all__ = ["FORMATS", "Format", "escape", "find", "find_css_references", "find_js_references", "is_scanned"]
+__all__ = ["FORMATS", "Format", "escape", "find", "is_scanned"]

@@ -7,7 +7,6 @@ specifiers (``react``), any ``scheme:``, protocol-relative ``//host/x``, ``data:
 
 from __future__ import annotations
 
-import difflib
 import posixpath
 import re
 from collections.abc import Collection
@@ -85,6 +84,7 @@ def resolve(
             column=ref.column,
         )
     if normal not in known:
+        import difflib  # only for an error's did-you-mean: not at start-up
         close = difflib.get_close_matches(normal, list(known), n=1, cutoff=0.75)
         hint = f"did you mean {close[0]!r}?" if close else None
         raise BrokenReference(
