@@ -171,6 +171,15 @@ def build(**params: Any) -> None:
 @build_options
 @click.option("--compress", "compress_on", is_flag=True, help="Keep writing .br/.gz siblings while watching.")
 @click.option("--debounce", type=click.FloatRange(min=0), help="Seconds to gather a burst of events (0.05).")
+@click.option("--live-reload", is_flag=True, help="Tell open pages about each rebuild (live_reload_tag()).")
+@click.option(
+    "--live-reload-port", type=click.IntRange(0, 65535), default=35729, show_default=True,
+    help="Port of the live reload server.",
+)  # fmt: skip
+@click.option(
+    "--live-reload-host", default="127.0.0.1", show_default=True,
+    help="Address the live reload server binds; anything but loopback is reachable from the network.",
+)  # fmt: skip
 def watch(**params: Any) -> None:
     """Build, then rebuild incrementally on every change until interrupted."""
     from assetpipe.config import load_config
@@ -188,7 +197,8 @@ def watch(**params: Any) -> None:
         if not quiet or line.startswith(("error:", "warning:")):
             click.echo(line, err=True)
 
-    _run(verbose, lambda: run_watch(config, debounce=debounce, echo=echo))
+    live_reload = (params["live_reload_host"], params["live_reload_port"]) if params["live_reload"] else None
+    _run(verbose, lambda: run_watch(config, debounce=debounce, echo=echo, live_reload=live_reload))
 
 
 @cli.command()

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Protocol
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -41,6 +42,8 @@ from watchdog.observers.api import BaseObserver
 from assetpipe.builds import build_id, remove_record
 from assetpipe.config import ALWAYS_EXCLUDED, Config
 from assetpipe.errors import AssetpipeError
+from assetpipe.livereload import Announcer, LiveReloadServer
+from assetpipe.manifest import Manifest
 from assetpipe.patterns import PathSet, path_set
 from assetpipe.pipeline import BuildReport, build
 from assetpipe.state import BuildState, save_state, state_path
@@ -240,12 +243,20 @@ class _RebuildRecords:
         self.last = new_id
 
 
+class BuildListener(Protocol):
+    """Told about every build watch runs (live reload's Announcer): the new manifest, or the error line."""
+
+    def built(self, manifest: Manifest) -> object: ...
+    def failed(self, message: str) -> None: ...
+
+
 def watch_loop(
     config: Config,
     changes: Iterable[Sequence[str]],
     echo: Callable[[str], None],
     *,
     guard: BuildGuard | None = None,
+    listener: BuildListener | None = None,
 ) -> BuildState | None:
     """Build once, then once per batch of changed paths; return the last good state.
 
@@ -254,7 +265,8 @@ def watch_loop(
 
     ``changes`` is the seam: run_watch passes watchdog's debounced batches, tests can pass any iterable.
     A build error is echoed in build's own ``error: file:line: ...`` form and the loop goes on; the state
-    of the last good build is kept, so the next good save rebuilds from it.
+    of the last good build is kept, so the next good save rebuilds from it. ``listener`` hears of each
+    build as soon as its manifest is published (before a deferred compression pass) and of each error.
     """
     guard = guard if guard is not None else BuildGuard()
     reporter = _Echoes(echo, guard)
@@ -268,6 +280,11 @@ def watch_loop(
     # Paths changed since the last good build: a failed build leaves them pending, so the next build
     # (which re-lists only the directories of what changed) still looks at them.
     pending: set[str] = set()
+
+    def failed(message: str) -> None:
+        echo(f"error: {message}")
+        if listener is not None:
+            listener.failed(message)
 
     def run(paths: Sequence[str] | None) -> None:
         guard.phase = "reading"
@@ -290,6 +307,9 @@ def watch_loop(
             else:
                 echo(rebuild_line(paths, report))
                 records.replace(config.output.resolve(), build_id(report.manifest))
+            if listener is not None:
+                # Now, not after compression: the new URLs are served already (siblings only add encodings).
+                listener.built(report.manifest)
             if report.deferred and not guard.stop.is_set():
                 guard.phase = "reading"
                 compressed = build(config, reporter=reporter, state=state, changed=keep, touched=touched)
@@ -303,12 +323,12 @@ def watch_loop(
                         f"{compressed.cache_hits} from the cache, in {_ms(compressed.seconds)}"
                     )
         except AssetpipeError as exc:
-            echo(f"error: {exc}")
+            failed(str(exc))
         except OSError as exc:
             # A file that vanishes between the walk and its stat (a checkout in progress): the event that
             # removed it is already queued, so the next batch builds the settled tree.
             where = f"{exc.filename}: " if exc.filename else ""
-            echo(f"error: {where}{exc.strerror or exc}")
+            failed(f"{where}{exc.strerror or exc}")
         finally:
             guard.phase = "idle"
             guard.requests = 0
@@ -402,14 +422,18 @@ def run_watch(
     debounce: float | None,
     echo: Callable[[str], None],
     stop: threading.Event | None = None,
+    live_reload: tuple[str, int] | None = None,
 ) -> None:
     """Build, then rebuild on every change under SRC until SIGINT, SIGTERM or ``stop``; return normally.
 
     The observer starts before the first build, so an edit made while it runs is not missed.
+    ``live_reload`` (host, port) serves live reload events there while watching (see livereload.py).
     """
     window = DEFAULT_DEBOUNCE if debounce is None else debounce
     guard = BuildGuard(stop=stop if stop is not None else threading.Event())
     changes: queue.Queue[str] = queue.Queue()
+    server = LiveReloadServer(*live_reload).start() if live_reload is not None else None
+    listener = Announcer(server.broadcaster) if server is not None else None
     restore = _install_signals(guard)
     try:
         with warnings.catch_warnings():
@@ -423,7 +447,10 @@ def run_watch(
                     f"watching {config.source} (debounce {_ms(window)}, compression {compression}); "
                     "press Ctrl-C to stop"
                 )
-                watch_loop(config, batches(changes, window, guard.stop), echo, guard=guard)
+                if server is not None:
+                    echo(f"live reload on {server.url} (live_reload_tag() loads it)")
+                batches_ = batches(changes, window, guard.stop)
+                watch_loop(config, batches_, echo, guard=guard, listener=listener)
             finally:
                 observer.stop()
                 observer.join()
@@ -431,4 +458,6 @@ def run_watch(
         pass  # a stop request that could not wait: the build stopped at a safe point (see BuildGuard)
     finally:
         restore()
+        if server is not None:
+            server.close()  # open pages see the stream end and retry until a new watcher answers
     echo("stopped")
