@@ -31,7 +31,9 @@ JS = ManifestEntry("js/app.222222222222.js", "2" * 12, "sha384-b", 20, "text/jav
 
 
 def manifest(**assets: ManifestEntry) -> Manifest:
-    return Manifest("/static/", {name.replace("_", "/", 1).replace("_", "."): e for name, e in assets.items()})
+    return Manifest(
+        "/static/", {name.replace("_", "/", 1).replace("_", "."): e for name, e in assets.items()}
+    )
 
 
 # -- what a rebuild announces ----------------------------------------------------------------------------
@@ -79,7 +81,8 @@ def test_loopback_hosts_are_accepted(host: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "host", ["", "evil.example", "evil.example:35729", "127.0.0.1.evil.example", "localhost.evil:1", "[::2]:1"]
+    "host",
+    ["", "evil.example", "evil.example:35729", "127.0.0.1.evil.example", "localhost.evil:1", "[::2]:1"],
 )
 def test_other_hosts_are_refused(host: str) -> None:
     assert not is_loopback_host(host)
@@ -159,7 +162,9 @@ def test_the_server_serves_the_client_script_to_a_loopback_page(server: LiveRelo
     assert server.url == f"http://127.0.0.1:{server.port}{CLIENT_PATH}"
 
 
-@pytest.mark.parametrize("path", ["/", "/manifest.json", "/../pyproject.toml", "/events/x", "/live_reload.js"])
+@pytest.mark.parametrize(
+    "path", ["/", "/manifest.json", "/../pyproject.toml", "/events/x", "/live_reload.js"]
+)
 def test_the_server_serves_no_other_path(server: LiveReloadServer, path: str) -> None:
     assert get(server, path).status == 404
 
@@ -208,7 +213,11 @@ def test_a_loopback_page_gets_hello_then_each_build_and_failure(server: LiveRelo
 def test_a_page_connecting_after_a_failed_build_hears_the_error_at_once(server: LiveReloadServer) -> None:
     server.broadcaster.failed("js/app.js:1:8: broken reference './missing.js'")
     name, hello = read_event(get(server, EVENTS_PATH))
-    assert (name, hello["error"], hello["builds"]) == ("hello", "js/app.js:1:8: broken reference './missing.js'", 1)
+    assert (name, hello["error"], hello["builds"]) == (
+        "hello",
+        "js/app.js:1:8: broken reference './missing.js'",
+        1,
+    )
 
 
 def test_a_message_with_newlines_stays_one_event(server: LiveReloadServer) -> None:
