@@ -147,6 +147,10 @@ def cli() -> None:
     help="Trust no record of earlier builds: check every output and sibling in OUT byte for byte and restore "
     "any that differ.",
 )
+@click.option(
+    "--report", "size_table", is_flag=True,
+    help="Print a size table on stdout: what changed since the previous manifest, totals, budgets.",
+)  # fmt: skip
 def build(**params: Any) -> None:
     """Build SRC into content-hashed files, siblings and OUT/manifest.json."""
     from assetpipe.config import load_config
@@ -154,6 +158,7 @@ def build(**params: Any) -> None:
 
     verbose = bool(params["verbose"])
     config = _run(verbose, lambda: load_config(params.get("config_file"), Path.cwd(), _overrides(params)))
+    previous = _previous_manifest(config.output) if params["size_table"] else None
     reporter = TerminalReporter(quiet=bool(params["quiet"]), verbose=verbose)
     report = _run(
         verbose,
@@ -165,6 +170,45 @@ def build(**params: Any) -> None:
         click.echo(f"warning: {warning}", err=True)
     if not params["quiet"]:
         click.echo(report.summary(), err=True)
+    if params["size_table"]:
+        from assetpipe.report import size_report, table
+
+        for line in table(size_report(report.manifest, previous, config.budgets)):
+            click.echo(line)
+
+
+def _previous_manifest(output: Path) -> Any:
+    from assetpipe.report import load_previous
+
+    return load_previous(output.resolve())
+
+
+@cli.command()
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=Path("dist"), show_default=True)
+@click.option("--html", "html_file", type=click.Path(path_type=Path), help="Write the page here.")
+@click.option("--against", type=click.Path(path_type=Path), help="An older manifest.json to compare with.")
+@click.option(
+    "--config", "config_file", type=click.Path(path_type=Path),
+    help="Config file whose budgets to mark (default: found in the working directory).",
+)  # fmt: skip
+@click.option("--verbose", "-v", is_flag=True)
+def report(
+    output: Path, html_file: Path | None, against: Path | None, config_file: Path | None, verbose: bool
+) -> None:
+    """Print OUT's size table; --html writes the page with a treemap, totals and the comparison."""
+    from assetpipe.config import load_budgets
+    from assetpipe.manifest import Manifest
+    from assetpipe.report import size_report, table, write_html
+
+    manifest = _run(verbose, lambda: Manifest.load(output / "manifest.json"))
+    previous = _run(verbose, lambda: Manifest.load(against)) if against is not None else None
+    budgets = _run(verbose, lambda: load_budgets(config_file, Path.cwd()))
+    sizes = size_report(manifest, previous, budgets)
+    for line in table(sizes):
+        click.echo(line)
+    if html_file is not None:
+        _run(verbose, lambda: write_html(sizes, html_file))
+        click.echo(f"wrote {html_file}", err=True)
 
 
 @cli.command()

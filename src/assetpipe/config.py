@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from assetpipe.budgets import Budget, parse_budgets
 from assetpipe.errors import ConfigError
 
 DEFAULT_UNHASHED: tuple[str, ...] = (
@@ -63,6 +64,7 @@ class Config:
     cache_dir: Path | None = None
     snippets_dir: Path | None = None
     snippet_root: str | None = None
+    budgets: tuple[Budget, ...] = ()  # checked before publish: over budget, the build fails (budgets.py)
     config_file: Path | None = field(default=None, compare=False)
 
     @property
@@ -90,6 +92,7 @@ _KEYS: dict[str, tuple[tuple[type, ...], bool]] = {
     "cache_dir": ((str,), True),
     "snippets_dir": ((str,), True),
     "snippet_root": ((str,), False),
+    "budgets": ((dict,), False),
 }
 assert set(_KEYS) | {"config_file"} == {f.name for f in fields(Config)}
 
@@ -151,6 +154,8 @@ def _check(key: str, value: Any, where: str) -> Any:
         raise ConfigError(f"{key!r} must be {types[0].__name__}, not bool", path=where)
     if not isinstance(value, types):
         raise ConfigError(f"{key!r} must be {types[0].__name__}, not {type(value).__name__}", path=where)
+    if key == "budgets" and isinstance(value, dict):
+        return parse_budgets(value, where)
     if isinstance(value, list):
         if not all(isinstance(item, str) for item in value):
             raise ConfigError(f"{key!r} must be a list of strings", path=where)
@@ -164,6 +169,16 @@ def _check(key: str, value: Any, where: str) -> Any:
             raise ConfigError(f"'min_saving' must be a fraction in [0, 1), not {value}", path=where)
         return float(value)
     return value
+
+
+def load_budgets(config_file: Path | None, cwd: Path) -> tuple[Budget, ...]:
+    """Only the ``budgets`` of the config file (named, or found in ``cwd``): what ``report`` marks."""
+    path = config_file if config_file is not None else find_config_file(cwd)
+    if path is None:
+        return ()
+    table = read_config_file(cwd / path)
+    value = table.get("budgets", {})
+    return _check("budgets", value, str(cwd / path)) if value else ()
 
 
 def load_config(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from assetpipe.asset import is_scanned
+from assetpipe.budgets import enforce
 from assetpipe.config import Config
 from assetpipe.emit import dependency_key, entry_for, final_bytes
 from assetpipe.errors import AssetpipeError, ConfigError, OutputError, SourceError
@@ -222,6 +223,8 @@ def _build_locked(
         base_url=config.base_url,
         assets={name: _with_encodings(o.entry, encodings[name]) for name, o in outputs.items()},
     )
+    if config.budgets:  # before anything is published: over budget, OUT keeps serving the last build
+        _enforce_budgets(config, manifest, staging, compressing and not defer)
     if config.snippets_dir is not None:
         # Before the manifest: a snippet that cannot be rendered safely fails the build, not half of it.
         from assetpipe.snippets import write_all
@@ -250,6 +253,18 @@ def _build_locked(
     if persisted and config.cache_dir is not None:
         save_state(state_path(config.cache_dir, out), new_state)
     return report, new_state
+
+
+def _enforce_budgets(config: Config, manifest: Manifest, staging: Staging, siblings: bool) -> None:
+    """Raise BudgetExceeded for a build over budget. Budgets in an encoding this build wrote no siblings in
+    (compression off, or deferred by watch's first pass) are not judged on raw sizes."""
+    written = [name for name, on in (("br", config.brotli), ("gzip", config.gzip)) if on and siblings]
+    where = str(config.config_file) if config.config_file is not None else None
+    try:
+        enforce(config.budgets, manifest.assets, written, where=where)
+    except AssetpipeError:
+        staging.discard()
+        raise
 
 
 def _previous_state(
