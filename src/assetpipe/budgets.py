@@ -150,7 +150,8 @@ def describe(result: BudgetResult) -> str:
     blamed = result.offenders
     names = ", ".join(f"{name} {format_size(size)}" for name, size in blamed[:3])
     more = f" and {len(blamed) - 3} more" if len(blamed) > 3 else ""
-    what = f"{len(blamed)} files over it" if budget.each else format_size(result.size) + encoding
+    files = "1 file" if len(blamed) == 1 else f"{len(blamed)} files"
+    what = f"{files} over it" if budget.each else format_size(result.size) + encoding
     return f"budget {budget.pattern!r} ({budget.spec}) exceeded: {what} ({names}{more})"
 
 
