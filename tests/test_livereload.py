@@ -106,6 +106,10 @@ def test_loopback_origins_are_accepted(origin: str) -> None:
         "ftp://localhost",
         "http://localhost:99999",
         "http://user@evil.example",
+        "http://[::1]@evil.example",
+        "http://localhost@evil.example",
+        "http://localhost:5000/path",
+        "http://localhost.",
     ],
 )
 def test_other_origins_are_refused(origin: str) -> None:
@@ -197,7 +201,7 @@ def test_a_loopback_page_gets_hello_then_each_build_and_failure(server: LiveRelo
 
     announcer = Announcer(server.broadcaster)
     announcer.built(manifest(css_app_css=CSS))  # the first build: nothing to compare with
-    assert read_event(response) == ("build", {"builds": 1, "changes": []})
+    assert read_event(response) == ("build", {"builds": 1, "changes": [], "reload": False})
     announcer.failed("css/app.css:3:1: broken reference '<img src=x onerror=alert(1)>'")
     assert read_event(response) == (
         "failed",
@@ -237,6 +241,36 @@ def test_closing_the_server_ends_open_streams_and_frees_the_port() -> None:
         read_event(response)
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
+def test_a_server_bound_beyond_loopback_also_answers_ip_literals_but_never_names() -> None:
+    live = LiveReloadServer("0.0.0.0", 0)
+    try:
+        assert live.host_allowed("192.168.1.5:35729") and live.host_allowed("[fe80::1]:35729")
+        assert live.origin_allowed("http://192.168.1.5:8000")
+        assert not live.host_allowed("rebind.evil.example:35729")
+        assert not live.host_allowed("192.168.1.5:port")
+        assert not live.origin_allowed("http://evil.example")
+    finally:
+        live.close()
+    loopback = LiveReloadServer("127.0.0.1", 0)
+    try:
+        assert not loopback.host_allowed("192.168.1.5:35729")
+        assert not loopback.origin_allowed("http://192.168.1.5:8000")
+    finally:
+        loopback.close()
+
+
+def test_a_build_after_builds_that_failed_with_nothing_to_compare_with_reloads_open_pages() -> None:
+    from assetpipe.livereload import Broadcaster
+
+    broadcaster = Broadcaster()
+    announcer = Announcer(broadcaster)
+    _, stream = broadcaster.subscribe()
+    announcer.failed("css/app.css:1:1: broken")
+    announcer.built(manifest(css_app_css=CSS))
+    stream.get_nowait()
+    assert b'"reload": true' in (stream.get_nowait() or b"")
 
 
 def test_a_port_in_use_is_one_clear_error(server: LiveReloadServer) -> None:

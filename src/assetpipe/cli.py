@@ -217,12 +217,12 @@ def report(
 @click.option("--debounce", type=click.FloatRange(min=0), help="Seconds to gather a burst of events (0.05).")
 @click.option("--live-reload", is_flag=True, help="Tell open pages about each rebuild (live_reload_tag()).")
 @click.option(
-    "--live-reload-port", type=click.IntRange(0, 65535), default=35729, show_default=True,
+    "--live-reload-port", type=click.IntRange(1, 65535), default=35729, show_default=True,
     help="Port of the live reload server.",
 )  # fmt: skip
 @click.option(
     "--live-reload-host", default="127.0.0.1", show_default=True,
-    help="Address the live reload server binds; anything but loopback is reachable from the network.",
+    help="Address the live reload server binds (anything but loopback is reachable from the network).",
 )  # fmt: skip
 def watch(**params: Any) -> None:
     """Build, then rebuild incrementally on every change until interrupted."""

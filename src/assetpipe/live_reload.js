@@ -15,8 +15,14 @@
   var delay = 250;
   var source = null;
 
+  // A URL as the page resolves it, without query or fragment (an unhashed sheet gets "?v=" when swapped).
   function absolute(url) {
-    try { return new URL(url, document.baseURI).href; } catch (e) { return null; }
+    try {
+      var u = new URL(url, document.baseURI);
+      u.search = "";
+      u.hash = "";
+      return u.href;
+    } catch (e) { return null; }
   }
 
   function showError(message) {
@@ -80,6 +86,7 @@
     var data = JSON.parse(event.data);
     builds = data.builds;
     hideError();
+    if (data.reload) { location.reload(); return; }
     if (data.changes.length === 0) return;
     if (!swapStylesheets(data.changes)) location.reload();
   }

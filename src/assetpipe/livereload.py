@@ -8,14 +8,16 @@ is a loopback name (a DNS-rebinding page has its own name there) and, when the b
 
 Events (``event: name`` + one JSON ``data:`` line):
 ``hello``   on connect: ``{"server": id, "builds": n, "error": message | null}``
-``build``   a good rebuild: ``{"builds": n, "changes": [Change...]}``
+``build``   a good rebuild: ``{"builds": n, "changes": [Change...], "reload": bool}``
 ``failed``  a failed rebuild: ``{"builds": n, "message": "css/app.css:3:1: ..."}``
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import queue
+import re
 import secrets
 import socket
 import threading
@@ -24,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from assetpipe.errors import AssetpipeError
 from assetpipe.manifest import Manifest
@@ -82,27 +84,51 @@ def client_script() -> bytes:
     return files("assetpipe").joinpath("live_reload.js").read_bytes()
 
 
+_LOOPBACK_HOST = re.compile(r"(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?", re.IGNORECASE)
+
+
 def is_loopback_host(host: str) -> bool:
     """``Host`` header value -> whether it names loopback (``localhost:5000``, ``[::1]:8000``...)."""
-    host = host.strip().lower()
-    if host.startswith("["):
-        name = host[: host.find("]") + 1] if "]" in host else host
-    else:
-        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    return name in LOOPBACK_NAMES
+    return _LOOPBACK_HOST.fullmatch(host.strip()) is not None
 
 
 def is_loopback_origin(origin: str) -> bool:
     """``Origin`` header value -> whether the page is on a loopback origin (any port, http or https)."""
+    parts = _origin(origin)
+    return parts is not None and parts.hostname in LOOPBACK_NAMES
+
+
+def _origin(origin: str) -> SplitResult | None:
+    """An ``Origin`` as scheme://host[:port] (no user, path or query), or None if it is anything else."""
     try:
         parts = urlsplit(origin.strip())
-        hostname = parts.hostname
         parts.port  # noqa: B018 (raises ValueError for a malformed port)
     except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return None
+    return parts
+
+
+def _is_ip_host(host: str) -> bool:
+    """``192.168.1.5:35729`` or ``[fe80::1]:35729``: an address and an optional port, no name."""
+    if host.startswith("["):
+        end = host.find("]")
+        name, port = (host[1:end], host[end + 1 :]) if end > 0 else ("", "")
+        port = port.removeprefix(":") if port.startswith(":") else ("x" if port else "")
+    else:
+        name, _, port = host.partition(":")
+    return (not port or port.isdigit()) and _is_ip_literal(name)
+
+
+def _is_ip_literal(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
         return False
-    if parts.scheme not in ("http", "https") or hostname is None:
-        return False
-    return hostname in LOOPBACK_NAMES or parts.netloc.lower().startswith("[::1]")
+    return True
 
 
 def _event(name: str, data: Mapping[str, Any]) -> bytes:
@@ -121,12 +147,12 @@ class Broadcaster:
     _streams: list[queue.Queue[bytes | None]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def built(self, changed: tuple[Change, ...]) -> None:
+    def built(self, changed: tuple[Change, ...], *, reload: bool = False) -> None:
         """Announce a good build: the overlay goes, stylesheets are swapped or the page reloads."""
         with self._lock:
             self.builds += 1
             self.error = None
-            payload = {"builds": self.builds, "changes": [asdict(c) for c in changed]}
+            payload = {"builds": self.builds, "changes": [asdict(c) for c in changed], "reload": reload}
             self._send(_event("build", payload))
 
     def failed(self, message: str) -> None:
@@ -260,8 +286,9 @@ class LiveReloadServer(ThreadingHTTPServer):
     def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
         self.broadcaster = Broadcaster()
         self.script = client_script()
-        # An explicit non-loopback bind (a phone on the LAN) may also be addressed by that name.
-        self.extra_host = None if host in LOOPBACK_NAMES or host == "" else host.lower()
+        # An explicit non-loopback bind (a phone on the LAN) also answers requests addressed to an IP
+        # literal: a DNS-rebinding page always arrives under a name, never under an address.
+        self.lan = host.strip("[]") not in ("127.0.0.1", "::1", "localhost")
         self.address_family = _family(host)
         try:
             super().__init__((host.strip("[]"), port), _Handler)
@@ -286,15 +313,15 @@ class LiveReloadServer(ThreadingHTTPServer):
     def host_allowed(self, host: str) -> bool:
         if is_loopback_host(host):
             return True
-        if self.extra_host is None:
+        if not self.lan:
             return False
-        name = host.strip().lower()
-        return name == self.extra_host or name.rsplit(":", 1)[0] == self.extra_host
+        return _is_ip_host(host.strip())
 
     def origin_allowed(self, origin: str) -> bool:
-        if is_loopback_origin(origin):
-            return True
-        return self.extra_host is not None and (urlsplit(origin).hostname or "") == self.extra_host
+        parts = _origin(origin)
+        if parts is None or parts.hostname is None:
+            return False
+        return parts.hostname in LOOPBACK_NAMES or (self.lan and _is_ip_literal(parts.hostname))
 
     def start(self) -> LiveReloadServer:
         # A short poll: close() (on Ctrl-C) waits for the serving loop to notice.
@@ -325,9 +352,12 @@ class Announcer:
     previous: Manifest | None = None
 
     def built(self, manifest: Manifest) -> tuple[Change, ...]:
+        # Without a manifest to compare with (OUT had none, and the builds so far failed), nothing can be
+        # named, and open pages were rendered from no manifest this watcher knows: they reload.
         changed = changes(self.previous, manifest) if self.previous is not None else ()
+        reload = self.previous is None and self.broadcaster.builds > 0
         self.previous = manifest
-        self.broadcaster.built(changed)
+        self.broadcaster.built(changed, reload=reload)
         return changed
 
     def failed(self, message: str) -> None:

@@ -43,7 +43,7 @@ from assetpipe.builds import build_id, remove_record
 from assetpipe.config import ALWAYS_EXCLUDED, Config
 from assetpipe.errors import AssetpipeError
 from assetpipe.livereload import Announcer, LiveReloadServer
-from assetpipe.manifest import Manifest
+from assetpipe.manifest import MANIFEST_NAME, Manifest
 from assetpipe.patterns import PathSet, path_set
 from assetpipe.pipeline import BuildReport, build
 from assetpipe.state import BuildState, save_state, state_path
@@ -399,6 +399,13 @@ def _observer(config: Config, changes: queue.Queue[str]) -> BaseObserver:
     return observer
 
 
+def _current(config: Config) -> Manifest | None:
+    try:
+        return Manifest.load(config.output / MANIFEST_NAME)
+    except AssetpipeError:
+        return None
+
+
 def _install_signals(guard: BuildGuard) -> Callable[[], None]:
     """Route SIGINT and SIGTERM to the guard; return the function that puts the old handlers back."""
     if threading.current_thread() is not threading.main_thread():
@@ -433,7 +440,8 @@ def run_watch(
     guard = BuildGuard(stop=stop if stop is not None else threading.Event())
     changes: queue.Queue[str] = queue.Queue()
     server = LiveReloadServer(*live_reload).start() if live_reload is not None else None
-    listener = Announcer(server.broadcaster) if server is not None else None
+    # Seeded with OUT's manifest as it is, so the first build announces what changed since the last session.
+    listener = Announcer(server.broadcaster, _current(config)) if server is not None else None
     restore = _install_signals(guard)
     try:
         with warnings.catch_warnings():
