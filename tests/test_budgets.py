@@ -173,3 +173,25 @@ def test_the_cli_fails_a_build_over_budget_with_one_line_and_exit_1(tmp_path: Pa
         f"error: {tmp_path / 'assetpipe.toml'}: budget 'total' (1 kB) exceeded: 2.0 kB (js/app.js 2.0 kB)\n"
     )
     assert not (tmp_path / "out/manifest.json").exists()
+
+
+def test_watch_reports_a_rebuild_over_budget_and_keeps_the_last_good_manifest(tmp_path: Path) -> None:
+    from collections.abc import Iterator
+
+    from assetpipe.watch import watch_loop
+
+    src = write_tree(tmp_path / "src", {"js/app.js": "export const a = 1;\n"})
+    config = Config(
+        source=src, output=tmp_path / "out", compress=False, budgets=parse_budgets({"js/**": "1 kB"}, "t")
+    )
+    lines: list[str] = []
+    kept: list[bytes] = []
+
+    def edits() -> Iterator[list[str]]:
+        kept.append((tmp_path / "out/manifest.json").read_bytes())
+        (src / "js/app.js").write_text("export const a = 1;\n" * 100)
+        yield ["js/app.js"]
+
+    watch_loop(config, edits(), lines.append)
+    assert lines[-1] == "error: budget 'js/**' (1 kB) exceeded: 2.0 kB (js/app.js 2.0 kB)"
+    assert (tmp_path / "out/manifest.json").read_bytes() == kept[0]
