@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import http.client
 import json
+import signal
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -314,3 +317,38 @@ def test_watch_loop_tells_the_listener_of_each_build_once_and_of_each_error(
     assert "missing.png" in str(heard.events[1][1])
     assert heard.events[2] == ("built", ["css/app.css"])
     assert len(heard.events) == 3  # the compression pass announces nothing more
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_the_watch_command_closes_open_streams_and_the_port_on_a_signal(tmp_path: Path, sig: int) -> None:
+    write_tree(tmp_path / "src", {"css/app.css": "a { color: red; }\n"})
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    argv = [sys.executable, "-m", "assetpipe", "watch", "-s", "src", "-o", "out", "--live-reload"]
+    process = subprocess.Popen(
+        [*argv, "--live-reload-port", str(port)], cwd=tmp_path, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stderr is not None
+        lines = [process.stderr.readline() for _ in range(3)]
+        assert (
+            lines[1]
+            == f"live reload on http://127.0.0.1:{port}/assetpipe-live-reload.js (live_reload_tag() loads it)\n"
+        )
+        assert lines[2].startswith("built 1 files")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", EVENTS_PATH, headers={"Origin": "http://localhost:8000"})
+        response = conn.getresponse()
+        assert read_event(response)[0] == "hello"
+        process.send_signal(sig)
+        with pytest.raises(EOFError):
+            read_event(response)
+        assert process.wait(10) == 0
+        assert process.stderr.read().splitlines() == ["stopped"]
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

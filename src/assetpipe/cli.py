@@ -12,12 +12,15 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from assetpipe import __version__
 from assetpipe.errors import AssetpipeError
+
+if TYPE_CHECKING:
+    from assetpipe.manifest import Manifest
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -177,7 +180,7 @@ def build(**params: Any) -> None:
             click.echo(line)
 
 
-def _previous_manifest(output: Path) -> Any:
+def _previous_manifest(output: Path) -> Manifest | None:
     from assetpipe.report import load_previous
 
     return load_previous(output.resolve())
