@@ -61,9 +61,10 @@
         if (change.url === change.previous_url) url += (url.indexOf("?") < 0 ? "?" : "&") + "v=" + change.hash;
         next.setAttribute("href", url);
         if (link.hasAttribute("integrity")) next.setAttribute("integrity", change.integrity);
-        // The old sheet stays until the new one has loaded, so the page never flashes unstyled.
+        // The old sheet stays until the new one has loaded, so the page never flashes unstyled; if the
+        // new one cannot load (the server does not know it yet, integrity), a reload sorts it out.
         next.addEventListener("load", function () { link.remove(); });
-        next.addEventListener("error", function () { link.remove(); });
+        next.addEventListener("error", function () { location.reload(); });
         link.after(next);
       });
     });
