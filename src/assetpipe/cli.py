@@ -22,6 +22,7 @@ from assetpipe.codecs import CODECS
 from assetpipe.errors import AssetpipeError
 
 if TYPE_CHECKING:
+    from assetpipe.manifest import Manifest
     from assetpipe.pipeline import BuildReport
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -248,6 +249,10 @@ def config_option(fn: F) -> F:
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the summary and a record per file as JSON on stdout."
 )
+@click.option(
+    "--report", "size_table", is_flag=True,
+    help="Print a size table on stdout: what changed since the previous manifest, totals, budgets.",
+)  # fmt: skip
 def build(**params: Any) -> None:
     """Build SRC into content-hashed files, siblings and OUT/manifest.json."""
     from assetpipe.config import load_config
@@ -255,6 +260,7 @@ def build(**params: Any) -> None:
 
     verbose = bool(params["verbose"])
     config = _run(verbose, lambda: load_config(params.get("config_file"), Path.cwd(), _overrides(params)))
+    previous = _previous_manifest(config.output) if params["size_table"] else None
     reporter = TerminalReporter(quiet=bool(params["quiet"]) or bool(params["as_json"]), verbose=verbose)
     report = _run(
         verbose,
@@ -272,12 +278,60 @@ def build(**params: Any) -> None:
         click.echo(json.dumps(build_json(report), indent=2, sort_keys=True))
     if not params["quiet"]:
         click.echo(report.summary(), err=True)
+    if params["size_table"]:
+        from assetpipe.report import size_report, table
+
+        for line in table(size_report(report.manifest, previous, config.budgets)):
+            click.echo(line)
+
+
+def _previous_manifest(output: Path) -> Manifest | None:
+    from assetpipe.report import load_previous
+
+    return load_previous(output.resolve())
+
+
+@cli.command()
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=Path("dist"), show_default=True)
+@click.option("--html", "html_file", type=click.Path(path_type=Path), help="Write the page here.")
+@click.option("--against", type=click.Path(path_type=Path), help="An older manifest.json to compare with.")
+@click.option(
+    "--config", "config_file", type=click.Path(path_type=Path),
+    help="Config file whose budgets to mark (default: found in the working directory).",
+)  # fmt: skip
+@click.option("--verbose", "-v", is_flag=True)
+def report(
+    output: Path, html_file: Path | None, against: Path | None, config_file: Path | None, verbose: bool
+) -> None:
+    """Print OUT's size table; --html writes the page with a treemap, totals and the comparison."""
+    from assetpipe.config import load_budgets
+    from assetpipe.manifest import Manifest
+    from assetpipe.report import size_report, table, write_html
+
+    manifest = _run(verbose, lambda: Manifest.load(output / "manifest.json"))
+    previous = _run(verbose, lambda: Manifest.load(against)) if against is not None else None
+    budgets = _run(verbose, lambda: load_budgets(config_file, Path.cwd()))
+    sizes = size_report(manifest, previous, budgets)
+    for line in table(sizes):
+        click.echo(line)
+    if html_file is not None:
+        _run(verbose, lambda: write_html(sizes, html_file))
+        click.echo(f"wrote {html_file}", err=True)
 
 
 @cli.command()
 @build_options
 @click.option("--compress", "compress_on", is_flag=True, help="Keep writing siblings while watching.")
 @click.option("--debounce", type=click.FloatRange(min=0), help="Seconds to gather a burst of events (0.05).")
+@click.option("--live-reload", is_flag=True, help="Tell open pages about each rebuild (live_reload_tag()).")
+@click.option(
+    "--live-reload-port", type=click.IntRange(1, 65535), default=35729, show_default=True,
+    help="Port of the live reload server.",
+)  # fmt: skip
+@click.option(
+    "--live-reload-host", default="127.0.0.1", show_default=True,
+    help="Address the live reload server binds (anything but loopback is reachable from the network).",
+)  # fmt: skip
 def watch(**params: Any) -> None:
     """Build, then rebuild incrementally on every change until interrupted."""
     from assetpipe.config import load_config
@@ -295,7 +349,8 @@ def watch(**params: Any) -> None:
         if not quiet or line.startswith(("error:", "warning:")):
             click.echo(line, err=True)
 
-    _run(verbose, lambda: run_watch(config, debounce=debounce, echo=echo))
+    live_reload = (params["live_reload_host"], params["live_reload_port"]) if params["live_reload"] else None
+    _run(verbose, lambda: run_watch(config, debounce=debounce, echo=echo, live_reload=live_reload))
 
 
 def _output_settings(config_file: Path | None, output: Path | None, verbose: bool) -> Any:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from assetpipe.budgets import Budget, parse_budgets
 from assetpipe.codecs import CODECS
 from assetpipe.cors import DEFAULT as DEFAULT_CORS
 from assetpipe.cors import Cors, parse_cors
@@ -78,6 +79,7 @@ class Config:
     snippet_root: str | None = None
     # Which origins may read the assets cross-origin, for the snippets: "*", a list of origins, or false.
     cors: Cors = DEFAULT_CORS
+    budgets: tuple[Budget, ...] = ()  # checked before publish: over budget, the build fails (budgets.py)
     config_file: Path | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -113,6 +115,7 @@ _KEYS: dict[str, tuple[tuple[type, ...], bool]] = {
     "snippets_dir": ((str,), True),
     "snippet_root": ((str,), False),
     "cors": ((str, list, bool), False),
+    "budgets": ((dict,), False),
 }
 assert set(_KEYS) | {"config_file"} == {f.name for f in fields(Config)}
 assert all(
@@ -176,6 +179,8 @@ def _check(key: str, value: Any, where: str) -> Any:
         raise ConfigError(f"{key!r} must be {types[0].__name__}, not bool", path=where)
     if not isinstance(value, types):
         raise ConfigError(f"{key!r} must be {types[0].__name__}, not {type(value).__name__}", path=where)
+    if key == "budgets" and isinstance(value, dict):
+        return parse_budgets(value, where)
     if isinstance(value, list):
         if not all(isinstance(item, str) for item in value):
             raise ConfigError(f"{key!r} must be a list of strings", path=where)
@@ -226,6 +231,16 @@ def load_output_settings(
     values, path = _values(config_file, cwd, overrides)
     output = values.get("output") or _resolve(cwd / "dist")
     return OutputSettings(output=output, snippet_root=values.get("snippet_root"), config_file=path)
+
+
+def load_budgets(config_file: Path | None, cwd: Path) -> tuple[Budget, ...]:
+    """Only the ``budgets`` of the config file (named, or found in ``cwd``): what ``report`` marks."""
+    path = config_file if config_file is not None else find_config_file(cwd)
+    if path is None:
+        return ()
+    table = read_config_file(cwd / path)
+    value = table.get("budgets", {})
+    return _check("budgets", value, str(cwd / path)) if value else ()
 
 
 def _values(

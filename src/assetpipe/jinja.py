@@ -237,11 +237,12 @@ class AssetHelper:
     call finds a different snapshot and starts a fresh cache, so a rebuilt file never gets a stale tag.
     """
 
-    __slots__ = ("_cache", "reader")
+    __slots__ = ("_cache", "_live_reload", "reader")
 
-    def __init__(self, reader: ManifestReader) -> None:
+    def __init__(self, reader: ManifestReader, *, live_reload: Markup | None = None) -> None:
         self.reader = reader
         self._cache: tuple[Snapshot | None, dict[str, TagPlan]] = (None, {})
+        self._live_reload = live_reload if live_reload is not None else Markup()
 
     def asset(self, logical_path: str) -> str:
         """Public URL of the built file."""
@@ -264,14 +265,30 @@ class AssetHelper:
             plan = plans[logical_path] = plan_tag(snap, logical_path)
         return render_plan(plan, attrs) if attrs else plan.html
 
+    def live_reload_tag(self) -> Markup:
+        """The live reload client's script tag when live reload is on; nothing otherwise."""
+        return self._live_reload
+
     def globals(self) -> dict[str, Callable[..., Any]]:
-        """The template globals: asset, asset_integrity, asset_tag."""
+        """The template globals: asset, asset_integrity, asset_tag, asset_link_header, live_reload_tag."""
         return {
             "asset": self.asset,
             "asset_integrity": self.integrity,
             "asset_tag": self.tag,
             "asset_link_header": functools.partial(link_header, self.reader),
+            "live_reload_tag": self.live_reload_tag,
         }
+
+
+def live_reload_script(port: int | None = None) -> Markup:
+    """``<script src="http://127.0.0.1:PORT/assetpipe-live-reload.js" async></script>`` (watch's port by
+    default): the client script, served by ``assetpipe watch --live-reload``, never inlined."""
+    from assetpipe.livereload import CLIENT_PATH, DEFAULT_HOST, DEFAULT_PORT
+
+    port = DEFAULT_PORT if port is None else port
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise AssetpipeError(f"live reload port must be 1-65535, not {port!r}")
+    return Markup(f'<script src="http://{DEFAULT_HOST}:{port}{CLIENT_PATH}" async></script>')
 
 
 def install(
@@ -280,12 +297,18 @@ def install(
     *,
     base_url: str | None = None,
     auto_reload: bool = False,
+    live_reload: bool = False,
+    live_reload_port: int | None = None,
 ) -> AssetHelper:
-    """Put asset(), asset_integrity() and asset_tag() into ``env.globals``; returns the helper.
+    """Put asset(), asset_integrity(), asset_tag() and live_reload_tag() into ``env.globals``.
 
     Without auto_reload the manifest is read now, so a missing build fails at start-up, not mid-request.
+    ``live_reload`` makes live_reload_tag() load the client of ``assetpipe watch --live-reload`` (on
+    ``live_reload_port``, by default watch's); off, it renders nothing. Returns the helper.
     """
-    helper = AssetHelper(ManifestReader(manifest_path, base_url=base_url, auto_reload=auto_reload))
+    script = live_reload_script(live_reload_port) if live_reload else None
+    reader = ManifestReader(manifest_path, base_url=base_url, auto_reload=auto_reload)
+    helper = AssetHelper(reader, live_reload=script)
     env.globals.update(helper.globals())
     return helper
 
@@ -307,7 +330,8 @@ class _LazyHelper:
             reader = ManifestReader(
                 path, base_url=env.assetpipe_base_url, auto_reload=env.assetpipe_auto_reload
             )
-            helper = self._helper = AssetHelper(reader)
+            script = live_reload_script(env.assetpipe_live_reload_port) if env.assetpipe_live_reload else None
+            helper = self._helper = AssetHelper(reader, live_reload=script)
         return helper
 
     def asset(self, logical_path: str) -> str:
@@ -319,21 +343,27 @@ class _LazyHelper:
     def tag(self, logical_path: str, **attrs: Any) -> Markup:
         return self.get().tag(logical_path, **attrs)
 
+    def live_reload_tag(self) -> Markup:
+        return self.get().live_reload_tag()
+
 
 class AssetPipeExtension(Extension):
     """``Environment(extensions=[AssetPipeExtension])``: the same globals as ``install``.
 
     Configure through the environment after creating it: ``env.assetpipe_manifest`` (else the
     ASSETPIPE_MANIFEST variable, else dist/manifest.json), ``env.assetpipe_base_url`` and
-    ``env.assetpipe_auto_reload``. The manifest is read on the first call.
+    ``env.assetpipe_auto_reload``, ``env.assetpipe_live_reload`` and ``env.assetpipe_live_reload_port``.
+    The manifest is read on the first call.
     """
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         environment.extend(assetpipe_manifest=None, assetpipe_base_url=None, assetpipe_auto_reload=False)
+        environment.extend(assetpipe_live_reload=False, assetpipe_live_reload_port=None)
         lazy = _LazyHelper(environment)
         environment.globals.update(asset=lazy.asset, asset_integrity=lazy.integrity, asset_tag=lazy.tag)
         environment.globals["asset_link_header"] = lambda paths: link_header(lazy.get().reader, paths)
+        environment.globals.update(live_reload_tag=lazy.live_reload_tag)
 
 
 __all__ = [
@@ -341,6 +371,7 @@ __all__ = [
     "AssetPipeExtension",
     "TagPlan",
     "install",
+    "live_reload_script",
     "module_imports",
     "plan_tag",
     "render_plan",

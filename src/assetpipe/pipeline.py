@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from assetpipe.budgets import enforce
 from assetpipe.config import Config
 from assetpipe.emit import dependency_key, entry_for, final_bytes
 from assetpipe.errors import AssetpipeError, ConfigError, OutputError, SourceError
@@ -247,6 +248,8 @@ def _build_locked(
     manifest = Manifest(base_url=config.base_url, assets=entries)
     report.manifest, report.files = manifest, len(entries)
     _count_encodings(report, manifest)
+    if config.budgets:  # before anything is published: over budget, OUT keeps serving the last build
+        _enforce_budgets(config, manifest, ctx.staging, compressing and not defer)
     if config.snippets_dir is not None:
         # Before the manifest: a snippet that cannot be rendered safely fails the build, not half of it.
         from assetpipe.snippets import write_all
@@ -394,6 +397,21 @@ def _publish(
               for e in entries[name].encodings.values()]  # fmt: skip
     staged = {name: entries[name].encodings for name, o in ctx.outputs.items() if o.staged}
     return publish(out, manifest, fresh=fresh, staging=ctx.staging, staged=staged)
+
+
+def _enforce_budgets(config: Config, manifest: Manifest, staging: Staging, siblings: bool) -> None:
+    """Raise BudgetExceeded for a build over budget. Budgets in an encoding this build wrote no siblings in
+    (compression off, or deferred by watch's first pass) are not judged on raw sizes."""
+    from assetpipe.compress import policy_for
+
+    policy = policy_for(config) if siblings else None
+    written = list(policy.encodings()) if policy is not None else []
+    where = str(config.config_file) if config.config_file is not None else None
+    try:
+        enforce(config.budgets, manifest.assets, written, where=where)
+    except AssetpipeError:
+        staging.discard()
+        raise
 
 
 def _previous_state(
