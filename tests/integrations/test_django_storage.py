@@ -1,0 +1,227 @@
+"""ManifestStorage: ``manage.py collectstatic --noinput`` builds with assetpipe into STATIC_ROOT, and
+``{% static %}``, the tag library and the admin resolve through its manifest. Real Django, real admin,
+real whitenoise middleware, each in a subprocess (tests/integrations/djangoproject/)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from assetpipe.manifest import Manifest
+
+from .dist import sri
+from .django_project import UNCOMPRESSED, collectstatic, get, make_project, manage
+
+HASHED = re.compile(r"\.[0-9a-f]{12}\.")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One project collected once, for the tests that only read it."""
+    root = make_project(tmp_path_factory.mktemp("django"))
+    collectstatic(root)
+    return root
+
+
+def served_files(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file but the build's own bookkeeping (.assetpipe/), with its mtime and inode."""
+    return {
+        str(p.relative_to(root)): (p.stat().st_mtime_ns, p.stat().st_ino)
+        for p in root.rglob("*")
+        if p.is_file() and ".assetpipe" not in p.relative_to(root).parts
+    }
+
+
+def test_collectstatic_writes_an_assetpipe_build_into_static_root(project: Path) -> None:
+    static_root = project / "static_root"
+    manifest = Manifest.load(static_root / "manifest.json")
+    for logical, entry in manifest.assets.items():
+        assert sri((static_root / entry.path).read_bytes()) == entry.integrity, logical
+        for encoding in entry.encodings.values():
+            assert (static_root / encoding.path).is_file()
+    css = (static_root / manifest.entry("css/app.css").path).read_text()
+    assert css == f"body {{ background: url(../{manifest.entry('img/logo.svg').path}) }}\n"
+    assert HASHED.search(manifest.entry("admin/css/base.css").path)
+    assert "br" in manifest.entry("admin/css/base.css").encodings
+    # The unbuilt copies live beside STATIC_ROOT, never in it: it is served.
+    assert not (static_root / "css" / "app.css").exists()
+    assert (project / ".assetpipe-collect" / "css" / "app.css").is_file()
+
+
+def test_a_second_collectstatic_with_nothing_changed_copies_and_rewrites_nothing(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    first = collectstatic(root, UNCOMPRESSED)
+    assert re.search(r"\b(\d+) static files copied.*, \1 post-processed", first)
+    before = served_files(root / "static_root")
+    second = collectstatic(root, UNCOMPRESSED)
+    assert re.fullmatch(r"0 static files copied to '.*', \d+ unmodified\.", second.strip()), second
+    assert "post-processed" not in second
+    assert served_files(root / "static_root") == before
+
+
+def test_a_changed_source_is_rebuilt_and_the_old_hashed_file_kept(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    collectstatic(root, UNCOMPRESSED)
+    old = Manifest.load(root / "static_root" / "manifest.json")
+    (root / "assets" / "js" / "c.js").write_text("export const c = 4;\n")
+    out = collectstatic(root, UNCOMPRESSED)
+    new = Manifest.load(root / "static_root" / "manifest.json")
+    assert "1 static file copied" in out
+    # c.js changed, and so did everything whose import URL names it.
+    assert {name for name in new.assets if new.entry(name).path != old.entry(name).path} == {
+        "js/c.js",
+        "js/b.js",
+        "js/main.js",
+    }
+    assert "3 post-processed" in out
+    assert (root / "static_root" / old.entry("js/c.js").path).is_file()  # rolling deploys still find it
+
+
+def test_a_same_size_edit_within_the_same_second_is_still_collected(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    collectstatic(root, UNCOMPRESSED)
+    source = root / "assets" / "js" / "a.js"
+    copy = root / ".assetpipe-collect" / "js" / "a.js"
+    stamp = copy.stat().st_mtime_ns
+    source.write_text("export const a = 9;\n")  # same size
+    # collectstatic compares whole seconds: give the source the copy's second, a few ns later.
+    import os
+
+    os.utime(source, ns=(stamp + 1, stamp + 1))
+    collectstatic(root, UNCOMPRESSED)
+    manifest = Manifest.load(root / "static_root" / "manifest.json")
+    assert (root / "static_root" / manifest.entry("js/a.js").path).read_text() == "export const a = 9;\n"
+
+
+def test_a_deleted_source_leaves_the_manifest(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    collectstatic(root, UNCOMPRESSED)
+    (root / "assets" / "js" / "a.js").unlink()
+    (root / "assets" / "js" / "main.js").write_text("import './b.js';\n")
+    collectstatic(root, UNCOMPRESSED)
+    manifest = Manifest.load(root / "static_root" / "manifest.json")
+    assert "js/a.js" not in manifest.assets
+    assert not (root / ".assetpipe-collect" / "js" / "a.js").exists()
+
+
+def test_a_broken_reference_fails_collectstatic_with_one_line_and_keeps_the_last_build(
+    tmp_path: Path,
+) -> None:
+    root = make_project(tmp_path)
+    collectstatic(root, UNCOMPRESSED)
+    manifest_bytes = (root / "static_root" / "manifest.json").read_bytes()
+    (root / "assets" / "css" / "app.css").write_text("body { background: url(../img/logo.sgv) }\n")
+    done = manage(root, "collectstatic", "--noinput", settings=UNCOMPRESSED)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("CommandError: css/app.css:1:")
+    assert "img/logo.svg" in done.stderr  # did you mean
+    assert (root / "static_root" / "manifest.json").read_bytes() == manifest_bytes
+
+
+def test_static_and_the_tag_library_resolve_through_the_manifest(project: Path) -> None:
+    manifest = Manifest.load(project / "static_root" / "manifest.json")
+    page, jinja_page = get(project, "/", "/jinja/")
+    html = page["body"]
+    assert (
+        f'<link rel="stylesheet" href="{manifest.url("css/app.css")}" integrity="{manifest.entry("css/app.css").integrity}" crossorigin="anonymous">'
+        in html
+    )
+    assert html.count('<link rel="modulepreload"') == 3
+    assert html.count('nonce="n0nce"') == 4  # the script and its three preloads
+    assert f'<img src="{manifest.url("img/logo.svg")}" alt="logo">' in html
+    assert f'<link rel="icon" href="{manifest.url("img/logo.svg")}">' in html  # {% static %}
+    assert f'content="{manifest.entry("css/app.css").integrity}"' in html
+    # The Django tags and the Jinja2 helpers render the same tags (one renderer: assetpipe.tags).
+    for line in jinja_page["body"].splitlines()[1:]:
+        assert line in html.replace(' nonce="n0nce"', ""), line
+
+
+def test_an_unknown_static_path_raises_with_did_you_mean_unless_not_strict(project: Path) -> None:
+    (strict,) = get(project, "/static-unknown/")
+    assert strict["error"] == (
+        "MissingAsset: unknown asset 'css/ap.css' (did you mean 'css/app.css', 'admin/css/base.css'?)"
+    )
+    (lenient,) = get(project, "/static-unknown/", settings={"ASSETPIPE_STRICT": False})
+    assert lenient["body"] == '<link href="/static/css/ap.css">'
+
+
+def test_whitenoise_serves_hashed_files_immutable_and_brotli_to_clients_that_accept_it(project: Path) -> None:
+    manifest = Manifest.load(project / "static_root" / "manifest.json")
+    entry = manifest.entry("admin/css/base.css")
+    br, plain, unhashed = get(
+        project,
+        {"url": manifest.url("admin/css/base.css"), "headers": {"Accept-Encoding": "gzip, br"}},
+        {"url": manifest.url("admin/css/base.css")},
+        {"url": "/static/admin/css/base.css"},
+    )
+    assert br["status"] == 200
+    assert br["headers"]["Content-Encoding"] == "br"
+    assert br["headers"]["Cache-Control"] == "max-age=315360000, public, immutable"
+    assert br["headers"]["Vary"] == "Accept-Encoding"
+    assert br["headers"]["Content-Type"].startswith("text/css;")
+    assert br["headers"]["Access-Control-Allow-Origin"] == "*"  # what crossorigin + integrity need
+    assert "Content-Encoding" not in plain["headers"]
+    assert sri(plain["body"].encode()) == entry.integrity
+    assert unhashed["status"] == 404  # the unbuilt name is not in STATIC_ROOT at all
+
+
+def test_plain_whitenoise_serves_the_manifest_and_assetpipes_middleware_does_not(project: Path) -> None:
+    ours = {
+        "MIDDLEWARE": [
+            "django.middleware.security.SecurityMiddleware",
+            "assetpipe.integrations.django.whitenoise.WhiteNoiseMiddleware",
+        ]
+    }
+    (plain,) = get(project, "/static/manifest.json")
+    assert plain["status"] == 200  # as whitenoise serves Django's own staticfiles.json
+    manifest = Manifest.load(project / "static_root" / "manifest.json")
+    hidden = get(
+        project,
+        "/static/manifest.json",
+        "/static/.assetpipe/lock",
+        manifest.url("css/app.css"),
+        settings=ours,
+    )
+    assert [r["status"] for r in hidden] == [404, 404, 200]
+    assert hidden[2]["headers"]["Cache-Control"] == "max-age=315360000, public, immutable"
+    autorefresh = get(
+        project,
+        "/static/manifest.json",
+        manifest.url("css/app.css"),
+        settings={**ours, "WHITENOISE_AUTOREFRESH": True},
+    )
+    assert [r["status"] for r in autorefresh] == [404, 200]
+
+
+ADMIN_PAGES = (
+    "/admin/",
+    "/admin/auth/user/",
+    "/admin/auth/user/add/",
+    "/admin/auth/user/1/change/",
+    "/admin/auth/group/add/",
+)
+
+
+def test_admin_pages_point_every_stylesheet_script_and_image_at_an_existing_hashed_file(
+    project: Path,
+) -> None:
+    manifest = Manifest.load(project / "static_root" / "manifest.json")
+    hashed_paths = {entry.path for entry in manifest.assets.values()}
+    pages = get(project, *({"url": url, "admin": True} for url in ADMIN_PAGES))
+    urls: set[str] = set()
+    for url, page in zip(ADMIN_PAGES, pages, strict=True):
+        assert page["status"] == 200, (url, page)
+        found = re.findall(r'(?:href|src)="(/static/[^"]+)"', page["body"])
+        assert found, url
+        urls.update(found)
+    assert any(u.endswith(".css") for u in urls) and any(u.endswith(".js") for u in urls)
+    assert any(u.endswith(".svg") for u in urls)
+    for url in sorted(urls):
+        path = url.removeprefix("/static/")
+        assert path in hashed_paths and HASHED.search(path), url
+        assert (project / "static_root" / path).is_file(), url
+    served = get(project, *sorted(urls))
+    assert {r["status"] for r in served} == {200}
