@@ -181,7 +181,7 @@ def watch(**params: Any) -> None:
 
 
 @cli.command()
-@click.argument("server", type=click.Choice(["nginx", "caddy", "apache", "axum", "headers"]))
+@click.argument("server", type=click.Choice(["nginx", "caddy", "apache", "axum", "headers", "rust"]))
 @click.option(
     "--manifest",
     "manifest_path",

@@ -14,7 +14,7 @@ from pathlib import Path
 from assetpipe.errors import ConfigError
 from assetpipe.files import write_atomic
 from assetpipe.manifest import Manifest
-from assetpipe.snippets import apache, axum, caddy, headers, nginx
+from assetpipe.snippets import apache, axum, caddy, headers, nginx, rust
 from assetpipe.snippets.site import SnippetOptions
 
 __all__ = ["FILE_NAMES", "RENDERERS", "SnippetOptions", "render", "write_all"]
@@ -25,6 +25,7 @@ RENDERERS: dict[str, Callable[[Manifest, SnippetOptions], str]] = {
     "apache": apache.render,
     "axum": axum.render,
     "headers": headers.render,
+    "rust": rust.render,
 }
 #: The file each snippet is written to by ``write_all``.
 FILE_NAMES: dict[str, str] = {
@@ -33,6 +34,7 @@ FILE_NAMES: dict[str, str] = {
     "apache": "apache.conf",
     "axum": "axum.rs",
     "headers": "_headers",
+    "rust": "assets.rs",
 }
 
 
