@@ -225,3 +225,18 @@ def test_admin_pages_point_every_stylesheet_script_and_image_at_an_existing_hash
         assert (project / "static_root" / path).is_file(), url
     served = get(project, *sorted(urls))
     assert {r["status"] for r in served} == {200}
+
+
+def test_a_collection_folder_holding_other_files_is_refused_not_emptied(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    mine = root / "project_files"
+    (mine / "keep.txt").parent.mkdir()
+    (mine / "keep.txt").write_text("mine\n")
+    done = manage(
+        root, "collectstatic", "--noinput", settings={**UNCOMPRESSED, "ASSETPIPE_COLLECT_DIR": str(mine)}
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert f"{mine}: not a collection folder of assetpipe's" in done.stderr
+    assert sorted(p.name for p in mine.iterdir()) == ["keep.txt"]
+    assert not (root / "static_root" / "manifest.json").exists()

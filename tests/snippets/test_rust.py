@@ -28,6 +28,7 @@ SOURCES = {
     "img/back\\slash.txt": "x",
     "img/café ☕.svg": "<svg> </svg>",
     "js/main.js": "export {};\n",
+    "assets": "a file named like the module's own ASSETS",
 }
 
 
@@ -44,6 +45,14 @@ def test_colliding_names_all_get_a_hash_suffix_that_does_not_depend_on_other_fil
     assert names["css/app.css"].startswith("CSS_APP_CSS_") and names["css/app-css"].startswith("CSS_APP_CSS_")
     assert names["css/app.css"] != names["css/app-css"]
     assert constant_names(["css/app.css", "css/app-css"])["css/app.css"] == names["css/app.css"]
+
+
+def test_a_name_equal_to_another_files_suffixed_name_still_gets_a_unique_one() -> None:
+    first = constant_names(["css/app.css", "css/app-css"])["css/app.css"]
+    impostor = first.lower().replace("_", "/", 1)  # a logical path whose plain name is exactly that
+    names = constant_names(["css/app.css", "css/app-css", impostor])
+    assert len(set(names.values())) == 3
+    assert constant_names(["assets"]) != {"assets": "ASSETS"}
 
 
 def test_strings_are_escaped_for_rust() -> None:

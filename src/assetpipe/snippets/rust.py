@@ -7,9 +7,10 @@
 A Maud template then writes ``href=(assets::CSS_APP_CSS.url)``, and a removed or renamed asset is a
 compile error where it is used. Constant names: the logical path in upper case, every run of characters
 other than ASCII letters and digits turned into one ``_``, ``_`` in front of a leading digit. Paths that
-give the same name all get a suffix, ``_`` and the first 8 hex digits of the SHA-256 of the logical path,
-so a name never silently means another file, and a new colliding file turns the old name into a compile
-error rather than a different asset. Strings are escaped for Rust, so any path is valid Rust.
+give the same name (or ``ASSETS``, which the module defines) all get a suffix, ``_`` and the first 8 hex
+digits of the SHA-256 of the logical path, so a name never silently means another file, and a new
+colliding file turns the old name into a compile error rather than a different asset. Strings are
+escaped for Rust, so any path is valid Rust.
 """
 
 from __future__ import annotations
@@ -47,15 +48,30 @@ def base_name(logical_path: str) -> str:
     return name
 
 
+#: Names the module itself defines (``Asset`` and ``get`` cannot clash: constants are upper case).
+RESERVED = frozenset({"ASSETS"})
+
+
+def _suffixed(path: str, base: str, digits: int) -> str:
+    return base + "_" + hashlib.sha256(path.encode("utf-8")).hexdigest()[:digits].upper()
+
+
 def constant_names(logical_paths: list[str]) -> dict[str, str]:
-    """Logical path -> constant name, unique (see the module docstring for collisions)."""
-    bases = {path: base_name(path) for path in logical_paths}
-    counts = Counter(bases.values())
-    names = {}
-    for path, base in bases.items():
-        if counts[base] > 1:
-            base += "_" + hashlib.sha256(path.encode("utf-8")).hexdigest()[:8].upper()
-        names[path] = base
+    """Logical path -> constant name, unique (see the module docstring for collisions).
+
+    Every path whose name is shared (with another path, or with a name the module defines) gets the
+    hash suffix; if a suffixed name still clashes (a file literally named like another's suffixed
+    name), the clashing ones get a longer suffix, up to the whole digest, which two paths never share.
+    """
+    names = {path: base_name(path) for path in logical_paths}
+    bases = dict(names)
+    for digits in (8, 16, 64):
+        counts = Counter(names.values())
+        clashing = [p for p, n in names.items() if counts[n] > 1 or n in RESERVED]
+        if not clashing:
+            break
+        for path in clashing:
+            names[path] = _suffixed(path, bases[path], digits)
     return names
 
 

@@ -36,6 +36,10 @@ from assetpipe.integrations.django import lookup as integration
 from assetpipe.manifest import Manifest
 from assetpipe.pipeline import build
 
+#: Marks a folder as this storage's collection folder; dot files are never built, so it stays out of
+#: the output. A non-empty folder without it is refused: mirroring deletes what the finders do not list.
+MARKER = ".assetpipe-collect"
+
 #: Config fields Django decides (from STATIC_ROOT, STATIC_URL and the collection folder).
 DECIDED = frozenset({"source", "output", "base_url", "config_file"})
 PATH_OPTIONS = frozenset({"cache_dir", "snippets_dir"})
@@ -71,10 +75,25 @@ def _copy(source: str, target: Path) -> None:
     os.replace(temporary, target)
 
 
+def claim(collect_dir: Path) -> None:
+    """Make ``collect_dir`` ours (create it and its marker) unless it already holds someone else's files."""
+    marker = collect_dir / MARKER
+    if marker.is_file():
+        return
+    if collect_dir.is_dir() and any(collect_dir.iterdir()):
+        # A CommandError: collectstatic (the one caller) then prints this line alone, no traceback.
+        raise CommandError(
+            f"{collect_dir}: not a collection folder of assetpipe's (no {MARKER} in it) and not empty; "
+            "collectstatic would delete files in it. Point ASSETPIPE_COLLECT_DIR at a folder of its own."
+        )
+    collect_dir.mkdir(parents=True, exist_ok=True)
+    marker.write_bytes(b"")
+
+
 def mirror(found: Mapping[str, tuple[Storage, str]], collect_dir: Path) -> None:
     """Make ``collect_dir`` hold exactly the finders' files: copy what differs in size or mtime (to the
     nanosecond: collectstatic's own check drops sub-second precision), delete what no finder lists."""
-    wanted: set[Path] = set()
+    wanted = {collect_dir / MARKER}
     for prefixed_path, (storage, path) in found.items():
         target = collect_dir / Path(prefixed_path)
         wanted.add(target)
@@ -128,6 +147,11 @@ class ManifestStorage(StaticFilesStorage):  # type: ignore[misc]  # Django ships
         self.build_options: Mapping[str, Any] = _option(build, "build") or {}
         super().__init__(None if collect is None else os.fspath(collect), base_url, **kwargs)
 
+    def _save(self, name: str, content: Any) -> str:
+        # collectstatic copies into the folder before post_process: claim it before the first copy.
+        claim(Path(self.location))
+        return str(super()._save(name, content))
+
     def _output(self) -> Path:
         if self.output is None:
             raise ImproperlyConfigured(
@@ -162,7 +186,7 @@ class ManifestStorage(StaticFilesStorage):  # type: ignore[misc]  # Django ships
         output = self._output()
         collect_dir = Path(self.location)
         config = build_config(collect_dir, output, self.base_url, self.build_options)
-        collect_dir.mkdir(parents=True, exist_ok=True)
+        claim(collect_dir)
         mirror(paths, collect_dir)
         before = _previous_paths(output / "manifest.json")
         try:
