@@ -14,6 +14,7 @@ from typing import Any
 from tests.conftest import write_tree
 
 from .dist import SOURCES
+from .docs import blocks
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,7 +37,12 @@ STATIC_UNKNOWN = "{% load static %}<link href=\"{% static 'css/ap.css' %}\">"
 def make_project(root: Path, sources: Mapping[str, str] | None = None) -> Path:
     """assets/ (the site fixture's sources), templates/ and jinja2/ under ``root``."""
     write_tree(root / "assets", dict(SOURCES if sources is None else sources))
-    write_tree(root / "templates", {"page.html": PAGE, "static_unknown.html": STATIC_UNKNOWN})
+    templates = {
+        "page.html": PAGE,
+        "static_unknown.html": STATIC_UNKNOWN,
+        "docs.html": blocks("Django", "django")[0],
+    }
+    write_tree(root / "templates", templates)
     write_tree(root / "jinja2", {"jinja_page.html": JINJA_PAGE})
     return root
 

@@ -96,7 +96,7 @@ def test_debug_pages_load_every_asset_before_any_collectstatic(runserver: tuple[
     assert base + "/static/img/logo.svg" in statuses  # named by app.css
     assert base + "/static/js/c.js" in statuses  # imported by b.js
     assert set(statuses.values()) == {200}, statuses
-    assert not (root / "static_root").exists()
+    assert not (root / "staticfiles").exists()
 
 
 def test_debug_pages_load_every_asset_after_a_collectstatic_too(runserver: tuple[Path, str]) -> None:

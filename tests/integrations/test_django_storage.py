@@ -34,19 +34,19 @@ def served_files(root: Path) -> dict[str, tuple[int, int]]:
     }
 
 
-def test_collectstatic_writes_an_assetpipe_build_into_static_root(project: Path) -> None:
-    static_root = project / "static_root"
-    manifest = Manifest.load(static_root / "manifest.json")
+def test_collectstatic_writes_an_assetpipe_build_into_staticfiles(project: Path) -> None:
+    staticfiles = project / "staticfiles"
+    manifest = Manifest.load(staticfiles / "manifest.json")
     for logical, entry in manifest.assets.items():
-        assert sri((static_root / entry.path).read_bytes()) == entry.integrity, logical
+        assert sri((staticfiles / entry.path).read_bytes()) == entry.integrity, logical
         for encoding in entry.encodings.values():
-            assert (static_root / encoding.path).is_file()
-    css = (static_root / manifest.entry("css/app.css").path).read_text()
+            assert (staticfiles / encoding.path).is_file()
+    css = (staticfiles / manifest.entry("css/app.css").path).read_text()
     assert css == f"body {{ background: url(../{manifest.entry('img/logo.svg').path}) }}\n"
     assert HASHED.search(manifest.entry("admin/css/base.css").path)
     assert "br" in manifest.entry("admin/css/base.css").encodings
     # The unbuilt copies live beside STATIC_ROOT, never in it: it is served.
-    assert not (static_root / "css" / "app.css").exists()
+    assert not (staticfiles / "css" / "app.css").exists()
     assert (project / ".assetpipe-collect" / "css" / "app.css").is_file()
 
 
@@ -54,20 +54,20 @@ def test_a_second_collectstatic_with_nothing_changed_copies_and_rewrites_nothing
     root = make_project(tmp_path)
     first = collectstatic(root, UNCOMPRESSED)
     assert re.search(r"\b(\d+) static files copied.*, \1 post-processed", first)
-    before = served_files(root / "static_root")
+    before = served_files(root / "staticfiles")
     second = collectstatic(root, UNCOMPRESSED)
     assert re.fullmatch(r"0 static files copied to '.*', \d+ unmodified\.", second.strip()), second
     assert "post-processed" not in second
-    assert served_files(root / "static_root") == before
+    assert served_files(root / "staticfiles") == before
 
 
 def test_a_changed_source_is_rebuilt_and_the_old_hashed_file_kept(tmp_path: Path) -> None:
     root = make_project(tmp_path)
     collectstatic(root, UNCOMPRESSED)
-    old = Manifest.load(root / "static_root" / "manifest.json")
+    old = Manifest.load(root / "staticfiles" / "manifest.json")
     (root / "assets" / "js" / "c.js").write_text("export const c = 4;\n")
     out = collectstatic(root, UNCOMPRESSED)
-    new = Manifest.load(root / "static_root" / "manifest.json")
+    new = Manifest.load(root / "staticfiles" / "manifest.json")
     assert "1 static file copied" in out
     # c.js changed, and so did everything whose import URL names it.
     assert {name for name in new.assets if new.entry(name).path != old.entry(name).path} == {
@@ -76,7 +76,7 @@ def test_a_changed_source_is_rebuilt_and_the_old_hashed_file_kept(tmp_path: Path
         "js/main.js",
     }
     assert "3 post-processed" in out
-    assert (root / "static_root" / old.entry("js/c.js").path).is_file()  # rolling deploys still find it
+    assert (root / "staticfiles" / old.entry("js/c.js").path).is_file()  # rolling deploys still find it
 
 
 def test_a_same_size_edit_within_the_same_second_is_still_collected(tmp_path: Path) -> None:
@@ -91,8 +91,8 @@ def test_a_same_size_edit_within_the_same_second_is_still_collected(tmp_path: Pa
 
     os.utime(source, ns=(stamp + 1, stamp + 1))
     collectstatic(root, UNCOMPRESSED)
-    manifest = Manifest.load(root / "static_root" / "manifest.json")
-    assert (root / "static_root" / manifest.entry("js/a.js").path).read_text() == "export const a = 9;\n"
+    manifest = Manifest.load(root / "staticfiles" / "manifest.json")
+    assert (root / "staticfiles" / manifest.entry("js/a.js").path).read_text() == "export const a = 9;\n"
 
 
 def test_a_deleted_source_leaves_the_manifest(tmp_path: Path) -> None:
@@ -101,7 +101,7 @@ def test_a_deleted_source_leaves_the_manifest(tmp_path: Path) -> None:
     (root / "assets" / "js" / "a.js").unlink()
     (root / "assets" / "js" / "main.js").write_text("import './b.js';\n")
     collectstatic(root, UNCOMPRESSED)
-    manifest = Manifest.load(root / "static_root" / "manifest.json")
+    manifest = Manifest.load(root / "staticfiles" / "manifest.json")
     assert "js/a.js" not in manifest.assets
     assert not (root / ".assetpipe-collect" / "js" / "a.js").exists()
 
@@ -111,18 +111,18 @@ def test_a_broken_reference_fails_collectstatic_with_one_line_and_keeps_the_last
 ) -> None:
     root = make_project(tmp_path)
     collectstatic(root, UNCOMPRESSED)
-    manifest_bytes = (root / "static_root" / "manifest.json").read_bytes()
+    manifest_bytes = (root / "staticfiles" / "manifest.json").read_bytes()
     (root / "assets" / "css" / "app.css").write_text("body { background: url(../img/logo.sgv) }\n")
     done = manage(root, "collectstatic", "--noinput", settings=UNCOMPRESSED)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("CommandError: css/app.css:1:")
     assert "img/logo.svg" in done.stderr  # did you mean
-    assert (root / "static_root" / "manifest.json").read_bytes() == manifest_bytes
+    assert (root / "staticfiles" / "manifest.json").read_bytes() == manifest_bytes
 
 
 def test_static_and_the_tag_library_resolve_through_the_manifest(project: Path) -> None:
-    manifest = Manifest.load(project / "static_root" / "manifest.json")
+    manifest = Manifest.load(project / "staticfiles" / "manifest.json")
     page, jinja_page = get(project, "/", "/jinja/")
     html = page["body"]
     assert (
@@ -139,6 +139,16 @@ def test_static_and_the_tag_library_resolve_through_the_manifest(project: Path) 
         assert line in html.replace(' nonce="n0nce"', ""), line
 
 
+def test_the_template_in_the_docs_renders_hashed_urls(project: Path) -> None:
+    manifest = Manifest.load(project / "staticfiles" / "manifest.json")
+    (page,) = get(project, "/docs/")
+    html = page["body"]
+    assert f'<link rel="stylesheet" href="{manifest.url("css/app.css")}"' in html
+    assert f'<script type="module" src="{manifest.url("js/main.js")}"' in html
+    assert f'<img src="{manifest.url("img/logo.svg")}" alt="Logo">' in html
+    assert f'<link rel="icon" href="{manifest.url("img/logo.svg")}">' in html
+
+
 def test_an_unknown_static_path_raises_with_did_you_mean_unless_not_strict(project: Path) -> None:
     (strict,) = get(project, "/static-unknown/")
     assert strict["error"] == (
@@ -149,7 +159,7 @@ def test_an_unknown_static_path_raises_with_did_you_mean_unless_not_strict(proje
 
 
 def test_whitenoise_serves_hashed_files_immutable_and_brotli_to_clients_that_accept_it(project: Path) -> None:
-    manifest = Manifest.load(project / "static_root" / "manifest.json")
+    manifest = Manifest.load(project / "staticfiles" / "manifest.json")
     entry = manifest.entry("admin/css/base.css")
     br, plain, unhashed = get(
         project,
@@ -177,7 +187,7 @@ def test_plain_whitenoise_serves_the_manifest_and_assetpipes_middleware_does_not
     }
     (plain,) = get(project, "/static/manifest.json")
     assert plain["status"] == 200  # as whitenoise serves Django's own staticfiles.json
-    manifest = Manifest.load(project / "static_root" / "manifest.json")
+    manifest = Manifest.load(project / "staticfiles" / "manifest.json")
     hidden = get(
         project,
         "/static/manifest.json",
@@ -208,7 +218,7 @@ ADMIN_PAGES = (
 def test_admin_pages_point_every_stylesheet_script_and_image_at_an_existing_hashed_file(
     project: Path,
 ) -> None:
-    manifest = Manifest.load(project / "static_root" / "manifest.json")
+    manifest = Manifest.load(project / "staticfiles" / "manifest.json")
     hashed_paths = {entry.path for entry in manifest.assets.values()}
     pages = get(project, *({"url": url, "admin": True} for url in ADMIN_PAGES))
     urls: set[str] = set()
@@ -222,7 +232,7 @@ def test_admin_pages_point_every_stylesheet_script_and_image_at_an_existing_hash
     for url in sorted(urls):
         path = url.removeprefix("/static/")
         assert path in hashed_paths and HASHED.search(path), url
-        assert (project / "static_root" / path).is_file(), url
+        assert (project / "staticfiles" / path).is_file(), url
     served = get(project, *sorted(urls))
     assert {r["status"] for r in served} == {200}
 
@@ -239,4 +249,4 @@ def test_a_collection_folder_holding_other_files_is_refused_not_emptied(tmp_path
     assert "Traceback" not in done.stderr
     assert f"{mine}: not a collection folder of assetpipe's" in done.stderr
     assert sorted(p.name for p in mine.iterdir()) == ["keep.txt"]
-    assert not (root / "static_root" / "manifest.json").exists()
+    assert not (root / "staticfiles" / "manifest.json").exists()

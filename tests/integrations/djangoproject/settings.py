@@ -1,7 +1,9 @@
 """Settings of the Django project the collectstatic, tag, whitenoise and admin tests run.
 
-Everything lives under $ASSETPIPE_TEST_ROOT (a test's tmp_path): assets/ (STATICFILES_DIRS), templates/,
-static_root/ (STATIC_ROOT), db.sqlite3. $ASSETPIPE_TEST_SETTINGS (JSON) overrides any setting.
+The assetpipe part is docs/helper.md's settings block, run as it stands (INSTALLED_APPS, MIDDLEWARE with
+whitenoise, STATIC_URL, STATIC_ROOT, STORAGES); the rest is what any project has. Everything lives under
+$ASSETPIPE_TEST_ROOT (a test's tmp_path): assets/ (STATICFILES_DIRS), templates/, staticfiles/
+(STATIC_ROOT), db.sqlite3. $ASSETPIPE_TEST_SETTINGS (JSON) overrides any setting.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ import json
 import os
 from pathlib import Path
 
-ROOT = Path(os.environ["ASSETPIPE_TEST_ROOT"])
+from tests.integrations.docs import blocks
+
+ROOT = BASE_DIR = Path(os.environ["ASSETPIPE_TEST_ROOT"])
+exec(blocks("Django", "python")[0])  # defines INSTALLED_APPS, MIDDLEWARE, STATIC_*, STORAGES
 
 SECRET_KEY = "test-only"
 DEBUG = False
@@ -18,24 +23,6 @@ ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 ROOT_URLCONF = "tests.integrations.djangoproject.urls"
 USE_TZ = True
 
-INSTALLED_APPS = [
-    "django.contrib.admin",
-    "django.contrib.auth",
-    "django.contrib.contenttypes",
-    "django.contrib.sessions",
-    "django.contrib.messages",
-    "django.contrib.staticfiles",
-    "assetpipe.integrations.django",
-]
-MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-]
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -58,13 +45,7 @@ TEMPLATES = [
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ROOT / "db.sqlite3"}}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-STATIC_URL = "/static/"
-STATIC_ROOT = ROOT / "static_root"
 STATICFILES_DIRS = [ROOT / "assets"]
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "assetpipe.integrations.django.ManifestStorage"},
-}
 ASSETPIPE_BUILD = {"gzip_backend": "zlib"}
 
 globals().update(json.loads(os.environ.get("ASSETPIPE_TEST_SETTINGS", "{}")))

@@ -14,5 +14,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", page, {"name": "page.html"}),
     path("jinja/", page, {"name": "jinja_page.html"}),
+    path("docs/", page, {"name": "docs.html"}),
     path("static-unknown/", page, {"name": "static_unknown.html"}),
 ]
