@@ -32,6 +32,10 @@ JINJA_PAGE = """<!doctype html>
 <img src="{{ asset('img/logo.svg') }}" alt="logo">
 """
 STATIC_UNKNOWN = "{% load static %}<link href=\"{% static 'css/ap.css' %}\">"
+TAG_ATTRS = (
+    """{% load assetpipe %}{% asset_tag "css/app.css" media="print" data_x=request.GET.x integrity=False %}"""
+)
+TAG_UNKNOWN = """{% load assetpipe %}{% asset "css/ap.css" %}|{% asset_integrity "css/ap.css" %}|{% asset_tag "css/ap.css" %}"""
 
 
 def make_project(root: Path, sources: Mapping[str, str] | None = None) -> Path:
@@ -41,6 +45,8 @@ def make_project(root: Path, sources: Mapping[str, str] | None = None) -> Path:
         "page.html": PAGE,
         "static_unknown.html": STATIC_UNKNOWN,
         "docs.html": blocks("Django", "django")[0],
+        "tag_attrs.html": TAG_ATTRS,
+        "tag_unknown.html": TAG_UNKNOWN,
     }
     write_tree(root / "templates", templates)
     write_tree(root / "jinja2", {"jinja_page.html": JINJA_PAGE})

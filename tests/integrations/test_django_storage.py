@@ -7,22 +7,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 from assetpipe.manifest import Manifest
 
 from .dist import sri
 from .django_project import UNCOMPRESSED, collectstatic, get, make_project, manage
 
 HASHED = re.compile(r"\.[0-9a-f]{12}\.")
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One project collected once, for the tests that only read it."""
-    root = make_project(tmp_path_factory.mktemp("django"))
-    collectstatic(root)
-    return root
 
 
 def served_files(root: Path) -> dict[str, tuple[int, int]]:
@@ -34,8 +24,8 @@ def served_files(root: Path) -> dict[str, tuple[int, int]]:
     }
 
 
-def test_collectstatic_writes_an_assetpipe_build_into_staticfiles(project: Path) -> None:
-    staticfiles = project / "staticfiles"
+def test_collectstatic_writes_an_assetpipe_build_into_staticfiles(django_project: Path) -> None:
+    staticfiles = django_project / "staticfiles"
     manifest = Manifest.load(staticfiles / "manifest.json")
     for logical, entry in manifest.assets.items():
         assert sri((staticfiles / entry.path).read_bytes()) == entry.integrity, logical
@@ -47,7 +37,7 @@ def test_collectstatic_writes_an_assetpipe_build_into_staticfiles(project: Path)
     assert "br" in manifest.entry("admin/css/base.css").encodings
     # The unbuilt copies live beside STATIC_ROOT, never in it: it is served.
     assert not (staticfiles / "css" / "app.css").exists()
-    assert (project / ".assetpipe-collect" / "css" / "app.css").is_file()
+    assert (django_project / ".assetpipe-collect" / "css" / "app.css").is_file()
 
 
 def test_a_second_collectstatic_with_nothing_changed_copies_and_rewrites_nothing(tmp_path: Path) -> None:
@@ -121,9 +111,9 @@ def test_a_broken_reference_fails_collectstatic_with_one_line_and_keeps_the_last
     assert (root / "staticfiles" / "manifest.json").read_bytes() == manifest_bytes
 
 
-def test_static_and_the_tag_library_resolve_through_the_manifest(project: Path) -> None:
-    manifest = Manifest.load(project / "staticfiles" / "manifest.json")
-    page, jinja_page = get(project, "/", "/jinja/")
+def test_static_and_the_tag_library_resolve_through_the_manifest(django_project: Path) -> None:
+    manifest = Manifest.load(django_project / "staticfiles" / "manifest.json")
+    page, jinja_page = get(django_project, "/", "/jinja/")
     html = page["body"]
     assert (
         f'<link rel="stylesheet" href="{manifest.url("css/app.css")}" integrity="{manifest.entry("css/app.css").integrity}" crossorigin="anonymous">'
@@ -139,9 +129,9 @@ def test_static_and_the_tag_library_resolve_through_the_manifest(project: Path) 
         assert line in html.replace(' nonce="n0nce"', ""), line
 
 
-def test_the_template_in_the_docs_renders_hashed_urls(project: Path) -> None:
-    manifest = Manifest.load(project / "staticfiles" / "manifest.json")
-    (page,) = get(project, "/docs/")
+def test_the_template_in_the_docs_renders_hashed_urls(django_project: Path) -> None:
+    manifest = Manifest.load(django_project / "staticfiles" / "manifest.json")
+    (page,) = get(django_project, "/docs/")
     html = page["body"]
     assert f'<link rel="stylesheet" href="{manifest.url("css/app.css")}"' in html
     assert f'<script type="module" src="{manifest.url("js/main.js")}"' in html
@@ -149,20 +139,22 @@ def test_the_template_in_the_docs_renders_hashed_urls(project: Path) -> None:
     assert f'<link rel="icon" href="{manifest.url("img/logo.svg")}">' in html
 
 
-def test_an_unknown_static_path_raises_with_did_you_mean_unless_not_strict(project: Path) -> None:
-    (strict,) = get(project, "/static-unknown/")
+def test_an_unknown_static_path_raises_with_did_you_mean_unless_not_strict(django_project: Path) -> None:
+    (strict,) = get(django_project, "/static-unknown/")
     assert strict["error"] == (
         "MissingAsset: unknown asset 'css/ap.css' (did you mean 'css/app.css', 'admin/css/base.css'?)"
     )
-    (lenient,) = get(project, "/static-unknown/", settings={"ASSETPIPE_STRICT": False})
+    (lenient,) = get(django_project, "/static-unknown/", settings={"ASSETPIPE_STRICT": False})
     assert lenient["body"] == '<link href="/static/css/ap.css">'
 
 
-def test_whitenoise_serves_hashed_files_immutable_and_brotli_to_clients_that_accept_it(project: Path) -> None:
-    manifest = Manifest.load(project / "staticfiles" / "manifest.json")
+def test_whitenoise_serves_hashed_files_immutable_and_brotli_to_clients_that_accept_it(
+    django_project: Path,
+) -> None:
+    manifest = Manifest.load(django_project / "staticfiles" / "manifest.json")
     entry = manifest.entry("admin/css/base.css")
     br, plain, unhashed = get(
-        project,
+        django_project,
         {"url": manifest.url("admin/css/base.css"), "headers": {"Accept-Encoding": "gzip, br"}},
         {"url": manifest.url("admin/css/base.css")},
         {"url": "/static/admin/css/base.css"},
@@ -178,18 +170,20 @@ def test_whitenoise_serves_hashed_files_immutable_and_brotli_to_clients_that_acc
     assert unhashed["status"] == 404  # the unbuilt name is not in STATIC_ROOT at all
 
 
-def test_plain_whitenoise_serves_the_manifest_and_assetpipes_middleware_does_not(project: Path) -> None:
+def test_plain_whitenoise_serves_the_manifest_and_assetpipes_middleware_does_not(
+    django_project: Path,
+) -> None:
     ours = {
         "MIDDLEWARE": [
             "django.middleware.security.SecurityMiddleware",
             "assetpipe.integrations.django.whitenoise.WhiteNoiseMiddleware",
         ]
     }
-    (plain,) = get(project, "/static/manifest.json")
+    (plain,) = get(django_project, "/static/manifest.json")
     assert plain["status"] == 200  # as whitenoise serves Django's own staticfiles.json
-    manifest = Manifest.load(project / "staticfiles" / "manifest.json")
+    manifest = Manifest.load(django_project / "staticfiles" / "manifest.json")
     hidden = get(
-        project,
+        django_project,
         "/static/manifest.json",
         "/static/.assetpipe/lock",
         manifest.url("css/app.css"),
@@ -198,7 +192,7 @@ def test_plain_whitenoise_serves_the_manifest_and_assetpipes_middleware_does_not
     assert [r["status"] for r in hidden] == [404, 404, 200]
     assert hidden[2]["headers"]["Cache-Control"] == "max-age=315360000, public, immutable"
     autorefresh = get(
-        project,
+        django_project,
         "/static/manifest.json",
         manifest.url("css/app.css"),
         settings={**ours, "WHITENOISE_AUTOREFRESH": True},
@@ -216,11 +210,11 @@ ADMIN_PAGES = (
 
 
 def test_admin_pages_point_every_stylesheet_script_and_image_at_an_existing_hashed_file(
-    project: Path,
+    django_project: Path,
 ) -> None:
-    manifest = Manifest.load(project / "staticfiles" / "manifest.json")
+    manifest = Manifest.load(django_project / "staticfiles" / "manifest.json")
     hashed_paths = {entry.path for entry in manifest.assets.values()}
-    pages = get(project, *({"url": url, "admin": True} for url in ADMIN_PAGES))
+    pages = get(django_project, *({"url": url, "admin": True} for url in ADMIN_PAGES))
     urls: set[str] = set()
     for url, page in zip(ADMIN_PAGES, pages, strict=True):
         assert page["status"] == 200, (url, page)
@@ -232,8 +226,8 @@ def test_admin_pages_point_every_stylesheet_script_and_image_at_an_existing_hash
     for url in sorted(urls):
         path = url.removeprefix("/static/")
         assert path in hashed_paths and HASHED.search(path), url
-        assert (project / "staticfiles" / path).is_file(), url
-    served = get(project, *sorted(urls))
+        assert (django_project / "staticfiles" / path).is_file(), url
+    served = get(django_project, *sorted(urls))
     assert {r["status"] for r in served} == {200}
 
 
@@ -250,3 +244,27 @@ def test_a_collection_folder_holding_other_files_is_refused_not_emptied(tmp_path
     assert f"{mine}: not a collection folder of assetpipe's" in done.stderr
     assert sorted(p.name for p in mine.iterdir()) == ["keep.txt"]
     assert not (root / "staticfiles" / "manifest.json").exists()
+
+
+def test_a_wrong_build_option_fails_collectstatic_with_one_line(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    for options, message in (
+        (
+            {"compres": False},
+            "CommandError: ASSETPIPE_BUILD: unknown option 'compres' (known: broken_references, ",
+        ),
+        ({"compress": "no"}, "CommandError: ASSETPIPE_BUILD: 'compress' must be bool, not 'no'"),
+        ({"exclude": "*.map"}, "CommandError: ASSETPIPE_BUILD: 'exclude' must be list or tuple, not '*.map'"),
+    ):
+        done = manage(root, "collectstatic", "--noinput", settings={"ASSETPIPE_BUILD": options})
+        assert done.returncode == 1
+        assert done.stderr.startswith(message), done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_build_options_reach_the_build(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    collectstatic(root, {"ASSETPIPE_BUILD": {"compress": False, "exclude": ["js/**"]}})
+    manifest = Manifest.load(root / "staticfiles" / "manifest.json")
+    assert "css/app.css" in manifest.assets and not any(name.startswith("js/") for name in manifest.assets)
+    assert not any(entry.encodings for entry in manifest.assets.values())

@@ -15,5 +15,7 @@ urlpatterns = [
     path("", page, {"name": "page.html"}),
     path("jinja/", page, {"name": "jinja_page.html"}),
     path("docs/", page, {"name": "docs.html"}),
+    path("tag-attrs/", page, {"name": "tag_attrs.html"}),
+    path("tag-unknown/", page, {"name": "tag_unknown.html"}),
     path("static-unknown/", page, {"name": "static_unknown.html"}),
 ]

@@ -50,20 +50,50 @@ def _option(given: Any, name: str) -> Any:
     return given if given is not None else getattr(settings, f"ASSETPIPE_{name.upper()}", None)
 
 
+#: What each option must be, where its default (None) does not say.
+NONE_DEFAULT_TYPES: dict[str, tuple[type, ...]] = {
+    "jobs": (int,),
+    "cache_dir": (str, os.PathLike),
+    "snippets_dir": (str, os.PathLike),
+    "snippet_root": (str,),
+}
+
+
+def _checked(key: str, value: Any, default: Any) -> Any:
+    """``value`` converted to the field's type (lists to tuples, strings to Paths), or CommandError."""
+    if default is None:
+        accepted: tuple[type, ...] = NONE_DEFAULT_TYPES[key]
+    elif isinstance(default, tuple):
+        accepted = (list, tuple)
+    elif isinstance(default, float):
+        accepted = (int, float)
+    else:
+        accepted = (type(default),)
+    ok = isinstance(value, accepted) and not (isinstance(value, bool) and bool not in accepted)
+    if isinstance(value, (list, tuple)):
+        ok = ok and all(isinstance(item, str) for item in value)
+    if not ok:
+        raise CommandError(
+            f"ASSETPIPE_BUILD: {key!r} must be {' or '.join(t.__name__ for t in accepted)}, not {value!r}"
+        )
+    if key in PATH_OPTIONS:
+        return Path(value)
+    if key in TUPLE_OPTIONS:
+        return tuple(value)
+    return value
+
+
 def build_config(collect_dir: Path, output: Path, base_url: str, options: Mapping[str, Any]) -> Config:
-    """The Config for one collectstatic; an unknown option is ImproperlyConfigured naming it."""
-    known = {f.name for f in fields(Config)} - DECIDED
+    """The Config for one collectstatic; an unknown option or a wrong type is a CommandError naming it."""
+    defaults = {f.name: f.default for f in fields(Config) if f.name not in DECIDED}
     values: dict[str, Any] = {"cache_dir": output.parent / ".assetpipe-cache"}
     for key, value in options.items():
-        if key not in known:
-            raise ImproperlyConfigured(
-                f"ASSETPIPE_BUILD: unknown option {key!r} (known: {', '.join(sorted(known))})"
+        if key not in defaults:
+            raise CommandError(
+                f"ASSETPIPE_BUILD: unknown option {key!r} (known: {', '.join(sorted(defaults))})"
             )
-        if key in PATH_OPTIONS and value is not None:
-            value = Path(value)
-        elif key in TUPLE_OPTIONS:
-            value = tuple(value)
-        values[key] = value
+        if value is not None or defaults[key] is not None:
+            values[key] = _checked(key, value, defaults[key])
     return Config(source=collect_dir, output=output, base_url=base_url, **values)
 
 
@@ -96,6 +126,9 @@ def mirror(found: Mapping[str, tuple[Storage, str]], collect_dir: Path) -> None:
     wanted = {collect_dir / MARKER}
     for prefixed_path, (storage, path) in found.items():
         target = collect_dir / Path(prefixed_path)
+        if ".." in Path(prefixed_path).parts or Path(prefixed_path).is_absolute():
+            # A STATICFILES_DIRS prefix such as "../x" would copy outside the folder.
+            raise CommandError(f"{prefixed_path}: static file path leads outside {collect_dir}")
         wanted.add(target)
         source = storage.path(path)
         st = os.stat(source)

@@ -16,18 +16,21 @@ from typing import Any
 from whitenoise.middleware import WhiteNoiseMiddleware as _WhiteNoiseMiddleware
 
 MANIFEST_NAME = "manifest.json"
+WELL_KNOWN = ".well-known"
 
 
 class WhiteNoiseMiddleware(_WhiteNoiseMiddleware):  # type: ignore[misc]  # whitenoise ships no types
     """A drop-in for ``whitenoise.middleware.WhiteNoiseMiddleware`` that does not serve the manifest."""
 
     def hidden(self, url: str) -> bool:
-        """Whether ``url`` names the manifest or anything under a dot folder or dot file in STATIC_URL."""
+        """Whether ``url`` names the manifest, or a dot file or folder (but .well-known) under STATIC_URL."""
         prefix: str = self.static_prefix
         if not url.startswith(prefix):
             return False
         name = url[len(prefix) :]
-        return name == MANIFEST_NAME or any(part.startswith(".") for part in name.split("/"))
+        parts = name.split("/")
+        # .well-known is published by the build (security.txt...), as the server snippets serve it.
+        return name == MANIFEST_NAME or any(p.startswith(".") and p != WELL_KNOWN for p in parts)
 
     def add_file_to_dictionary(self, url: str, path: str, stat_cache: Any = None) -> None:
         if not self.hidden(url):
