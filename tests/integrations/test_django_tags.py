@@ -7,7 +7,7 @@ from pathlib import Path
 
 from assetpipe.manifest import Manifest
 
-from .django_project import get
+from .django_project import get, make_project
 
 SOURCES_MODE = {"ASSETPIPE_SERVE_SOURCES": True}
 
@@ -49,3 +49,18 @@ def test_serving_sources_gives_source_urls_without_integrity_or_preloads(django_
 def test_serving_sources_still_refuses_a_path_no_finder_has(django_project: Path) -> None:
     (page,) = get(django_project, "/tag-unknown/", settings=SOURCES_MODE)
     assert page["error"] == "MissingAsset: unknown asset 'css/ap.css'"
+
+
+def test_without_collectstatic_strict_names_the_command_and_lenient_gives_unhashed_urls(
+    tmp_path: Path,
+) -> None:
+    root = make_project(tmp_path)
+    (strict,) = get(root, "/")
+    manifest = root / "staticfiles" / "manifest.json"
+    assert strict["error"] == (
+        f"ManifestError: {manifest}: manifest not found "
+        "(run 'manage.py collectstatic' first, or set ASSETPIPE_STRICT = False in tests)"
+    )
+    (lenient,) = get(root, "/", settings={"ASSETPIPE_STRICT": False})
+    assert '<link rel="stylesheet" href="/static/css/app.css" crossorigin="anonymous">' in lenient["body"]
+    assert '<link rel="icon" href="/static/img/logo.svg">' in lenient["body"]  # {% static %}

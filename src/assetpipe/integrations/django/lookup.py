@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from markupsafe import Markup
 
-from assetpipe.errors import UnknownAsset
+from assetpipe.errors import ManifestError, UnknownAsset
 from assetpipe.reader import ManifestReader
 from assetpipe.tags import AssetHelper, plan_source_tag, render_plan
 
@@ -106,13 +106,21 @@ def _source_url(logical_path: str) -> str:
     return str(static(logical_path))
 
 
-def _lookup(logical_path: str) -> str | None:
-    """The built URL; None (non-strict) or MissingAsset (strict) for a path the manifest lacks."""
+def built_url(logical_path: str) -> str | None:
+    """The built file's URL. For a path the manifest lacks, or no manifest at all (a test suite that
+    never ran collectstatic): None when not strict, else MissingAsset or ManifestError."""
     try:
         return helper().asset(logical_path)
     except UnknownAsset as exc:
         if strict():
             raise MissingAsset(exc.logical_path, exc.suggestions) from None
+        return None
+    except ManifestError as exc:
+        if strict():
+            hint = "run 'manage.py collectstatic' first, or set ASSETPIPE_STRICT = False in tests"
+            # The library's own hint names 'assetpipe build'; here collectstatic is the command.
+            message = exc.message.removesuffix(" (run 'assetpipe build' first)")
+            raise ManifestError(message, path=exc.path, hint=hint) from None
         return None
 
 
@@ -120,7 +128,7 @@ def asset(logical_path: str) -> str:
     """Public URL of the built file (of the source file when serving sources)."""
     if serve_sources():
         return _source_url(logical_path)
-    url = _lookup(logical_path)
+    url = built_url(logical_path)
     if url is None:
         from django.templatetags.static import static
 
@@ -130,7 +138,7 @@ def asset(logical_path: str) -> str:
 
 def asset_integrity(logical_path: str) -> str:
     """SRI value of the built file; "" when serving sources (an empty integrity checks nothing)."""
-    if serve_sources() or _lookup(logical_path) is None:
+    if serve_sources() or built_url(logical_path) is None:
         return ""
     return helper().integrity(logical_path)
 
@@ -139,7 +147,7 @@ def asset_tag(logical_path: str, **attrs: Any) -> Markup:
     """The whole tag, as ``assetpipe.tags`` renders it; for a source file without integrity or preloads."""
     if serve_sources():
         return render_plan(plan_source_tag(_source_url(logical_path), logical_path), attrs)
-    if _lookup(logical_path) is None:
+    if built_url(logical_path) is None:
         from django.templatetags.static import static
 
         return render_plan(plan_source_tag(static(logical_path), logical_path), attrs)

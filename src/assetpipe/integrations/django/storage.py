@@ -31,7 +31,7 @@ from django.core.files.storage import Storage
 from django.core.management.base import CommandError
 
 from assetpipe.config import Config
-from assetpipe.errors import AssetpipeError, UnknownAsset
+from assetpipe.errors import AssetpipeError
 from assetpipe.integrations.django import lookup as integration
 from assetpipe.manifest import Manifest
 from assetpipe.pipeline import build
@@ -198,13 +198,8 @@ class ManifestStorage(StaticFilesStorage):  # type: ignore[misc]  # Django ships
             return str(super().url(name))
         # Django passes names with a query or fragment through (fonts' "?#iefix"); keep them.
         cut = min((i for i in (name.find("?"), name.find("#")) if i >= 0), default=len(name))
-        logical, suffix = name[:cut], name[cut:]
-        try:
-            return integration.helper().asset(logical) + suffix
-        except UnknownAsset as exc:
-            if not integration.strict():
-                return str(super().url(name))
-            raise integration.MissingAsset(exc.logical_path, exc.suggestions) from None
+        url = integration.built_url(name[:cut])
+        return str(super().url(name)) if url is None else url + name[cut:]
 
     def post_process(
         self, paths: Mapping[str, tuple[Storage, str]], dry_run: bool = False, **options: Any
