@@ -268,3 +268,13 @@ def test_build_options_reach_the_build(tmp_path: Path) -> None:
     manifest = Manifest.load(root / "staticfiles" / "manifest.json")
     assert "css/app.css" in manifest.assets and not any(name.startswith("js/") for name in manifest.assets)
     assert not any(entry.encodings for entry in manifest.assets.values())
+
+
+def test_collectstatic_clear_empties_the_collection_folder_and_builds_again(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    collectstatic(root, UNCOMPRESSED)
+    before = Manifest.load(root / "staticfiles" / "manifest.json")
+    done = manage(root, "collectstatic", "--noinput", "--clear", settings=UNCOMPRESSED)
+    assert done.returncode == 0, done.stderr
+    assert Manifest.load(root / "staticfiles" / "manifest.json") == before
+    assert (root / ".assetpipe-collect" / ".assetpipe-collect").is_file()

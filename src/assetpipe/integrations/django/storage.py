@@ -110,7 +110,8 @@ def claim(collect_dir: Path) -> None:
     marker = collect_dir / MARKER
     if marker.is_file():
         return
-    if collect_dir.is_dir() and any(collect_dir.iterdir()):
+    # Only files count: collectstatic --clear deletes files (the marker too) but leaves the folders.
+    if collect_dir.is_dir() and any(not p.is_dir() for p in collect_dir.rglob("*")):
         # A CommandError: collectstatic (the one caller) then prints this line alone, no traceback.
         raise CommandError(
             f"{collect_dir}: not a collection folder of assetpipe's (no {MARKER} in it) and not empty; "
