@@ -4,7 +4,6 @@ and after one (and so with or without ``assetpipe watch`` writing a build), over
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from urllib.parse import urljoin
 import pytest
 
 from .django_project import UNCOMPRESSED, _env, collectstatic, make_project
+from .servers import START_SECONDS, free_port
 
 #: DEBUG, and runserver's own static serving: whitenoise taken out of the middleware.
 DEBUG = {
@@ -28,13 +28,6 @@ DEBUG = {
     ],
 }
 REFERENCE = re.compile(r"""(?:href|src)="([^"]+)"|url\(([^)]+)\)|(?:import|from)\s*['"]([^'"]+)['"]""")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -50,13 +43,16 @@ def runserver(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
+        deadline = time.monotonic() + START_SECONDS
+        while True:
             try:
                 urllib.request.urlopen(base + "/static/css/app.css", timeout=1).close()
                 break
             except (urllib.error.URLError, ConnectionError):
                 if server.poll() is not None:
                     pytest.fail(server.stderr.read().decode() if server.stderr else "runserver exited")
+                if time.monotonic() > deadline:
+                    pytest.fail("runserver did not start")
                 time.sleep(0.1)
         yield root, base
     finally:

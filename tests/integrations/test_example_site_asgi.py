@@ -5,21 +5,18 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from assetpipe.manifest import Manifest
 
 from .dist import sri
+from .servers import uvicorn_server
 from .test_example_site import CHROMIUM, EXAMPLE, built
 
 __all__ = ["built"]  # the fixture, shared with the Flask example's tests
@@ -61,21 +58,8 @@ def test_every_integrity_in_the_page_matches_the_bytes_served(app: FastAPI) -> N
 
 @pytest.fixture
 def server(app: FastAPI) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    http = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=http.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if http.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    http.should_exit = True
-    thread.join(timeout=10)
+    with uvicorn_server(app) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.mark.server

@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import http.client
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
@@ -25,6 +21,7 @@ from assetpipe.pipeline import build
 from tests.conftest import write_tree
 
 from .dist import sri
+from .servers import uvicorn_server
 
 CSS = "body { color: #123456 }\n" * 40  # big enough to get siblings
 
@@ -134,20 +131,8 @@ def test_accept_encoding_is_read_with_its_qualities(header: str, expected: set[s
 # -- over real HTTP ---------------------------------------------------------------------------------------
 @pytest.fixture
 def server(out: Path) -> Iterator[int]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(make_app(out), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    http_server = uvicorn.Server(config)
-    thread = threading.Thread(target=http_server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if http_server.started:
-            break
-        time.sleep(0.05)
-    yield port
-    http_server.should_exit = True
-    thread.join(timeout=10)
+    with uvicorn_server(make_app(out)) as port:
+        yield port
 
 
 def raw_get(port: int, target: str, headers: dict[str, str] | None = None) -> http.client.HTTPResponse:
