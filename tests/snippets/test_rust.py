@@ -135,3 +135,11 @@ def test_the_cli_prints_the_module(tmp_path: Path, manifest: Manifest) -> None:
     )
     assert result.exit_code == 0, result.output
     assert result.output == render("rust", manifest, root=str((tmp_path / "out").resolve()))
+
+
+def test_a_cdn_base_url_stays_whole_in_the_urls(manifest: Manifest) -> None:
+    from dataclasses import replace
+
+    module = render("rust", replace(manifest, base_url="https://cdn.example.com/assets/"), root="/srv/out")
+    path = manifest.entry("css/app.css").path
+    assert f'url: "https://cdn.example.com/assets/{path}"' in module
