@@ -32,7 +32,7 @@ from django.core.management.base import CommandError
 
 from assetpipe.config import Config
 from assetpipe.errors import AssetpipeError
-from assetpipe.integrations.django import lookup as integration
+from assetpipe.integrations.django import lookup
 from assetpipe.manifest import Manifest
 from assetpipe.pipeline import build
 
@@ -195,11 +195,11 @@ class ManifestStorage(StaticFilesStorage):  # type: ignore[misc]  # Django ships
         return self.output
 
     def url(self, name: str | None, force: bool = False) -> str:
-        if name is None or (integration.serve_sources() and not force):
+        if name is None or (lookup.serve_sources() and not force):
             return str(super().url(name))
         # Django passes names with a query or fragment through (fonts' "?#iefix"); keep them.
         cut = min((i for i in (name.find("?"), name.find("#")) if i >= 0), default=len(name))
-        url = integration.built_url(name[:cut])
+        url = lookup.built_url(name[:cut])
         return str(super().url(name)) if url is None else url + name[cut:]
 
     def post_process(
@@ -223,6 +223,6 @@ class ManifestStorage(StaticFilesStorage):  # type: ignore[misc]  # Django ships
         except AssetpipeError as exc:
             raise CommandError(str(exc)) from None
         finally:
-            integration.reset()
+            lookup.reset()
         for logical, entry in sorted(report.manifest.assets.items()):
             yield logical, entry.path, before.get(logical) != entry.path
