@@ -52,7 +52,10 @@ def synthetic_tree(root: Path, files: int = 2000) -> None:
             body = f'@import "s{i - 1}.css";\n' if i % 10 else body
         (root / "css").mkdir(exist_ok=True)
         (root / f"css/s{i}.css").write_text(body + "a { color: red; }\n" * 20, encoding="utf-8")
-    for i in range(files - icons - styles):
+    # The file the scaling comparison saves: the same work in any tree (one stylesheet, one reference).
+    (root / "css").mkdir(exist_ok=True)
+    (root / "css/edit.css").write_text('.e { background: url("../icons/set0/icon0.svg"); }\n' * 40)
+    for i in range(files - icons - styles - 1):
         (root / "js").mkdir(exist_ok=True)
         head = f'import "./m{i - 1}.js";\n' if i % 10 else ""
         (root / f"js/m{i}.js").write_text(head + f"export const v{i} = {i};\n", encoding="utf-8")
@@ -87,7 +90,13 @@ def _manifest_hash(manifest: Path, logical: str, last: tuple[int, int]) -> tuple
         data = json.loads(manifest.read_bytes())
     except (OSError, ValueError):
         return None, last  # cannot happen with atomic writes, but a benchmark should not die of it
-    return str(data["assets"][logical]["hash"]), key
+    entry = data["assets"][logical]
+    if _wait_for_encodings and not entry.get("encodings"):
+        return None, key  # watch --compress: the first pass named the file; its siblings come next
+    return str(entry["hash"]), key
+
+
+_wait_for_encodings = False
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -96,39 +105,15 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[index]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--corpus", type=Path, default=CORPUS, help="source tree to copy (default: corpus/1x)"
-    )
-    parser.add_argument("--file", default=DEFAULT_FILE, help="logical path of the CSS file to save")
-    parser.add_argument(
-        "--saves", type=int, default=60, help="measured saves (>= 50 for the issue's numbers)"
-    )
-    parser.add_argument("--warmup", type=int, default=3, help="saves before measuring")
-    parser.add_argument("--debounce", type=float, default=0.05, help="the watcher's window, seconds")
-    parser.add_argument("--pause", type=float, default=0.3, help="idle seconds between saves")
-    args = parser.parse_args(argv)
-
-    shutil.rmtree(WORK, ignore_errors=True)
-    src, out, cache = WORK / "src", WORK / "out", WORK / "cache"
-    logical = args.file
-    if args.corpus.is_dir():
-        shutil.copytree(args.corpus, src)  # copy2 keeps mtimes, as a checkout that is not brand new
-        label = f"{args.corpus} (copied)"
-    else:
-        synthetic_tree(src)
-        logical = "css/s5.css"
-        label = f"synthetic tree ({args.corpus} missing; run benchmarks/corpus.py for the real one)"
-        time.sleep(2.1)  # past the racy window, as real files older than the watcher would be
+def measure(src: Path, out: Path, cache: Path, logical: str, args: argparse.Namespace) -> tuple[list[float], list[str], int | None]:
+    """Run the real watch command on ``src`` and time each save of ``logical`` until the manifest shows it."""
+    global _wait_for_encodings
+    _wait_for_encodings = bool(args.compress)
     target = src / logical
-    files = sum(1 for p in src.rglob("*") if p.is_file())
-    size = sum(p.stat().st_size for p in src.rglob("*") if p.is_file())
-
     command = [sys.executable, "-m", "assetpipe", "watch", "-s", str(src), "-o", str(out)]
     command += ["--cache-dir", str(cache), "--debounce", str(args.debounce)]
+    if args.compress:
+        command += ["--compress", "--gzip-backend", "zlib"]
     proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=WORK)
     lines: list[str] = []
     assert proc.stderr is not None
@@ -145,6 +130,11 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit("watch did not build: " + "".join(lines))
             time.sleep(0.05)
         current, seen = _manifest_hash(manifest, logical, (0, 0))
+        while current is None:  # with --compress, until the first build's siblings are listed too
+            if proc.poll() is not None or time.monotonic() - started > 300:
+                raise SystemExit("watch did not finish its first build: " + "".join(lines))
+            time.sleep(0.05)
+            current, seen = _manifest_hash(manifest, logical, seen)
         time.sleep(args.pause)
         for i in range(args.warmup + args.saves):
             t0 = time.perf_counter()
@@ -171,13 +161,87 @@ def main(argv: list[str] | None = None) -> int:
         reader.join(5)
         target.write_bytes(original)
 
+    return latencies, lines, proc.returncode
+
+
+def scaling(args: argparse.Namespace, sizes: list[int]) -> int:
+    """The same saves on synthetic trees of each size, in one run: how latency grows with the tree."""
+    results: dict[int, list[float]] = {}
+    for files in sizes:
+        base = WORK / f"scaling-{files}"
+        shutil.rmtree(base, ignore_errors=True)
+        src = base / "src"
+        synthetic_tree(src, files)
+        time.sleep(2.1)  # past the racy window, as real files older than the watcher would be
+        latencies, _, code = measure(src, base / "out", base / "cache", "css/edit.css", args)
+        if code not in (0, None):
+            raise SystemExit(f"watch exited {code} on the {files}-file tree")
+        results[files] = [x - args.debounce for x in latencies]
+    ms = 1000.0
+    print(f"machine: {machine()}")
+    print(
+        f"{len(next(iter(results.values())))} saves per tree, compression {'on' if args.compress else 'off'}, "
+        f"debounce {args.debounce * ms:.0f} ms subtracted"
+    )
+    for files, values in results.items():
+        print(f"{files:6} files: p50 {percentile(values, 50) * ms:6.1f} ms, p95 {percentile(values, 95) * ms:6.1f} ms")
+    small, big = results[sizes[0]], results[sizes[-1]]
+    print(
+        f"ratio {sizes[-1]} / {sizes[0]} files: p50 {percentile(big, 50) / percentile(small, 50):.2f}x, "
+        f"p95 {percentile(big, 95) / percentile(small, 95):.2f}x"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--corpus", type=Path, default=CORPUS, help="source tree to copy (default: corpus/1x)"
+    )
+    parser.add_argument("--file", default=DEFAULT_FILE, help="logical path of the CSS file to save")
+    parser.add_argument(
+        "--saves", type=int, default=60, help="measured saves (>= 50 for the issue's numbers)"
+    )
+    parser.add_argument("--warmup", type=int, default=3, help="saves before measuring")
+    parser.add_argument("--debounce", type=float, default=0.05, help="the watcher's window, seconds")
+    parser.add_argument("--pause", type=float, default=0.3, help="idle seconds between saves")
+    parser.add_argument(
+        "--compress", action="store_true", help="watch --compress: wait for the new file's siblings too"
+    )
+    parser.add_argument(
+        "--scaling",
+        metavar="SMALL,BIG",
+        help="synthetic trees of SMALL and BIG files (e.g. 20,2000) measured in the same run, and their ratio",
+    )
+    args = parser.parse_args(argv)
+    if args.scaling:
+        return scaling(args, [int(n) for n in args.scaling.split(",")])
+
+    shutil.rmtree(WORK, ignore_errors=True)
+    src, out, cache = WORK / "src", WORK / "out", WORK / "cache"
+    logical = args.file
+    if args.corpus.is_dir():
+        shutil.copytree(args.corpus, src)  # copy2 keeps mtimes, as a checkout that is not brand new
+        label = f"{args.corpus} (copied)"
+    else:
+        synthetic_tree(src)
+        logical = "css/s5.css"
+        label = f"synthetic tree ({args.corpus} missing; run benchmarks/corpus.py for the real one)"
+        time.sleep(2.1)  # past the racy window, as real files older than the watcher would be
+    files = sum(1 for p in src.rglob("*") if p.is_file())
+    size = sum(p.stat().st_size for p in src.rglob("*") if p.is_file())
+
+    latencies, lines, code = measure(src, out, cache, logical, args)
     rebuilds = [int(m.group(1)) / 1000 for line in lines if (m := _REBUILT.match(line))][args.warmup :]
     ms = 1000.0
     window = args.debounce
     print(f"machine: {machine()}")
     print(f"corpus:  {label}: {files} files, {size / 1e6:.1f} MB; saving {logical}")
     print(
-        f"saves:   {len(latencies)} measured after {args.warmup} warm-up; compression off; exit {proc.returncode}"
+        f"saves:   {len(latencies)} measured after {args.warmup} warm-up; compression "
+        f"{'on (until the siblings are listed)' if args.compress else 'off'}; exit {code}"
     )
     print(f"debounce window: {window * ms:.0f} ms (included in 'save -> manifest', subtracted below)")
     print(f"{'':28} {'p50':>8} {'p95':>8} {'max':>8}")

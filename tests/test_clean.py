@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -17,11 +18,12 @@ from click.testing import CliRunner
 from assetpipe.builds import build_id, builds_dir, load_builds, record_build
 from assetpipe.clean import TEMP_MAX_AGE, clean
 from assetpipe.cli import cli
-from assetpipe.errors import LockBusy, ManifestError, OutputError
+from assetpipe.errors import ConfigError, LockBusy, ManifestError, OutputError
 from assetpipe.files import TEMP_PREFIX
 from assetpipe.lock import output_lock
 from assetpipe.manifest import Encoding, Manifest, ManifestEntry
 from assetpipe.verify import verify
+from tests.support import make_unlistable_directory
 
 NOW = 1_000_000.0
 HOUR = 3600.0
@@ -196,6 +198,27 @@ def test_the_state_dir_and_manifest_are_never_touched(tmp_path: Path) -> None:
     assert (tmp_path / "manifest.json").read_bytes() == manifest
     assert (tmp_path / ".assetpipe" / "cache" / "blob").exists()
     assert builds_dir(tmp_path).is_dir()
+
+
+def test_a_directory_clean_cannot_list_stops_it_before_it_removes_anything(tmp_path: Path) -> None:
+    old = build(tmp_path, generation(0), at=NOW - 2 * HOUR)
+    build(tmp_path, generation(1), at=NOW - HOUR)
+    before = on_disk(tmp_path)
+    deep = make_unlistable_directory(tmp_path)
+    try:
+        with pytest.raises(OutputError, match="cannot list directory"):
+            clean(tmp_path, keep=1, age=0, now=NOW)
+    finally:
+        shutil.rmtree(deep)
+    assert files_of(old, "css/app.css") <= on_disk(tmp_path) == before
+    assert len(load_builds(tmp_path)) == 2
+
+
+@pytest.mark.parametrize(("keep", "age"), [(-1, 0.0), (0, -1.0)])
+def test_a_negative_keep_or_age_is_a_config_error(tmp_path: Path, keep: int, age: float) -> None:
+    build(tmp_path, generation(0), at=NOW)
+    with pytest.raises(ConfigError, match="must not be negative"):
+        clean(tmp_path, keep=keep, age=age, now=NOW)
 
 
 def test_clean_refuses_a_directory_without_the_marker_and_creates_nothing(tmp_path: Path) -> None:

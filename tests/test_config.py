@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from assetpipe.config import load_config
+from assetpipe.config import DEFAULT_UNHASHED, Config, load_config, load_cors
+from assetpipe.cors import Cors
 from assetpipe.errors import ConfigError
+from assetpipe.pipeline import build
+from tests.conftest import Tree, write_tree
 
 
 def test_assetpipe_toml_paths_are_relative_to_its_folder(tmp_path: Path) -> None:
@@ -78,3 +84,123 @@ def test_missing_source_says_how_to_give_one(tmp_path: Path) -> None:
 def test_a_base_url_must_be_a_path_or_an_http_url(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="base_url"):
         load_config(None, tmp_path, {"source": Path("a"), "output": Path("b"), "base_url": "static/"})
+
+
+# -- unhashed: the user's globs add to the defaults ----------------------------------------------------
+
+VENDORED_SITE: Tree = {
+    "sw.js": "self.addEventListener('fetch', () => {});\n",
+    "robots.txt": "User-agent: *\n",
+    "css/app.css": "body { color: red }\n",
+    "vendor/tinymce/plugins/link/plugin.js": "tinymce.PluginManager.add('link', () => {});\n",
+}
+
+
+def build_with_config(tmp_path: Path, toml: str) -> dict[str, Any]:
+    """Build VENDORED_SITE through assetpipe.toml holding ``toml``; the manifest's assets as JSON."""
+    write_tree(tmp_path / "assets", VENDORED_SITE)
+    (tmp_path / "assetpipe.toml").write_text(f'source = "assets"\noutput = "dist"\ncompress = false\n{toml}\n')
+    build(load_config(None, tmp_path))
+    assets: dict[str, Any] = json.loads((tmp_path / "dist" / "manifest.json").read_text())["assets"]
+    return assets
+
+
+def test_unhashed_globs_add_to_the_defaults_so_a_service_worker_keeps_its_url(tmp_path: Path) -> None:
+    # As README's vendor-tree advice says: a service worker hashed here would pin clients to their first one.
+    assets = build_with_config(tmp_path, 'unhashed = ["vendor/tinymce/**"]')
+    assert assets["sw.js"]["path"] == "sw.js"
+    assert assets["sw.js"]["immutable"] is False
+    assert (tmp_path / "dist" / "sw.js").is_file()
+    assert assets["robots.txt"]["immutable"] is False
+    plugin = "vendor/tinymce/plugins/link/plugin.js"
+    assert assets[plugin]["path"] == plugin and assets[plugin]["immutable"] is False
+    assert assets["css/app.css"]["immutable"] is True
+
+
+def test_unhashed_defaults_false_drops_the_built_in_list_and_keeps_the_users(tmp_path: Path) -> None:
+    assets = build_with_config(tmp_path, 'unhashed_defaults = false\nunhashed = ["robots.txt"]')
+    assert assets["sw.js"]["immutable"] is True
+    assert assets["sw.js"]["path"] != "sw.js"
+    assert assets["robots.txt"] == {**assets["robots.txt"], "path": "robots.txt", "immutable": False}
+
+
+def test_a_config_without_unhashed_has_exactly_the_defaults(tmp_path: Path) -> None:
+    (tmp_path / "assetpipe.toml").write_text('source = "a"\noutput = "b"\n')
+    assert load_config(None, tmp_path).unhashed == DEFAULT_UNHASHED
+
+
+def test_unhashed_from_the_file_follows_the_defaults_once_each(tmp_path: Path) -> None:
+    (tmp_path / "assetpipe.toml").write_text('source = "a"\noutput = "b"\nunhashed = ["x/**", "sw.js", "x/**"]\n')
+    assert load_config(None, tmp_path).unhashed == (*DEFAULT_UNHASHED, "x/**")
+
+
+def test_the_python_api_adds_to_the_defaults_too(tmp_path: Path) -> None:
+    config = Config(source=tmp_path / "a", output=tmp_path / "b", unhashed=("vendor/**",))
+    assert config.unhashed == (*DEFAULT_UNHASHED, "vendor/**")
+    # Rebuilding a Config from its own fields (dataclasses.replace) changes nothing.
+    assert replace(config, compress=False).unhashed == config.unhashed
+    assert replace(config, unhashed=("other/**",)).unhashed == (*DEFAULT_UNHASHED, "other/**")
+    bare = Config(source=tmp_path / "a", output=tmp_path / "b", unhashed=("vendor/**",), unhashed_defaults=False)
+    assert bare.unhashed == ("vendor/**",)
+    assert replace(bare, compress=False).unhashed == ("vendor/**",)
+    # Dropping the defaults from an existing Config takes both fields, as the field's comment says.
+    assert replace(config, unhashed_defaults=False, unhashed=("x/**",)).unhashed == ("x/**",)
+    with pytest.raises(ConfigError, match="list of globs"):
+        Config(source=tmp_path / "a", output=tmp_path / "b", unhashed="sw.js")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("line", ["unhashed_defaults = 0", 'unhashed_defaults = "no"', 'unhashed = "sw.js"'])
+def test_unhashed_settings_of_the_wrong_type_are_config_errors(tmp_path: Path, line: str) -> None:
+    path = tmp_path / "assetpipe.toml"
+    path.write_text(f'source = "a"\noutput = "b"\n{line}\n')
+    with pytest.raises(ConfigError, match="unhashed") as info:
+        load_config(path, tmp_path)
+    assert str(path) in str(info.value)
+# -- cors ------------------------------------------------------------------------------------------
+
+
+def test_cors_defaults_to_any_origin(tmp_path: Path) -> None:
+    (tmp_path / "assetpipe.toml").write_text('source = "a"\noutput = "b"\n')
+    assert load_config(None, tmp_path).cors == Cors(("*",))
+
+
+@pytest.mark.parametrize(
+    ("line", "origins"),
+    [
+        ('cors = "*"', ("*",)),
+        ("cors = false", ()),
+        (
+            'cors = ["https://a.example", "http://localhost:8000"]',
+            ("https://a.example", "http://localhost:8000"),
+        ),
+    ],
+)
+def test_cors_is_read_from_the_config_file(tmp_path: Path, line: str, origins: tuple[str, ...]) -> None:
+    (tmp_path / "assetpipe.toml").write_text(f'source = "a"\noutput = "b"\n{line}\n')
+    assert load_config(None, tmp_path).cors.origins == origins
+    assert load_cors(None, tmp_path).origins == origins
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('cors = ["https://a.example/"]', "cors origin 'https://a.example/' is not an origin"),
+        ('cors = ["https://a.example\\n"]', "is not an origin"),
+        ("cors = true", "cors must be"),
+        ("cors = []", "empty list"),
+        ("cors = 1", 'cors must be "\\*", a list of origins or false, not 1'),
+    ],
+)
+def test_a_bad_cors_value_names_the_file(tmp_path: Path, line: str, message: str) -> None:
+    path = tmp_path / "assetpipe.toml"
+    path.write_text(f'source = "a"\noutput = "b"\n{line}\n')
+    for load in (lambda: load_config(None, tmp_path), lambda: load_cors(None, tmp_path)):
+        with pytest.raises(ConfigError, match=message) as caught:
+            load()
+        assert str(caught.value).startswith(f"{path}: ")
+
+
+def test_load_cors_needs_no_source_or_output(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.assetpipe]\ncors = ["https://a.example"]\n')
+    assert load_cors(None, tmp_path).origins == ("https://a.example",)
+    assert load_cors(None, tmp_path / "nowhere").origins == ("*",)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gzip
 import os
 import random
 import signal
@@ -12,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import brotli
 import pytest
 
 import assetpipe.files
@@ -49,8 +51,22 @@ def js(i: int, gen: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Unhashed files (by the defaults) replaced in place, each with .br and .gz siblings.
+UNHASHED = ("sw.js", "robots.txt", "js/service-worker.js")
+
+
+def unhashed_text(name: str, gen: int) -> str:
+    return f"// {name} v{gen}\n" + f"self.version = {gen}; // padding so that siblings pay\n" * (40 + gen % 7)
+
+
 def write_tree(src: Path, gen: dict[str, int]) -> None:
     """Write every file whose generation changed; names are stable so references keep resolving."""
+    for name in UNHASHED:
+        path = src / name
+        text = unhashed_text(name, gen.get(name, 0))
+        if not path.exists() or path.read_text() != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
     for kind, count in (("svg", SVGS), ("css", STYLES), ("js", SCRIPTS)):
         for i in range(count):
             name = {"svg": f"img/icon{i}.svg", "css": f"css/sheet{i}.css", "js": f"js/mod{i}.js"}[kind]
@@ -67,6 +83,9 @@ def mutate(gen: dict[str, int], rng: random.Random, run: int) -> None:
     names += [f"js/mod{i}.js" for i in range(SCRIPTS)]
     for name in rng.sample(names, 30):
         gen[name] = run + 1
+    for name in UNHASHED:
+        if rng.random() < 0.7:
+            gen[name] = run + 1
 
 
 def command(src: Path, out: Path, cache: Path) -> list[str]:
@@ -94,10 +113,32 @@ def run_build(src: Path, out: Path, cache: Path, cwd: Path) -> subprocess.Comple
     return subprocess.run(command(src, out, cache), cwd=cwd, capture_output=True, text=True, check=False)
 
 
-def assert_consistent(out: Path, context: str) -> None:
-    """What a deploy would see now: a complete manifest, every file it names intact, no temp file named."""
+def served(out: Path, name: str) -> dict[str, bytes]:
+    """Every representation a server could send for OUT/name (it picks siblings by existence), decoded."""
+    path = out / name
+    found = {"identity": path.read_bytes()}
+    for suffix, decode in ((".br", brotli.decompress), (".gz", gzip.decompress)):
+        if Path(f"{path}{suffix}").exists():
+            found[suffix] = decode(Path(f"{path}{suffix}").read_bytes())
+    return found
+
+
+def assert_consistent(out: Path, context: str, *, killed: bool = False) -> None:
+    """What a deploy would see now: a complete manifest, every file it names intact, no temp file named,
+    and each unhashed file serving one version in every encoding.
+
+    A kill inside the publish burst (between the first unhashed swap and the manifest's rename, a few
+    renames long) leaves the new unhashed bytes under the previous manifest: verify names them until the
+    next build, but every client still gets one whole version of each file.
+    """
+    for name in UNHASHED:
+        if not (out / name).exists():
+            continue  # a site without it (the disk-error tests)
+        versions = set(served(out, name).values())
+        assert len(versions) == 1, f"{context}: {name} serves {len(versions)} versions"
     report = verify(out)
-    assert report.ok, f"{context}:\n" + "\n".join(report.lines())
+    problems = [p for p in report.problems if not (killed and p.logical_path in UNHASHED)]
+    assert not problems, f"{context}:\n" + "\n".join(report.lines())
     manifest = Manifest.load(out / "manifest.json")
     assert not any(is_temp(Path(p).name) for p in manifest.output_files()), context
 
@@ -133,12 +174,15 @@ def test_builds_killed_at_any_moment_leave_a_complete_output(tmp_path: Path) -> 
         try:
             _, err = proc.communicate(timeout=rng.uniform(0.05, span))
             assert proc.returncode == 0, err.decode()
+            was_killed = False
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
             killed += 1
+            was_killed = True
         after = (out / "manifest.json").read_bytes()
-        assert_consistent(out, f"run {runs} ({'new' if after != before else 'previous'} manifest)")
+        context = f"run {runs} ({'new' if after != before else 'previous'} manifest)"
+        assert_consistent(out, context, killed=was_killed)
         if after == before and len(verify(out).unreferenced) > files_before:
             mid_write += 1  # killed after writing some files, before the manifest: the case that matters
 

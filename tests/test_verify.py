@@ -6,6 +6,7 @@ import base64
 import gzip
 import hashlib
 import json
+import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -16,10 +17,11 @@ from click.testing import CliRunner
 
 from assetpipe.builds import record_build
 from assetpipe.cli import cli
-from assetpipe.errors import ManifestError
+from assetpipe.errors import ManifestError, OutputError
 from assetpipe.files import TEMP_PREFIX
 from assetpipe.manifest import Encoding, Manifest, ManifestEntry
 from assetpipe.verify import verify
+from tests.support import make_unlistable_directory
 
 COMPRESSORS = {"br": (".br", brotli.compress), "gzip": (".gz", lambda b: gzip.compress(b, mtime=0))}
 
@@ -247,6 +249,31 @@ def test_the_cli_reports_a_missing_manifest_as_one_error_line(tmp_path: Path) ->
     result = CliRunner().invoke(cli, ["verify", "--output", str(tmp_path)])
     assert result.exit_code == 1
     assert "manifest not found" in result.output
+
+
+def test_a_directory_verify_cannot_list_is_one_error_line_not_a_silent_pass(tmp_path: Path) -> None:
+    # Skipped silently, the files in it would never show up as unreferenced.
+    make_output(tmp_path, FILES)
+    deep = make_unlistable_directory(tmp_path)
+    try:
+        with pytest.raises(OutputError, match="cannot list directory"):
+            verify(tmp_path)
+        result = CliRunner().invoke(cli, ["verify", "--output", str(tmp_path)])
+    finally:
+        shutil.rmtree(deep)
+    assert result.exit_code == 1
+    assert result.output.startswith("error: ") and "cannot list directory: File name too long" in result.output
+    assert result.output.count("\n") == 1
+
+
+def test_a_symlinked_directory_in_the_output_is_neither_followed_nor_listed(tmp_path: Path) -> None:
+    make_output(tmp_path / "out", FILES)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "x.css").write_text("not ours")
+    (tmp_path / "out" / "elsewhere").symlink_to(outside, target_is_directory=True)
+    report = verify(tmp_path / "out")
+    assert report.ok and report.unreferenced == ()
 
 
 def test_verify_never_follows_a_symlink_out_of_the_output(tmp_path: Path) -> None:

@@ -514,3 +514,54 @@ def test_a_long_session_keeps_the_first_build_record_and_only_the_latest_rebuild
     watch_loop(config, edits(), lambda line: None)
     records = sorted((out / ".assetpipe" / "builds").glob("*.json"))
     assert len(records) == 2  # the first build's and the latest rebuild's, not one per save
+
+
+# -- work per save is proportional to the change ---------------------------------------------------------
+
+
+def test_with_compression_a_one_file_save_compresses_only_that_file_and_a_touch_rewrites_nothing(
+    tmp_path: Path,
+) -> None:
+    files: Tree = {f"css/part{i}.css": f".p{i} {{ color: red }}\n" * 30 for i in range(300)}
+    src = age(write_tree(tmp_path / "src", files))
+    out = tmp_path / "out"
+    config = Config(source=src, output=out, cache_dir=tmp_path / "cache", gzip_backend="zlib", jobs=1)
+    lines: list[str] = []
+    manifests: list[tuple[int, int]] = []
+
+    def manifest_stat() -> tuple[int, int]:
+        st = (out / "manifest.json").stat()
+        return st.st_ino, st.st_mtime_ns
+
+    def edits() -> Iterator[Sequence[str]]:
+        (src / "css/part7.css").write_text(".p7 { color: blue }\n" * 30, encoding="utf-8")
+        yield ["css/part7.css"]
+        manifests.append(manifest_stat())
+        os.utime(src / "css/part8.css")  # touched, bytes unchanged
+        yield ["css/part8.css"]
+        manifests.append(manifest_stat())
+
+    watch_loop(config, edits(), lines.append)
+
+    assert lines[1].strip().startswith("then 600 siblings compressed"), lines  # the first build's
+    assert lines[2].startswith("changed css/part7.css: 1 written,"), lines
+    # The second pass compresses the one new output (two encodings), and looks at no other sibling.
+    assert lines[3].strip().startswith("then 2 siblings compressed, 0 from the cache"), lines
+    assert lines[4].startswith("changed css/part8.css: 0 written,"), lines
+    assert len(lines) == 5, "a touch leaves nothing to compress"
+    assert manifests[1] == manifests[0], "a touch that changes no output does not rewrite the manifest"
+    manifest = read_manifest(out)
+    assert all(set(entry["encodings"]) == {"br", "gzip"} for entry in manifest.values())  # type: ignore[arg-type]
+
+
+def test_an_output_edited_in_out_during_a_session_is_restored_by_the_next_rebuild(tmp_path: Path) -> None:
+    with watching(tmp_path) as session:
+        theme = session.out / path_of(session, "css/theme.css")
+        good = theme.read_bytes()
+        with open(theme, "r+b") as fh:  # same size, in place: only the watcher on OUT can tell
+            fh.write(b"X" * len(good))
+        wait_for(lambda: theme.read_bytes() != good, "the edit")
+        time.sleep(0.2)  # let the watcher on OUT deliver the event before the save below
+        (session.src / "js/util.js").write_text("export const x = 2;\n", encoding="utf-8")
+        session.wait_for_rebuilds(1)
+        wait_for(lambda: theme.read_bytes() == good, "the edited output restored")

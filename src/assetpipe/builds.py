@@ -17,10 +17,9 @@ from pathlib import Path
 
 from assetpipe.errors import ManifestError, OutputError
 from assetpipe.files import fsync_directory, is_temp, write_atomic
+from assetpipe.layout import STATE_DIR
 from assetpipe.manifest import Manifest
 
-#: Everything assetpipe keeps for itself inside OUT (lock, build records); never served, never pruned.
-STATE_DIR = ".assetpipe"
 BUILDS_DIR = "builds"
 RECORD_SUFFIX = ".json"
 
@@ -71,7 +70,9 @@ def record_build(
         files=frozenset(manifest.output_files()),
     )
     directory = builds_dir(out_dir)
-    text = json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n"
+    # Compact: only assetpipe reads it, and the indenting encoder (pure Python) cost 4 ms per 6,000 files,
+    # on every watch rebuild.
+    text = json.dumps(record.to_json(), sort_keys=True, separators=(",", ":")) + "\n"
     write_atomic(directory / (bid + RECORD_SUFFIX), text.encode("utf-8"))
     fsync_directory(directory)
     return bid

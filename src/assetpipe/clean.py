@@ -20,9 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assetpipe.builds import STATE_DIR, BuildRecord, build_id, is_output_dir, load_builds, remove_record
-from assetpipe.errors import OutputError
-from assetpipe.files import is_temp
+from assetpipe.builds import BuildRecord, build_id, is_output_dir, load_builds, remove_record
+from assetpipe.errors import ConfigError, OutputError
+from assetpipe.layout import STATE_DIR, walk_output
 from assetpipe.lock import output_lock
 from assetpipe.manifest import MANIFEST_NAME, Manifest
 
@@ -76,31 +76,12 @@ def _current_manifest(out_dir: Path) -> Manifest | None:
     return Manifest.load(path)
 
 
-def _candidates(out_dir: Path, now: float) -> tuple[list[str], list[str], list[str]]:
-    """(output files, stale temp files, directories) under OUT, skipping OUT/.assetpipe and the manifest."""
-    files: list[str] = []
-    temps: list[str] = []
-    dirs_found: list[str] = []
-    for root, dirs, names in os.walk(out_dir):
-        rel_root = Path(root).relative_to(out_dir)
-        if rel_root == Path("."):
-            dirs[:] = [d for d in dirs if d != STATE_DIR]
-        else:
-            dirs_found.append(rel_root.as_posix())
-        dirs.sort()
-        for name in sorted(names):
-            rel = (rel_root / name).as_posix()
-            if rel == MANIFEST_NAME:
-                continue
-            if is_temp(name):
-                try:
-                    if now - (out_dir / rel).lstat().st_mtime >= TEMP_MAX_AGE:
-                        temps.append(rel)
-                except FileNotFoundError:
-                    pass
-                continue
-            files.append(rel)
-    return files, temps, dirs_found
+def _is_stale(path: Path, now: float) -> bool:
+    """A temp file old enough that no live build can still be writing it."""
+    try:
+        return now - path.lstat().st_mtime >= TEMP_MAX_AGE
+    except OSError:
+        return False  # gone already, or not ours to judge
 
 
 def _size(path: Path) -> int:
@@ -118,7 +99,9 @@ def _unlink(out_dir: Path, rel: str) -> None:
         raise OutputError(f"cannot remove: {exc.strerror or exc}", path=str(path)) from exc
 
 
-def _remove_empty_dirs(out_dir: Path, dirs: list[str], dry_run: bool, gone: set[str]) -> list[str]:
+def _remove_empty_dirs(
+    out_dir: Path, dirs: tuple[str, ...], dry_run: bool, gone: set[str]
+) -> list[str]:
     """Directories (deepest first) that hold nothing once ``gone`` files are gone."""
     removed: list[str] = []
     removed_set: set[str] = set()
@@ -153,7 +136,7 @@ def clean(
 ) -> CleanReport:
     """Remove what no kept build references (see the module docstring for the exact rule)."""
     if keep < 0 or age < 0:
-        raise ValueError("keep and age must not be negative")
+        raise ConfigError(f"keep and age must not be negative (keep={keep}, age={age})")
     if not is_output_dir(out_dir):
         # Checked before taking the lock, so a mistyped --output never gets a .assetpipe/ created in it.
         raise OutputError(
@@ -175,9 +158,9 @@ def clean(
         for record in kept:
             protected.update(record.files)
 
-        files, temps, dirs = _candidates(out_dir, when)
-        doomed = [rel for rel in files if rel not in protected] + temps
-        doomed.sort()
+        tree = walk_output(out_dir)
+        temps = [rel for rel in tree.temps if _is_stale(out_dir / rel, when)]
+        doomed = sorted([rel for rel in tree.files if rel not in protected] + temps)
         removed_bytes = sum(_size(out_dir / rel) for rel in doomed)
         dropped = [r.id for r in records if r.id not in kept_ids]
 
@@ -187,7 +170,7 @@ def clean(
                 _unlink(out_dir, rel)
             for bid in dropped:
                 remove_record(out_dir, bid)
-        removed_dirs = _remove_empty_dirs(out_dir, dirs, dry_run, set(doomed))
+        removed_dirs = _remove_empty_dirs(out_dir, tree.directories, dry_run, set(doomed))
         return CleanReport(
             out_dir=out_dir,
             dry_run=dry_run,

@@ -141,6 +141,12 @@ def cli() -> None:
 
 @cli.command()
 @build_options
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Trust no record of earlier builds: check every output and sibling in OUT byte for byte and restore "
+    "any that differ.",
+)
 def build(**params: Any) -> None:
     """Build SRC into content-hashed files, siblings and OUT/manifest.json."""
     from assetpipe.config import load_config
@@ -149,7 +155,12 @@ def build(**params: Any) -> None:
     verbose = bool(params["verbose"])
     config = _run(verbose, lambda: load_config(params.get("config_file"), Path.cwd(), _overrides(params)))
     reporter = TerminalReporter(quiet=bool(params["quiet"]), verbose=verbose)
-    report = _run(verbose, lambda: run_build(config, reporter=reporter, wait=not params["no_wait"]))
+    report = _run(
+        verbose,
+        lambda: run_build(
+            config, reporter=reporter, wait=not params["no_wait"], repair=bool(params["repair"])
+        ),
+    )
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     if not params["quiet"]:
@@ -191,15 +202,70 @@ def watch(**params: Any) -> None:
 )
 @click.option("--root", help="Absolute path of OUT on the server (default: the manifest's folder).")
 @click.option("--serve-manifest", is_flag=True, help="Serve manifest.json (no-cache) instead of hiding it.")
+@click.option(
+    "--cors",
+    "cors_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="'*' or an origin that may read the assets (repeatable); default: the config's cors, else '*'.",
+)
+@click.option("--no-cors", is_flag=True, help="Send no Access-Control-Allow-Origin.")
+@click.option(
+    "--link",
+    "links",
+    multiple=True,
+    metavar="ROUTE=ASSET,ASSET",
+    help="headers only: a preload Link header for an HTML route, e.g. /=css/app.css,js/main.js (repeatable).",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="assetpipe.toml or pyproject.toml whose cors to use (default: found in the working directory).",
+)
 @click.option("--verbose", "-v", is_flag=True)
-def snippet(server: str, manifest_path: Path, root: str | None, serve_manifest: bool, verbose: bool) -> None:
-    """Print server config that serves OUT's siblings and cache headers."""
+def snippet(
+    server: str,
+    manifest_path: Path,
+    root: str | None,
+    serve_manifest: bool,
+    cors_origins: tuple[str, ...],
+    no_cors: bool,
+    links: tuple[str, ...],
+    config_file: Path | None,
+    verbose: bool,
+) -> None:
+    """Print server config that serves OUT's siblings, cache and CORS headers."""
+    from assetpipe.config import load_cors
+    from assetpipe.cors import OFF, parse_cors
     from assetpipe.manifest import Manifest
     from assetpipe.snippets import render
 
+    if no_cors and cors_origins:
+        raise click.UsageError("--cors and --no-cors exclude each other")
+    routes: dict[str, list[str]] = {}
+    for link in links:
+        route, sep, assets = link.partition("=")
+        if not sep:
+            raise click.UsageError(f"--link {link!r}: expected ROUTE=ASSET,ASSET")
+        if route in routes:
+            raise click.UsageError(f"--link: route {route!r} given twice; list all its assets in one --link")
+        routes[route] = [name.strip() for name in assets.split(",") if name.strip()]
+    if no_cors:
+        cors = OFF
+    elif cors_origins:
+        given = cors_origins[0] if cors_origins == ("*",) else list(cors_origins)
+        cors = _run(verbose, lambda: parse_cors(given))
+    else:
+        cors = _run(verbose, lambda: load_cors(config_file, Path.cwd()))
     manifest = _run(verbose, lambda: Manifest.load(manifest_path))
     root_path = root if root is not None else str(manifest_path.resolve().parent)
-    text = _run(verbose, lambda: render(server, manifest, root=root_path, serve_manifest=serve_manifest))
+    text = _run(
+        verbose,
+        lambda: render(
+            server, manifest, root=root_path, serve_manifest=serve_manifest, cors=cors, links=routes
+        ),
+    )
     click.echo(text, nl=not text.endswith("\n"))
 
 

@@ -13,8 +13,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from assetpipe.cors import DEFAULT as DEFAULT_CORS
+from assetpipe.cors import Cors, parse_cors
 from assetpipe.errors import ConfigError
+from assetpipe.paths import resolve_path as _resolve
 
+#: Always unhashed unless ``unhashed_defaults = false``: a user's ``unhashed`` globs are added to these.
 DEFAULT_UNHASHED: tuple[str, ...] = (
     # Browsers and crawlers ask for these at fixed URLs at the root of OUT (anchored by the leading "/");
     # the same names deeper down are ordinary assets and get hashed.
@@ -32,7 +36,8 @@ DEFAULT_UNHASHED: tuple[str, ...] = (
 )
 
 ALWAYS_EXCLUDED: tuple[str, ...] = (
-    # Editor droppings and OS litter, excluded whatever the config says; dotfiles likewise (sources.py).
+    # Editor droppings and OS litter, excluded whatever the config says; dotfiles likewise
+    # (paths.is_hidden_name, which already covers ".#*" and vim's ".name.swp").
     "**/*~",
     "**/.#*",
     "**/*.swp",
@@ -51,7 +56,12 @@ class Config:
     base_url: str = "/static/"
     include: tuple[str, ...] = ("**",)
     exclude: tuple[str, ...] = ()
-    unhashed: tuple[str, ...] = DEFAULT_UNHASHED
+    #: After construction, the effective globs: DEFAULT_UNHASHED (unless ``unhashed_defaults`` is False)
+    #: followed by the ones given, each once. Adding a glob never drops a default: a service worker that
+    #: lost its fixed URL would pin every client to its first version. To drop the defaults from an
+    #: existing Config, pass both: ``replace(config, unhashed_defaults=False, unhashed=(...))``.
+    unhashed: tuple[str, ...] = ()
+    unhashed_defaults: bool = True
     broken_references: str = "error"  # or "warn": leave the reference as written
     compress: bool = True
     brotli: bool = True
@@ -63,7 +73,16 @@ class Config:
     cache_dir: Path | None = None
     snippets_dir: Path | None = None
     snippet_root: str | None = None
+    # Which origins may read the assets cross-origin, for the snippets: "*", a list of origins, or false.
+    cors: Cors = DEFAULT_CORS
     config_file: Path | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.unhashed, str):  # would be taken as one glob per character
+            raise ConfigError(f"'unhashed' must be a list of globs, not the string {self.unhashed!r}")
+        # Idempotent, so dataclasses.replace(config, ...) keeps the same list.
+        defaults = DEFAULT_UNHASHED if self.unhashed_defaults else ()
+        object.__setattr__(self, "unhashed", tuple(dict.fromkeys((*defaults, *self.unhashed))))
 
     @property
     def base_path(self) -> str:
@@ -79,6 +98,7 @@ _KEYS: dict[str, tuple[tuple[type, ...], bool]] = {
     "include": ((list,), False),
     "exclude": ((list,), False),
     "unhashed": ((list,), False),
+    "unhashed_defaults": ((bool,), False),
     "broken_references": ((str,), False),
     "compress": ((bool,), False),
     "brotli": ((bool,), False),
@@ -90,18 +110,11 @@ _KEYS: dict[str, tuple[tuple[type, ...], bool]] = {
     "cache_dir": ((str,), True),
     "snippets_dir": ((str,), True),
     "snippet_root": ((str,), False),
+    "cors": ((str, list, bool), False),
 }
 assert set(_KEYS) | {"config_file"} == {f.name for f in fields(Config)}
 
 _CHOICES = {"broken_references": ("error", "warn"), "gzip_backend": ("zopfli", "zlib")}
-
-
-def _resolve(path: Path) -> Path:
-    """Path.resolve, with a symlink loop (RuntimeError on Python 3.11) as a ConfigError naming it."""
-    try:
-        return path.resolve()
-    except (RuntimeError, OSError) as exc:
-        raise ConfigError(f"cannot resolve path: {exc}", path=str(path)) from None
 
 
 def find_config_file(cwd: Path) -> Path | None:
@@ -145,6 +158,8 @@ def _check(key: str, value: Any, where: str) -> Any:
     if key not in _KEYS:
         known = ", ".join(sorted(_KEYS))
         raise ConfigError(f"unknown key {key!r}", path=where, hint=f"known keys: {known}")
+    if key == "cors":
+        return _check_cors(value, where)  # three shapes, one message that lists them
     types, _ = _KEYS[key]
     # bool is an int subclass: refuse `min_size = true`.
     if isinstance(value, bool) and bool not in types:
@@ -164,6 +179,24 @@ def _check(key: str, value: Any, where: str) -> Any:
             raise ConfigError(f"'min_saving' must be a fraction in [0, 1), not {value}", path=where)
         return float(value)
     return value
+
+
+def _check_cors(value: Any, where: str) -> Cors:
+    try:
+        return parse_cors(value)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, path=where, hint=exc.hint) from None
+
+
+def load_cors(config_file: Path | None, cwd: Path) -> Cors:
+    """The ``cors`` setting alone (for ``assetpipe snippet``): from the config file, named or found in
+    ``cwd``, else the default ``*``; other keys are not read, so no source or output is needed."""
+    path = config_file if config_file is not None else find_config_file(cwd)
+    if path is None:
+        return DEFAULT_CORS
+    path = path if path.is_absolute() else cwd / path
+    table = read_config_file(path)
+    return _check_cors(table["cors"], str(path)) if "cors" in table else DEFAULT_CORS
 
 
 def load_config(

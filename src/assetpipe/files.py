@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -35,7 +36,12 @@ def ensure_directory(path: Path) -> None:
             directory.mkdir()
         except FileExistsError:
             continue  # made by a concurrent writer
-        os.chmod(directory, 0o755)
+        except OSError as exc:
+            raise OutputError(f"cannot create directory: {exc.strerror or exc}", path=str(directory)) from exc
+        try:
+            os.chmod(directory, 0o755)
+        except OSError as exc:
+            raise OutputError(f"cannot chmod: {exc.strerror or exc}", path=str(directory)) from exc
 
 
 def write_atomic(path: Path, data: bytes, *, mtime_ns: int | None = None, fsync: bool = True) -> None:
@@ -61,11 +67,17 @@ def write_atomic(path: Path, data: bytes, *, mtime_ns: int | None = None, fsync:
             os.utime(tmp, ns=(mtime_ns, mtime_ns))
         os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
         raise OutputError(f"cannot write: {exc.strerror or exc}", path=str(path)) from exc
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
         raise
+
+
+def _discard(tmp: Path) -> None:
+    """Remove a temp file after a failed write; if even that fails, clean removes it later."""
+    with contextlib.suppress(OSError):
+        tmp.unlink(missing_ok=True)
 
 
 def fsync_directory(path: Path) -> None:
@@ -104,5 +116,8 @@ def make_durable(paths: list[Path]) -> None:
             continue  # verified by whoever wrote it; a vanished file is caught by verify
         try:
             os.fsync(fd)
+        except OSError as exc:
+            # EIO here means the bytes may never reach the disk: no manifest may name this file.
+            raise OutputError(f"cannot flush to disk: {exc.strerror or exc}", path=str(path)) from exc
         finally:
             os.close(fd)

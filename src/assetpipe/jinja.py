@@ -13,6 +13,7 @@ from jinja2 import Environment
 from jinja2.ext import Extension
 from markupsafe import Markup
 
+from assetpipe.hints import link_header
 from assetpipe.reader import ManifestReader
 from assetpipe.tags import (
     AssetHelper,
@@ -87,6 +88,7 @@ class AssetPipeExtension(Extension):
         environment.extend(assetpipe_manifest=None, assetpipe_base_url=None, assetpipe_auto_reload=False)
         lazy = _LazyHelper(environment)
         environment.globals.update(asset=lazy.asset, asset_integrity=lazy.integrity, asset_tag=lazy.tag)
+        environment.globals["asset_link_header"] = lambda paths: link_header(lazy.get().reader, paths)
 
 
 __all__ = [

@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from assetpipe.errors import LockBusy, OutputError
+from assetpipe.layout import STATE_DIR
 
-STATE_DIR = ".assetpipe"
 LOCK_NAME = "lock"
 
 
@@ -33,6 +33,18 @@ def _holder(fd: int) -> str:
     except OSError:
         return ""
     return f" (pid {text})" if text.isdigit() else ""
+
+
+def _record_holder(fd: int) -> None:
+    """Write our pid into the lock file, only to name the holder in a waiter's message.
+
+    Best effort: the lock is the flock, not this text, so a full disk must not fail the build here.
+    """
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+    except OSError:
+        pass
 
 
 @contextmanager
@@ -61,10 +73,11 @@ def output_lock(
                 ) from None
             if on_wait is not None:
                 on_wait(message + "; waiting for it to finish")
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        # Record who holds it, only to name the holder in a waiter's message.
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError as exc:  # ENOLCK on some network filesystems
+                raise OutputError(f"cannot lock: {exc.strerror or exc}", path=str(path)) from exc
+        _record_holder(fd)
         yield path
     finally:
         os.close(fd)  # closing the last descriptor releases the flock

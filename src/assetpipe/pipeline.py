@@ -1,38 +1,47 @@
-"""build(config): the one module that composes the stages, top to bottom.
+"""build(config): the one module that composes the stages, and reads as the data flow.
 
-scan -> find references -> resolve into a graph -> for each asset in dependency order: rewrite, digest,
-name, write -> compress (overlapping, in a pool) -> manifest last and atomically -> build record ->
-snippets. Any error before the manifest is written leaves the previous manifest byte-identical; files
-already written are content-addressed new names, harmless to old readers.
+plan (read what changed, resolve references, order) -> emit each source in dependency order (rewrite,
+digest, name) and write it (hashed: at once; unhashed: staged) -> compress (a pool, overlapping) ->
+publish (unhashed sets swapped in one burst, manifest last and atomic) -> record. Any error before publish
+leaves OUT serving exactly what it served before: hashed files already written are new names nothing
+names yet.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from assetpipe import references
-from assetpipe.asset import Asset, Kind, Reference, is_module, is_scanned
-from assetpipe.builds import record_build
+from assetpipe.asset import is_scanned
 from assetpipe.config import Config
-from assetpipe.errors import AssetpipeError, BrokenReference, ConfigError, OutputError, SourceError
-from assetpipe.files import ensure_directory, make_durable, write_atomic
-from assetpipe.fingerprint import fingerprint, hashed_path
-from assetpipe.graph import build_order_by_weight
-from assetpipe.lock import STATE_DIR, output_lock
+from assetpipe.emit import dependency_key, entry_for, final_bytes
+from assetpipe.errors import AssetpipeError, ConfigError, OutputError, SourceError
+from assetpipe.files import ensure_directory, write_atomic
+from assetpipe.fingerprint import Fingerprint, fingerprint, hashed_path
+from assetpipe.lock import output_lock
 from assetpipe.manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Encoding, Manifest, ManifestEntry
-from assetpipe.media_types import media_type
-from assetpipe.patterns import path_set
-from assetpipe.references.resolve import Target, new_url, resolve
-from assetpipe.references.text import decode_utf8
-from assetpipe.rewrite import splice
+from assetpipe.paths import resolve_path
+from assetpipe.plan import Node, Plan, plan
+from assetpipe.publish import Staging, publish
+from assetpipe.reuse import OutView, holds, output_intact, siblings_intact
 from assetpipe.sources import check_layout, scan_with_memo
-from assetpipe.state import BuildState, FileRecord, load_state, now_ns, save_state, settings_key, state_path
+from assetpipe.state import (
+    BuildState,
+    FileRecord,
+    OutputRecord,
+    Settings,
+    SiblingRecord,
+    Stat,
+    load_state,
+    now_ns,
+    save_state,
+    settings_key,
+    stat_of,
+    state_path,
+)
 
 if TYPE_CHECKING:
     from assetpipe.compress import Compressor
@@ -64,7 +73,9 @@ class BuildReport:
     cache_hits: int = 0
     compressed: int = 0  # compressor calls made (cache misses)
     compressor_seconds: float = 0.0
+    deferred: int = 0  # outputs published without their siblings (``defer_compression``)
     manifest_changed: bool = False
+    build_id: str | None = None  # of the build this one published (None: OUT already served it)
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
 
@@ -87,46 +98,18 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
-@dataclass(slots=True)
-class _Node:
-    asset: Asset
-    record: FileRecord | None  # trusted record from the last build, when the file is unchanged
-    text: str | None = None
-    digest: bytes | None = None  # of the bytes the references were found in, when read by this build
-    refs: tuple[Reference, ...] = ()
-    targets: list[tuple[Reference, Target]] = field(default_factory=list)
-
-
-def _settings(config: Config) -> str:
-    return settings_key(
-        "v1", config.source.resolve(), config.output.resolve(), config.base_url, config.unhashed,
+def settings_of(config: Config) -> Settings:
+    """The two settings keys a build record is valid for (the only place they are computed)."""
+    output = settings_key(
+        "v2", resolve_path(config.source, "source directory"),
+        resolve_path(config.output, "output directory"), config.base_url, config.unhashed,
         config.broken_references,
     )  # fmt: skip
-
-
-def _compress_settings(config: Config) -> str:
-    return settings_key(
-        config.compress, config.brotli, config.gzip, config.gzip_backend, config.min_size, config.min_saving
-    )
-
-
-def _read(asset: Asset) -> bytes:
-    try:
-        with open(asset.source, "rb") as fh:
-            return fh.read()
-    except OSError as exc:
-        raise SourceError(f"cannot read: {exc.strerror or exc}", path=asset.logical_path) from None
-
-
-def _check_collisions(config: Config, unhashed: set[str]) -> None:
-    for logical in sorted(unhashed):
-        top = logical.split("/", 1)[0]
-        if logical == MANIFEST_NAME or top == STATE_DIR:
-            raise SourceError(
-                f"output name would collide with OUT/{logical}, which assetpipe owns",
-                path=logical,
-                hint="rename the file or remove it from 'unhashed'",
-            )
+    compress = config.compress and (config.brotli or config.gzip)
+    compression = settings_key(
+        config.brotli, config.gzip, config.gzip_backend, config.min_size, config.min_saving
+    ) if compress else "off"  # fmt: skip
+    return Settings(output=output, compression=compression)
 
 
 def build(
@@ -137,27 +120,97 @@ def build(
     state: BuildState | None = None,
     changed: Callable[[BuildState], None] | None = None,
     touched: Collection[str] | None = None,
+    repair: bool = False,
+    defer_compression: bool = False,
+    out_touched: Collection[str] | None = None,
 ) -> BuildReport:
     """Build SRC into OUT; see the module docstring for the order and the guarantees.
 
-    ``state`` lets a long-running caller (watch) keep the per-file records in memory between builds;
-    without it they are loaded from and saved to the cache directory. ``touched`` (with ``state``) names
-    the logical paths a watcher saw change since that state, so unchanged directories are not re-listed.
+    ``state`` lets a long-running caller (watch) keep the records in memory between builds; without it
+    they are loaded from and saved to the cache directory. ``touched`` (with ``state``) names the logical
+    paths a watcher saw change since that state, so unchanged directories are not re-listed. ``repair``
+    trusts no record: every output and sibling already in OUT is checked byte for byte and restored.
+    ``defer_compression`` publishes new outputs without siblings (watch's first pass; siblings that are
+    already right stay listed), leaving them for the next build. ``out_touched`` (with ``state``) names
+    the OUT paths a watcher on OUT saw change since that state was recorded: every other recorded output
+    is taken as it was, without a stat.
     """
     started = time.perf_counter()
     check_layout(config)
-    out = config.output.resolve()
+    out = resolve_path(config.output, "output directory")
     try:
         ensure_directory(out)
     except OSError as exc:
         raise OutputError(f"cannot create output directory: {exc.strerror or exc}", path=str(out)) from None
     on_wait = reporter.waiting if reporter is not None else None
     with output_lock(out, wait=wait, on_wait=on_wait):
-        report, new_state = _build_locked(config, out, reporter, state, touched)
+        report, new_state = _build_locked(
+            config, out, reporter, state, touched, repair, defer_compression, out_touched
+        )
     if changed is not None:
         changed(new_state)
     report.seconds = time.perf_counter() - started
     return report
+
+
+@dataclass(frozen=True, slots=True)
+class _Output:
+    """One emitted output: its entry, and whether OUT holds it already (record) or it was just put there."""
+
+    entry: ManifestEntry  # without encodings
+    record: OutputRecord  # with the stat the file had when this build left it (staged: the staged copy's)
+    siblings: tuple[SiblingRecord, ...] | None  # siblings that are right as they are; None: compress
+    written: bool = False  # written (or staged) by this build
+    staged: bool = False
+    reused: FileRecord | None = None  # the last build's record, still true in every part
+
+
+@dataclass(frozen=True, slots=True)
+class _Emitted:
+    """What a build emitted, kept in memory (watch) so the next build can take what nothing touched."""
+
+    plan: Plan
+    outputs: dict[str, _Output]
+    entries: dict[str, ManifestEntry]  # with encodings, as published
+
+
+@dataclass(slots=True)
+class _Emitting:
+    """What emitting one source needs to know about the build around it."""
+
+    out: Path
+    view: OutView
+    base_path: str
+    planned: Plan
+    state: BuildState
+    staging: Staging
+    compressing: bool
+    last: _Emitted | None  # the previous build of this process, when OUT is watched (see untouched)
+    outputs: dict[str, _Output] = field(default_factory=dict)
+    renamed: set[str] = field(default_factory=set)  # sources whose output path is not the last build's
+
+    def output_path(self, logical: str) -> str:
+        return logical if logical in self.planned.unhashed else self.outputs[logical].entry.path
+
+    def add(self, logical: str, output: _Output) -> None:
+        self.outputs[logical] = output
+        last = self.state.files.get(logical)
+        if last is None or last.output.path != output.entry.path:
+            self.renamed.add(logical)
+
+    def untouched(self, logical: str, node: Node) -> _Output | None:
+        """The last build's output for ``node`` when nothing it depends on can have changed since: the same
+        planned node (unchanged source, same targets), no dependency renamed, its siblings done, and the
+        watcher on OUT saw nothing happen to its files. Cheaper than :func:`_emit` by two orders."""
+        last = self.last
+        if last is None or last.plan.nodes.get(logical) is not node or self.view.touched is None:
+            return None
+        output = last.outputs.get(logical)
+        if output is None or output.reused is None or output.siblings is None:
+            return None
+        if not self.renamed.isdisjoint(node.dependencies) or not self.view.untouched(output.entry.path):
+            return None
+        return output
 
 
 def _build_locked(
@@ -166,277 +219,294 @@ def _build_locked(
     reporter: Reporter | None,
     state: BuildState | None,
     touched: Collection[str] | None,
+    repair: bool,
+    defer: bool,
+    out_touched: Collection[str] | None,
 ) -> tuple[BuildReport, BuildState]:
-    settings = _settings(config)
-    persisted = state is None and config.cache_dir is not None
-    if state is None or state.settings != settings:
-        state = (
-            load_state(state_path(config.cache_dir, out), settings)
-            if persisted and config.cache_dir is not None
-            else BuildState(settings=settings)
-        )
+    settings = settings_of(config)
+    persisted = state is None  # a caller that passes its state (watch) keeps it in memory
+    state = _previous_state(config, out, settings, state, repair)
     recorded_ns = now_ns()
     assets, scan_memo = scan_with_memo(config, memo=state.scan_memo, touched=touched)
-    by_path = {a.logical_path: a for a in assets}
-    unhashed_set = path_set(config.unhashed)
-    unhashed = {a.logical_path for a in assets if unhashed_set.matches(a.logical_path)}
-    _check_collisions(config, unhashed)
+    last = state.emitted if isinstance(state.emitted, _Emitted) else None
+    planned = plan(config, assets, state, last.plan if last is not None else None)
+    # A watcher's events only tell news since the record in memory, never since one read from disk.
+    view = OutView.of(out, None if persisted or repair else out_touched)
+    compressing = settings.compression != "off"
+    ctx = _Emitting(out, view, config.base_path, planned, state, Staging(out), compressing, last)
     report = BuildReport(manifest=Manifest(config.base_url, {}), manifest_path=out / MANIFEST_NAME)
-    base_path = config.base_path
-
-    # -- find references (reading only text files that changed) -------------------------------------
-    nodes: dict[str, _Node] = {}
-    edges: dict[str, list[str]] = {}
-    where: dict[tuple[str, str], tuple[int, int]] = {}
-    for asset in assets:
-        record = state.unchanged(asset)
-        node = _Node(asset, record)
-        nodes[asset.logical_path] = node
-        if not is_scanned(asset.logical_path):
-            continue
-        if record is not None and record.references is not None:
-            node.refs = record.references
-        else:
-            raw = _read(asset)
-            report.read += 1
-            node.refs = references.find(asset.logical_path, decode_utf8(raw, asset.logical_path))
-            # The text is read again when written, not held: holding every stylesheet and script from
-            # here to there was the build's largest use of memory. The digest proves it is the same.
-            node.digest = hashlib.sha256(raw).digest()
-        deps: list[str] = []
-        for ref in node.refs:
-            try:
-                target = resolve(asset.logical_path, ref, base_path, by_path)
-            except BrokenReference as exc:
-                if config.broken_references == "warn":
-                    report.warnings.append(str(exc))
-                    continue
-                raise
-            if target is None:
-                continue
-            node.targets.append((ref, target))
-            if target.logical_path not in deps:
-                deps.append(target.logical_path)
-                where[(asset.logical_path, target.logical_path)] = (ref.line, ref.column)
-        edges[asset.logical_path] = deps
-
-    # An unhashed file's URL does not depend on its bytes, so a reference to one needs no ordering: a
-    # loop through an unhashed file is no cycle (the way out of one, offered in the cycle error).
-    ordering = {name: [d for d in deps if d not in unhashed] for name, deps in edges.items()}
-    order = build_order_by_weight(list(nodes), ordering, {a.logical_path: a.size for a in assets}, where)
-
-    def output_path(logical: str) -> str:
-        return logical if logical in unhashed else entries[logical].path
-
-    # -- rewrite, digest, name, write: dependencies first -------------------------------------------
-    compressor = _compressor(config)
-    compress_ok = state.compress_settings == _compress_settings(config)
-    entries: dict[str, ManifestEntry] = {}
-    new_files: dict[str, FileRecord] = {}
-    output_owner: dict[str, str] = {}
-    pending_encodings: set[str] = set()
-    deferred: list[tuple[str, Path, bytes]] = []  # unhashed files whose bytes changed
-    written_logicals: list[str] = []
-    if reporter is not None:
-        reporter.start(len(order))
-    try:
-        for logical in order:
-            node = nodes[logical]
-            asset = node.asset
-            deps = edges.get(logical, [])
-            # What the output depends on besides the file's own bytes: its dependencies' output names.
-            deps_key = "\0".join(f"{d}\1{output_path(d)}" for d in deps) if deps else ""
-            rec = node.record
-            output = rec.output if rec is not None and rec.deps_key == deps_key else None
-            if (
-                output is not None
-                and rec is not None
-                and rec.entry is not None
-                and compressor is None
-                and _output_present(out, output)
-            ):
-                # Unchanged file, unchanged dependencies, output on disk: last build's entry stands as it
-                # is (the common case of a rebuild, where per-file work is what costs).
-                _claim(output_owner, rec.entry.path, logical)
-                entries[logical] = rec.entry
-                new_files[logical] = rec
-                report.reused += 1
-                report.bytes_in += asset.size
-                report.bytes_out += rec.entry.size
-                if reporter is not None:
-                    reporter.advance()
-                continue
-            out_path: str
-            data: bytes | None
-            if output is not None and _output_present(out, output):
-                out_path = output["path"]
-                fp_hash, integrity, size = output["hash"], output["integrity"], output["size"]
-                data = None
-                report.reused += 1
-            else:
-                data = _final_bytes(node, output_path, base_path, report)
-                node.text = None  # keep peak memory near one file, not the whole tree
-                fp = fingerprint(data)
-                fp_hash, integrity, size = fp.hash, fp.integrity, fp.size
-                out_path = logical if logical in unhashed else hashed_path(logical, fp.hash)
-                if logical in unhashed:
-                    # Replaced in place, so written last, just before the manifest (see _write_unhashed).
-                    if _needs_write(out / out_path, data, hashed=False):
-                        deferred.append((logical, out / out_path, data))
-                        written_logicals.append(logical)
-                        report.written += 1
-                elif _needs_write(out / out_path, data, hashed=True):
-                    write_atomic(out / out_path, data, fsync=False)
-                    written_logicals.append(logical)
-                    report.written += 1
-            _claim(output_owner, out_path, logical)
-            if compressor is not None:
-                for suffix in ENCODING_SUFFIXES.values():
-                    _claim(output_owner, out_path + suffix, logical)
-            report.bytes_in += asset.size
-            report.bytes_out += size
-            content_type = media_type(logical)
-            imports = tuple(
-                sorted(
-                    {
-                        t.logical_path
-                        for r, t in node.targets
-                        if r.kind is Kind.MODULE and is_module(t.logical_path)
-                    }
-                )
-            )
-            entry = ManifestEntry(
-                path=out_path,
-                hash=fp_hash,
-                integrity=integrity,
-                size=size,
-                content_type=content_type,
-                immutable=logical not in unhashed,
-                encodings={},
-                dependencies=tuple(sorted(deps)),
-                imports=imports,
-            )
-            entries[logical] = entry
-            new_files[logical] = FileRecord(
-                size=asset.size,
-                mtime_ns=asset.mtime_ns,
-                inode=asset.inode,
-                references=node.refs if is_scanned(logical) else None,
-                deps_key=deps_key,
-                output={"path": out_path, "hash": fp_hash, "integrity": integrity, "size": size},
-                entry=entry,
-            )
-            if compressor is not None and not (deferred and deferred[-1][0] == logical):
-                previous = state.encodings.get(logical) if compress_ok else None
-                if (
-                    previous is None
-                    or previous.get("for") != out_path
-                    or not _siblings_present(out, previous)
-                ):
-                    written_to = out / out_path
-                    if data is None:
-                        data = _read_output(written_to)
-                    compressor.submit(written_to, out_path, data, content_type, written_to.stat().st_mtime_ns)
-                    pending_encodings.add(logical)
-            if reporter is not None:
-                reporter.advance()
-
-        # -- siblings: wait for the pool; then the manifest, last ---------------------------------------
-        encodings: dict[str, dict[str, Encoding]] = {}
-        if compressor is not None:
-            # Hashed siblings first (the long part, with its own progress bar); the unhashed files wait
-            # until all else is done.
-            compressor.results(progress=_compression_progress(reporter, len(pending_encodings)))
-        for logical, path, data in deferred:
-            write_atomic(path, data, fsync=False)
-            if compressor is None:
-                # Servers pick a sibling just because it exists: one of the old bytes must go.
-                for suffix in ENCODING_SUFFIXES.values():
-                    Path(str(path) + suffix).unlink(missing_ok=True)
-            if compressor is not None:
-                compressor.submit(
-                    path, entries[logical].path, data, entries[logical].content_type, path.stat().st_mtime_ns
-                )
-                pending_encodings.add(logical)
-        if compressor is not None:
-            results = compressor.results()
-            for logical, entry in entries.items():
-                if logical in pending_encodings:
-                    encodings[logical] = dict(results.get(entry.path, {}))
-                else:
-                    prev = state.encodings.get(logical, {}).get("encodings", {})
-                    encodings[logical] = {
-                        name: Encoding(path=str(e["path"]), size=int(e["size"])) for name, e in prev.items()
-                    }
-            stats = compressor.stats
-            report.cache_hits = stats.cache_hits
-            report.compressed = stats.compressor_calls
-            report.compressor_seconds = stats.compressor_seconds
-    except BaseException:
-        if compressor is not None:
-            compressor.close(cancel=True)  # a failed or interrupted build stops at once
-            compressor = None
-        raise
-    finally:
-        if compressor is not None:
-            compressor.close()
-        if reporter is not None:
-            reporter.finish()
-
-    final = {
-        logical: _with_encodings(entry, encodings.get(logical, {})) for logical, entry in entries.items()
-    }
-    for entry in final.values():
-        for enc_name, enc in entry.encodings.items():
-            report.encoded_bytes[enc_name] = report.encoded_bytes.get(enc_name, 0) + enc.size
-            report.encoded_from[enc_name] = report.encoded_from.get(enc_name, 0) + entry.size
-    manifest = Manifest(base_url=config.base_url, assets=final)
+    report.read, report.warnings = len(planned.read), list(planned.warnings)
+    results, compressed = _emit_all(config, ctx, report, reporter, defer)
+    entries = _entries(ctx, results)
+    manifest = Manifest(base_url=config.base_url, assets=entries)
+    report.manifest, report.files = manifest, len(entries)
+    _count_encodings(report, manifest)
     if config.snippets_dir is not None:
         # Before the manifest: a snippet that cannot be rendered safely fails the build, not half of it.
         from assetpipe.snippets import write_all
 
-        write_all(manifest, config.snippets_dir, root=config.snippet_root or str(out))
-    manifest_file = out / MANIFEST_NAME
-    manifest_text = manifest.dumps()
-    text = manifest_text.encode("utf-8")
-    try:
-        previous_bytes = manifest_file.read_bytes()
-    except OSError:
-        previous_bytes = None
-    # Recorded before it goes live: a record of a build that never landed is harmless, while a live
-    # build without a record could have its files pruned by clean.
-    record_build(out, manifest, text=manifest_text)
-    if previous_bytes != text:
-        # Every file the manifest names reaches the disk before the manifest does.
-        fresh = [out / final[name].path for name in written_logicals] + [
-            out / enc.path for name in pending_encodings for enc in final[name].encodings.values()
-        ]
-        make_durable(fresh)
-        manifest.write(out, manifest_text)
-        report.manifest_changed = True
-    report.manifest = manifest
-    report.files = len(final)
-
-    new_state = BuildState(
-        settings=state.settings,
-        recorded_ns=recorded_ns,
-        files=new_files,
-        encodings={
-            logical: {"for": entry.path, "encodings": {n: e.to_json() for n, e in entry.encodings.items()}}
-            for logical, entry in final.items()
-        }
-        if compressor is not None
-        else {},  # an uncompressed build vouches for no sibling
-        compress_settings=_compress_settings(config) if compressor is not None else "",
-        scan_memo=scan_memo,
-    )
-    if persisted and config.cache_dir is not None:
+        write_all(manifest, config.snippets_dir, root=config.snippet_root or str(out), cors=config.cors)
+    new_state, landed = _land(ctx, settings, recorded_ns, manifest, results, compressed, report)
+    new_state.scan_memo, new_state.emitted = scan_memo, _Emitted(planned, ctx.outputs, entries)
+    if landed and persisted and config.cache_dir is not None:
         save_state(state_path(config.cache_dir, out), new_state)
     return report, new_state
 
 
-def _compression_progress(reporter: Reporter | None, total: int) -> Callable[[int], None] | None:
+def _land(
+    ctx: _Emitting,
+    settings: Settings,
+    recorded_ns: int,
+    manifest: Manifest,
+    results: Mapping[str, Mapping[str, Encoding]],
+    compressed: bool,
+    report: BuildReport,
+) -> tuple[BuildState, bool]:
+    """Publish the build and record it, unless OUT already serves exactly it; True when it was published."""
+    manifest_file = ctx.out / MANIFEST_NAME
+    if not compressed and not report.written:
+        # Nothing written or compressed: when every record is as before and manifest.json is as the last
+        # build left it, OUT already serves exactly this build (the no-op rebuild), and the saved record
+        # still holds (its racy window only errs on the side of reading).
+        new_state = _record(settings, recorded_ns, ctx, {})
+        manifest_stat = stat_of(manifest_file)
+        if (
+            new_state.files == ctx.state.files
+            and manifest_stat is not None
+            and manifest_stat == ctx.state.manifest
+        ):
+            new_state.manifest = manifest_stat
+            return new_state, False
+    made = _made_siblings(ctx, results) if compressed else {}
+    report.manifest_changed, report.build_id = _publish(ctx, manifest, results)
+    new_state = _record(settings, recorded_ns, ctx, made)
+    new_state.manifest = stat_of(manifest_file)
+    return new_state, True
+
+
+def _emit_all(
+    config: Config, ctx: _Emitting, report: BuildReport, reporter: Reporter | None, defer: bool
+) -> tuple[dict[str, dict[str, Encoding]], bool]:
+    """Emit every source in dependency order, writing or staging each; compress what needs siblings.
+
+    Returns the siblings the compressor made (by output path) and whether it ran at all.
+    """
+    compressor: Compressor | None = None  # started at the first output that needs siblings
+    if reporter is not None:
+        reporter.start(len(ctx.planned.order))
+    try:
+        for logical in ctx.planned.order:
+            if reporter is not None:
+                reporter.advance()
+            node = ctx.planned.nodes[logical]
+            report.bytes_in += node.asset.size
+            kept = ctx.untouched(logical, node)
+            if kept is not None:
+                ctx.outputs[logical] = kept
+                report.reused += 1
+                report.bytes_out += kept.entry.size
+                continue
+            output, data = _emit(node, ctx)
+            ctx.add(logical, output)
+            report.bytes_out += output.entry.size
+            report.reused += not output.written
+            report.written += output.written
+            report.read += data is not None and logical not in ctx.planned.read  # read again to emit
+            if output.siblings is None:
+                if defer:
+                    report.deferred += 1
+                    continue
+                compressor = compressor or _compressor(config)
+                _submit(compressor, ctx, logical, output, data)
+        _check_collisions(ctx)
+        results = compressor.results(progress=_progress(reporter, compressor)) if compressor else {}
+    except BaseException:
+        if compressor is not None:
+            compressor.close(cancel=True)  # a failed or interrupted build stops at once
+        ctx.staging.discard()
+        raise
+    finally:
+        if reporter is not None:
+            reporter.finish()
+    if compressor is None:
+        return results, False
+    compressor.close()
+    stats = compressor.stats
+    report.cache_hits, report.compressed = stats.cache_hits, stats.compressor_calls
+    report.compressor_seconds = stats.compressor_seconds
+    return results, True
+
+
+def _made_siblings(
+    ctx: _Emitting, results: Mapping[str, Mapping[str, Encoding]]
+) -> dict[str, tuple[SiblingRecord, ...]]:
+    """The siblings the compressor just made, with their stats (staged ones beside the staged copy)."""
+    return {
+        logical: _sibling_records(_location(ctx, logical, o), o.entry.path, results.get(o.entry.path, {}))
+        for logical, o in ctx.outputs.items()
+        if o.siblings is None
+    }
+
+
+def _location(ctx: _Emitting, logical: str, output: _Output) -> Path:
+    """Where ``output``'s bytes are now: the staged copy, or the file in OUT."""
+    return ctx.staging.path(logical) if output.staged else ctx.out / output.entry.path
+
+
+def _entries(ctx: _Emitting, results: Mapping[str, Mapping[str, Encoding]]) -> dict[str, ManifestEntry]:
+    """The manifest's entries: each output's entry with the siblings it has (the last one, if untouched)."""
+    last = ctx.last.entries if ctx.last is not None else {}
+    last_outputs = ctx.last.outputs if ctx.last is not None else {}
+    entries: dict[str, ManifestEntry] = {}
+    for logical, output in ctx.outputs.items():
+        if last_outputs.get(logical) is output:
+            entries[logical] = last[logical]
+        else:
+            entries[logical] = _with_encodings(
+                output.entry, _encodings(output, results.get(output.entry.path))
+            )
+    return entries
+
+
+def _publish(
+    ctx: _Emitting, manifest: Manifest, results: Mapping[str, Mapping[str, Encoding]]
+) -> tuple[bool, str]:
+    """Make ``manifest`` live (:func:`publish.publish`) with what this build wrote and staged."""
+    out, entries = ctx.out, manifest.assets
+    fresh = [out / o.entry.path for o in ctx.outputs.values() if o.written and not o.staged]
+    fresh += [out / e.path for name, o in ctx.outputs.items() if o.siblings is None and not o.staged
+              for e in entries[name].encodings.values()]  # fmt: skip
+    staged = {name: entries[name].encodings for name, o in ctx.outputs.items() if o.staged}
+    return publish(out, manifest, fresh=fresh, staging=ctx.staging, staged=staged)
+
+
+def _previous_state(
+    config: Config, out: Path, settings: Settings, state: BuildState | None, repair: bool
+) -> BuildState:
+    """The record to build from: the caller's (watch), the saved one, or none (first build, ``repair``)."""
+    if repair:
+        return BuildState(settings=settings.output, compression=settings.compression)
+    if state is not None and state.settings == settings.output:
+        return state.for_settings(settings)
+    if config.cache_dir is None:
+        return BuildState(settings=settings.output, compression=settings.compression)
+    return load_state(state_path(config.cache_dir, out), settings)
+
+
+def _emit(node: Node, ctx: _Emitting) -> tuple[_Output, bytes | None]:
+    """Emit one source and put it where it belongs: reused, already there, written (hashed) or staged."""
+    logical = node.asset.logical_path
+    unhashed = logical in ctx.planned.unhashed
+    out, compressing = ctx.out, ctx.compressing
+    rec = ctx.planned.trusted.get(logical)
+    if (
+        rec is not None
+        and _dependency_names_unchanged(node, rec, ctx)
+        and output_intact(ctx.view, rec.output)
+    ):
+        # Unchanged source, unchanged dependency names, and OUT holds what the last build wrote there.
+        entry = rec.entry or _entry_of(node, rec.output, unhashed)
+        siblings = siblings_intact(ctx.view, rec.output) if compressing else ()
+        whole = rec.entry is not None and siblings is not None and siblings is rec.output.siblings
+        return _Output(entry, rec.output, siblings, reused=rec if whole else None), None
+    data = final_bytes(node, ctx.output_path, ctx.base_path)
+    fp = fingerprint(data)
+    path = logical if unhashed else hashed_path(logical, fp.hash)
+    entry = entry_for(node, path, fp, immutable=not unhashed)
+    last = ctx.state.files.get(logical)
+    previous = (
+        last.output if last is not None and (last.output.path, last.output.hash) == (path, fp.hash) else None
+    )
+    target = out / path
+    if holds(target, data, previous.stat if previous is not None else None):
+        stat = _stat(target)
+        known = previous.siblings if previous is not None and previous.stat == stat else None
+        record = OutputRecord(path, fp.hash, fp.integrity, stat, known)
+        siblings = siblings_intact(OutView(out), record) if compressing else ()
+        return _Output(entry, record, siblings), data
+    # Stat'ed right after writing, before anything names it: what the record vouches for is what was written.
+    if unhashed:
+        record = OutputRecord(path, fp.hash, fp.integrity, _stat(ctx.staging.stage(logical, data)))
+        return _Output(entry, record, None if compressing else (), written=True, staged=True), data
+    write_atomic(target, data, fsync=False)
+    record = OutputRecord(path, fp.hash, fp.integrity, _stat(target))
+    return _Output(entry, record, None if compressing else (), written=True), data
+
+
+def _stat(path: Path) -> Stat:
+    stat = stat_of(path)
+    if stat is None:
+        raise OutputError("vanished while building", path=str(path))
+    return stat
+
+
+def _dependency_names_unchanged(node: Node, rec: FileRecord, ctx: _Emitting) -> bool:
+    """Whether ``node``'s dependencies have the output names the record was made with."""
+    if ctx.renamed.isdisjoint(node.dependencies):
+        return True  # none was renamed by this build: the record's names stand
+    return rec.deps_key == dependency_key(node, ctx.output_path)
+
+
+def _entry_of(node: Node, output: OutputRecord, unhashed: bool) -> ManifestEntry:
+    fp = Fingerprint(hash=output.hash, integrity=output.integrity, size=output.stat.size)
+    return entry_for(node, output.path, fp, immutable=not unhashed)
+
+
+def _submit(
+    compressor: Compressor, ctx: _Emitting, logical: str, output: _Output, data: bytes | None
+) -> None:
+    """Queue ``output``'s siblings: beside the staged copy for a staged file, else beside the file in OUT."""
+    where = _location(ctx, logical, output)
+    if data is None:
+        data = _read_output(where)
+    compressor.submit(where, output.entry.path, data, output.entry.content_type, output.record.stat.mtime_ns)
+
+
+def _encodings(output: _Output, made: Mapping[str, Encoding] | None) -> dict[str, Encoding]:
+    if output.siblings is not None:
+        return {s.encoding: s.manifest_encoding for s in output.siblings if s.listed}
+    return dict(made or {})
+
+
+def _record(
+    settings: Settings, recorded_ns: int, ctx: _Emitting, made: Mapping[str, tuple[SiblingRecord, ...]]
+) -> BuildState:
+    """The record of this build: each source's stat and references, each output's and sibling's stat."""
+    files: dict[str, FileRecord] = {}
+    for logical, output in ctx.outputs.items():
+        if output.reused is not None:
+            files[logical] = output.reused
+            continue
+        node, entry = ctx.planned.nodes[logical], output.entry
+        # Siblings: right as they were, or made by this build (deferred ones: nothing vouches for them yet).
+        siblings = output.siblings if output.siblings is not None else made.get(logical)
+        a = node.asset
+        files[logical] = FileRecord(
+            source=Stat(a.size, a.mtime_ns, a.inode),
+            references=node.refs if is_scanned(logical) else None,
+            deps_key=dependency_key(node, ctx.output_path),
+            output=output.record
+            if output.record.siblings is siblings
+            else replace(output.record, siblings=siblings),
+            entry=entry,
+        )
+    return BuildState(settings.output, recorded_ns, files, settings.compression)
+
+
+def _sibling_records(where: Path, path: str, listed: Mapping[str, Encoding]) -> tuple[SiblingRecord, ...]:
+    """Every sibling now beside ``where`` (the compressor removed any that was wrong), with its stat, named
+    by OUT path ``path``; taken right after compression, before anything names them."""
+    records = []
+    for name, suffix in ENCODING_SUFFIXES.items():
+        stat = stat_of(f"{where}{suffix}")
+        if stat is not None:
+            records.append(SiblingRecord(name, path + suffix, stat, listed=name in listed))
+    return tuple(records)
+
+
+def _progress(reporter: Reporter | None, compressor: Compressor) -> Callable[[int], None] | None:
     """Turn the pool's "N still waiting" into a second run of the progress bar, for the compression tail."""
+    total = compressor.stats.files
     if reporter is None or total == 0:
         return None
     reporter.start(total)
@@ -452,32 +522,33 @@ def _compression_progress(reporter: Reporter | None, total: int) -> Callable[[in
     return progress
 
 
-def _claim(owner: dict[str, str], out_path: str, logical: str) -> None:
-    other = owner.setdefault(out_path, logical)
-    if other != logical:
-        raise SourceError(
-            f"output name {out_path!r} is also the output of {other!r}",
-            path=logical,
-            hint="rename one of them or remove it from 'unhashed'",
-        )
+def _check_collisions(ctx: _Emitting) -> None:
+    """No two sources may produce the same output name (a sibling's name included)."""
+    if ctx.last is not None and all(ctx.last.outputs.get(k) is o for k, o in ctx.outputs.items()):
+        return  # the same outputs as the last build, which checked them
+    suffixes = ENCODING_SUFFIXES.values() if ctx.compressing else ()
+    owners: dict[str, str] = {}
+    for logical, output in ctx.outputs.items():
+        path = output.entry.path
+        for name in (path, *(path + s for s in suffixes)):
+            other = owners.setdefault(name, logical)
+            if other != logical:
+                raise SourceError(
+                    f"output name {name!r} is also the output of {other!r}",
+                    path=logical,
+                    hint="rename one of them or remove it from 'unhashed'",
+                )
 
 
-def _with_encodings(entry: ManifestEntry, encodings: dict[str, Encoding]) -> ManifestEntry:
+def _with_encodings(entry: ManifestEntry, encodings: Mapping[str, Encoding]) -> ManifestEntry:
     return replace(entry, encodings=dict(sorted(encodings.items()))) if encodings else entry
 
 
-def _output_present(out: Path, output: Mapping[str, Any]) -> bool:
-    try:
-        return bool(os.stat(os.path.join(out, output["path"])).st_size == output["size"])
-    except (OSError, KeyError):
-        return False
-
-
-def _siblings_present(out: Path, previous: Mapping[str, Any]) -> bool:
-    encodings = previous.get("encodings")
-    if not isinstance(encodings, dict):
-        return False
-    return all(isinstance(enc, dict) and _output_present(out, enc) for enc in encodings.values())
+def _count_encodings(report: BuildReport, manifest: Manifest) -> None:
+    for entry in manifest.assets.values():
+        for name, enc in entry.encodings.items():
+            report.encoded_bytes[name] = report.encoded_bytes.get(name, 0) + enc.size
+            report.encoded_from[name] = report.encoded_from.get(name, 0) + entry.size
 
 
 def _read_output(path: Path) -> bytes:
@@ -487,62 +558,7 @@ def _read_output(path: Path) -> bytes:
         raise OutputError(f"cannot read back: {exc.strerror or exc}", path=str(path)) from None
 
 
-def _final_bytes(
-    node: _Node, output_path: Callable[[str], str], base_path: str, report: BuildReport
-) -> bytes:
-    """The bytes to write: the source with each resolved reference spliced to its target's new URL."""
-    asset = node.asset
-    if not is_scanned(asset.logical_path):
-        report.read += 1
-        return _read(asset)
-    raw = _read(asset)
-    if node.digest is not None:  # read once already to find its references
-        if hashlib.sha256(raw).digest() != node.digest:
-            raise SourceError("changed while building; run the build again", path=asset.logical_path)
-        if not node.targets:
-            return raw
-        node.text = decode_utf8(raw, asset.logical_path)
-    else:  # references came from the record, but the text is needed to rewrite
-        report.read += 1
-        node.text = decode_utf8(raw, asset.logical_path)
-        if references.find(asset.logical_path, node.text) != node.refs:
-            raise SourceError("changed while building; run the build again", path=asset.logical_path)
-        if not node.targets:
-            return raw
-    replacements = [
-        (
-            ref.start,
-            ref.end,
-            new_url(asset.logical_path, target, output_path(target.logical_path), base_path),
-        )
-        for ref, target in node.targets
-    ]
-    return splice(node.text, replacements).encode("utf-8")
-
-
-def _needs_write(path: Path, data: bytes, *, hashed: bool) -> bool:
-    """False when identical bytes are already there: not rewriting keeps mtimes, and so ETags, stable."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        st = None
-    except OSError as exc:
-        raise OutputError(f"cannot write: {exc.strerror or exc}", path=str(path)) from None
-    if st is not None and st.st_size == len(data):
-        # A hashed name is content-addressed: same size means same bytes (verify re-checks digests).
-        if hashed:
-            return False
-        try:
-            if path.read_bytes() == data:
-                return False
-        except OSError:
-            pass
-    return True
-
-
-def _compressor(config: Config) -> Compressor | None:
-    if not config.compress or not (config.brotli or config.gzip):
-        return None
+def _compressor(config: Config) -> Compressor:
     from assetpipe.compress import CompressionPolicy, Compressor
 
     policy = CompressionPolicy(

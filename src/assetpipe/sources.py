@@ -1,8 +1,8 @@
 """Scan SRC into assets: a sorted walk that publishes only what is meant to be public.
 
 Dotfiles and dot-directories are never published (a stray ``.env`` must not reach a CDN), except
-``.well-known/``; OUT and the cache are never read as input even when they sit under SRC; a symlink that
-leads outside SRC is an error, never followed.
+``.well-known/`` (the one rule: ``paths.is_hidden_name``); OUT and the cache are never read as input even
+when they sit under SRC; a symlink that leads outside SRC is an error, never followed.
 """
 
 from __future__ import annotations
@@ -16,32 +16,20 @@ from pathlib import Path
 
 from assetpipe.asset import Asset
 from assetpipe.config import ALWAYS_EXCLUDED, Config
-from assetpipe.errors import AssetpipeError, ConfigError, EscapesSource, SourceError
+from assetpipe.errors import ConfigError, EscapesSource, SourceError
 from assetpipe.files import is_temp
+from assetpipe.paths import is_hidden, is_hidden_name, logical_path, resolve_path
 from assetpipe.patterns import path_set
-
-
-def _is_hidden(name: str) -> bool:
-    return name.startswith(".") and name != ".well-known"
-
 
 #: Control characters cannot be carried by a URL, a server config or the manifest schema.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _resolve(path: Path, what: str, error: type[AssetpipeError] = ConfigError) -> Path:
-    """Path.resolve with a symlink loop (RuntimeError on Python 3.11) turned into one clear error."""
-    try:
-        return path.resolve()
-    except (RuntimeError, OSError) as exc:
-        raise error(f"cannot resolve {what}: {exc}", path=str(path)) from None
-
-
 def check_layout(config: Config) -> None:
     """Refuse layouts where the build would read its own output, write into its input, or serve its own
     bookkeeping (a cache or the server snippets inside OUT)."""
-    src = _resolve(config.source, "source directory")
-    out = _resolve(config.output, "output directory")
+    src = resolve_path(config.source, "source directory")
+    out = resolve_path(config.output, "output directory")
     if not src.is_dir():
         raise ConfigError("source directory does not exist", path=str(config.source))
     if src == out:
@@ -51,15 +39,11 @@ def check_layout(config: Config) -> None:
     for key, value in (("cache_dir", config.cache_dir), ("snippets_dir", config.snippets_dir)):
         if value is None:
             continue
-        where = _resolve(value, key)
+        where = resolve_path(value, key)
         if where.is_relative_to(out):
             raise ConfigError(f"{key} is inside the output directory, which is served", path=str(where))
         if src.is_relative_to(where):
             raise ConfigError(f"{key} contains the source directory", path=str(where))
-
-
-def _inside(path: Path, root: Path) -> bool:
-    return path == root or path.is_relative_to(root)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +80,12 @@ def scan_with_memo(
     ``memo``. A file's content changing always touches it, so nothing is missed, while a save in one
     folder of a 2,500-file tree costs one directory listing instead of 2,500 stats.
     """
-    src = _resolve(config.source, "source directory")
+    src = resolve_path(config.source, "source directory")
     # Only directories strictly inside SRC can be skipped; check_layout refuses the other overlaps.
     skip_dirs = {
         where
         for where in (
-            _resolve(d, "directory")
+            resolve_path(d, "directory")
             for d in (config.output, config.cache_dir, config.snippets_dir)
             if d is not None
         )
@@ -147,7 +131,7 @@ def scan_with_memo(
         subdirs: list[tuple[str, str, bool]] = []
         for entry in entries:
             name = entry.name
-            if _is_hidden(name) or is_temp(name):
+            if is_hidden_name(name) or is_temp(name):
                 continue
             logical = prefix + name
             try:
@@ -160,15 +144,16 @@ def scan_with_memo(
                 raise SourceError("file name contains a control character; rename it", path=repr(logical))
             is_link = entry.is_symlink()
             if is_link:
-                target = _resolve(Path(entry.path), "symlink", SourceError)
-                if not _inside(target, src):
+                target = resolve_path(Path(entry.path), "symlink", SourceError)
+                target_logical = logical_path(target, src)
+                if target_logical is None:
                     raise EscapesSource(
                         f"symlink leads outside the source root (to {target}); it is not published",
                         path=logical,
                     )
                 if not target.exists():
                     raise SourceError("dangling symlink", path=logical)
-                if any(_is_hidden(part) for part in target.relative_to(src).parts):
+                if is_hidden(target_logical):
                     raise EscapesSource(
                         "symlink leads to a hidden file or folder, which is never published", path=logical
                     )
@@ -176,7 +161,7 @@ def scan_with_memo(
                 if skip_dirs:
                     # Without a symlink on the way the path is already real: resolve only when needed.
                     real = (
-                        _resolve(Path(entry.path), "directory", SourceError)
+                        resolve_path(Path(entry.path), "directory", SourceError)
                         if is_link or linked
                         else Path(entry.path)
                     )
@@ -192,6 +177,8 @@ def scan_with_memo(
                 fst = entry.stat()  # one syscall; follows a symlink already checked to stay inside
             except FileNotFoundError:
                 continue  # deleted while we walked (a checkout in progress): the next build sees it
+            except OSError as exc:
+                raise SourceError(f"cannot read: {exc.strerror or exc}", path=logical) from None
             files.append(
                 Asset(
                     logical_path=logical,

@@ -19,6 +19,7 @@ from typing import Any, TypeAlias
 from markupsafe import Markup, escape
 
 from assetpipe.errors import AssetpipeError, ManifestError
+from assetpipe.hints import link_header
 from assetpipe.media_types import media_type as guess_media_type
 from assetpipe.reader import ManifestReader, Snapshot
 
@@ -281,8 +282,13 @@ class AssetHelper:
         return render_plan(plan, attrs) if attrs else plan.html
 
     def globals(self) -> dict[str, Callable[..., Any]]:
-        """The template globals: asset, asset_integrity, asset_tag."""
-        return {"asset": self.asset, "asset_integrity": self.integrity, "asset_tag": self.tag}
+        """The template globals: asset, asset_integrity, asset_tag, asset_link_header."""
+        return {
+            "asset": self.asset,
+            "asset_integrity": self.integrity,
+            "asset_tag": self.tag,
+            "asset_link_header": functools.partial(link_header, self.reader),
+        }
 
 
 __all__ = [

@@ -20,8 +20,8 @@ from typing import Any
 
 import brotli
 
-from assetpipe.builds import STATE_DIR, load_builds
-from assetpipe.files import is_temp
+from assetpipe.builds import load_builds
+from assetpipe.layout import walk_output
 from assetpipe.manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Manifest, ManifestEntry
 
 DECOMPRESSORS: Mapping[str, Callable[[bytes], bytes]] = {
@@ -160,22 +160,6 @@ def _check_entry(out_dir: Path, logical: str, entry: ManifestEntry) -> tuple[lis
     return problems, files
 
 
-def _walk_output(out_dir: Path) -> list[str]:
-    """Every file under OUT as a POSIX path, minus assetpipe's own state, the manifest and temp files."""
-    found: list[str] = []
-    for root, dirs, names in os.walk(out_dir):
-        rel_root = Path(root).relative_to(out_dir)
-        if rel_root == Path("."):
-            dirs[:] = [d for d in dirs if d != STATE_DIR]
-        dirs.sort()
-        for name in sorted(names):
-            rel = (rel_root / name).as_posix()
-            if is_temp(name) or rel == MANIFEST_NAME:
-                continue
-            found.append(rel)
-    return found
-
-
 def verify(out_dir: Path) -> VerifyReport:
     """Check every entry of OUT/manifest.json against the files on disk; ManifestError if none."""
     manifest = Manifest.load(out_dir / MANIFEST_NAME)
@@ -188,7 +172,7 @@ def verify(out_dir: Path) -> VerifyReport:
     referenced = set(manifest.output_files())
     for record in load_builds(out_dir):
         referenced.update(record.files)
-    unreferenced = tuple(rel for rel in _walk_output(out_dir) if rel not in referenced)
+    unreferenced = tuple(rel for rel in walk_output(out_dir).files if rel not in referenced)
     unhashed = tuple(sorted(e.path for e in manifest.assets.values() if not e.immutable))
     return VerifyReport(
         out_dir=out_dir,

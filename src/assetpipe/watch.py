@@ -19,7 +19,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
@@ -41,6 +41,9 @@ from watchdog.observers.api import BaseObserver
 from assetpipe.builds import build_id, remove_record
 from assetpipe.config import ALWAYS_EXCLUDED, Config
 from assetpipe.errors import AssetpipeError
+from assetpipe.files import ensure_directory
+from assetpipe.layout import STATE_DIR
+from assetpipe.paths import is_hidden, logical_path, resolve_path
 from assetpipe.patterns import PathSet, path_set
 from assetpipe.pipeline import BuildReport, build
 from assetpipe.state import BuildState, save_state, state_path
@@ -74,16 +77,14 @@ class PathFilter:
 
     def logical(self, path: str, *, is_directory: bool) -> str | None:
         absolute = Path(path)
-        if not absolute.is_relative_to(self.source):
+        logical = logical_path(absolute, self.source)
+        if not logical:  # outside SRC, or SRC itself
             return None
-        if any(absolute == d or absolute.is_relative_to(d) for d in self.skip_dirs):
-            return None
-        logical = absolute.relative_to(self.source).as_posix()
-        if logical == ".":
+        if any(absolute.is_relative_to(d) for d in self.skip_dirs):
             return None
         # Dot names (and with them write_atomic's .assetpipe-tmp-* and most editors' temp files) are never
-        # published; .well-known is the one exception sources.scan makes too.
-        if any(part.startswith(".") and part != ".well-known" for part in logical.split("/")):
+        # published: the rule sources.scan applies, with its .well-known exception.
+        if is_hidden(logical):
             return None
         if not is_directory:
             # A directory can't be judged by the file patterns: deleting or moving one is news for every
@@ -95,13 +96,13 @@ class PathFilter:
 
 def path_filter(config: Config) -> PathFilter:
     """The filter for ``config``'s SRC, skipping OUT, the cache directory and the snippets directory."""
-    skip = [config.output.resolve()]
+    skip = [resolve_path(config.output, "output directory")]
     if config.cache_dir is not None:
-        skip.append(config.cache_dir.resolve())
+        skip.append(resolve_path(config.cache_dir, "cache_dir"))
     if config.snippets_dir is not None:
-        skip.append(config.snippets_dir.resolve())
+        skip.append(resolve_path(config.snippets_dir, "snippets_dir"))
     return PathFilter(
-        source=config.source.resolve(),
+        source=resolve_path(config.source, "source directory"),
         skip_dirs=tuple(skip),
         include=path_set(config.include),
         exclude=path_set(config.exclude + ALWAYS_EXCLUDED),
@@ -208,6 +209,11 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
 
 
+def _build_id(report: BuildReport) -> str:
+    """The id of the build ``report`` describes (published by it, or already current)."""
+    return report.build_id if report.build_id is not None else build_id(report.manifest)
+
+
 def rebuild_line(paths: Sequence[str], report: BuildReport) -> str:
     """One line per rebuild: what changed, what was rebuilt, how long it took."""
     line = (
@@ -246,6 +252,7 @@ def watch_loop(
     echo: Callable[[str], None],
     *,
     guard: BuildGuard | None = None,
+    out_changes: OutChanges | None = None,
 ) -> BuildState | None:
     """Build once, then once per batch of changed paths; return the last good state.
 
@@ -254,7 +261,8 @@ def watch_loop(
 
     ``changes`` is the seam: run_watch passes watchdog's debounced batches, tests can pass any iterable.
     A build error is echoed in build's own ``error: file:line: ...`` form and the loop goes on; the state
-    of the last good build is kept, so the next good save rebuilds from it.
+    of the last good build is kept, so the next good save rebuilds from it. With ``out_changes`` (a
+    watcher on OUT, started before the first build) a rebuild looks again only at the outputs it names.
     """
     guard = guard if guard is not None else BuildGuard()
     reporter = _Echoes(echo, guard)
@@ -275,26 +283,41 @@ def watch_loop(
             pending.update(paths)
         touched = None if paths is None else frozenset(pending)
         try:
-            # Manifest first: with compression on, a build without it names the new files at once, and a
-            # second build (same state, so it only compresses) adds the siblings and their encodings.
-            quick = replace(config, compress=False) if config.compress else config
-            report = build(quick, reporter=reporter, state=state, changed=keep, touched=touched)
+            # Manifest first: with compression on, a first build defers it and names the new files at once
+            # (siblings that are still right stay listed), and a second build (same state, so it only
+            # compresses what the first left) adds the new siblings and their encodings.
+            report = build(
+                config,
+                reporter=reporter,
+                state=state,
+                changed=keep,
+                touched=touched,
+                defer_compression=True,
+                out_touched=out_changes.take() if out_changes is not None else None,
+            )
             pending.clear()
             for warning in report.warnings:
                 echo(f"warning: {warning}")
             if paths is None:
                 echo(report.summary())
-                records.keep = build_id(report.manifest)
+                records.keep = _build_id(report)
             else:
                 echo(rebuild_line(paths, report))
-                records.replace(config.output.resolve(), build_id(report.manifest))
-            if config.compress and not guard.stop.is_set():
+                records.replace(resolve_path(config.output, "output directory"), _build_id(report))
+            if report.deferred and not guard.stop.is_set():
                 guard.phase = "reading"
-                compressed = build(config, reporter=reporter, state=state, changed=keep, touched=touched)
+                compressed = build(
+                    config,
+                    reporter=reporter,
+                    state=state,
+                    changed=keep,
+                    touched=touched,
+                    out_touched=out_changes.take() if out_changes is not None else None,
+                )
                 if paths is None:
-                    records.keep = build_id(compressed.manifest)
+                    records.keep = _build_id(compressed)
                 else:
-                    records.replace(config.output.resolve(), build_id(compressed.manifest))
+                    records.replace(resolve_path(config.output, "output directory"), _build_id(compressed))
                 if compressed.compressed or compressed.cache_hits:
                     echo(
                         f"  then {compressed.compressed} siblings compressed, "
@@ -323,11 +346,49 @@ def watch_loop(
         if state is not None and config.cache_dir is not None:
             # Rebuilds keep their records in memory; leaving them in the cache makes the next
             # `assetpipe build` (or watch) incremental from here rather than from the first build.
-            save_state(state_path(config.cache_dir, config.output.resolve()), state)
+            save_state(state_path(config.cache_dir, resolve_path(config.output, "output directory")), state)
     return state
 
 
 # -- the watcher -------------------------------------------------------------------------------------
+
+
+class OutChanges(FileSystemEventHandler):
+    """Runs on watchdog's thread: remembers what happened in OUT, for the next build's look at OUT.
+
+    Nothing here starts a build. A build given these paths (``out_touched``) looks again only at them, and
+    takes every other output as its in-memory record says: a save costs what it changed instead of a stat
+    of every output and sibling, while an output edited in OUT during the session is still restored. A
+    directory moved or removed in OUT could hide news about the files inside, so it makes the next build
+    look at everything.
+    """
+
+    def __init__(self, out: Path) -> None:
+        self.out = str(out)
+        self._lock = threading.Lock()
+        self._paths: set[str] = set()
+        self._everything = False
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        for raw in (event.src_path, event.dest_path):
+            if not raw:
+                continue
+            relative = os.path.relpath(os.fsdecode(raw), self.out)
+            if relative.startswith(("..", STATE_DIR + os.sep)) or relative in (".", STATE_DIR):
+                continue  # outside OUT, or assetpipe's own state (lock, staging, build records)
+            with self._lock:
+                if event.is_directory:
+                    self._everything = self._everything or not isinstance(event, DirCreatedEvent)
+                else:
+                    self._paths.add(relative.replace(os.sep, "/"))
+
+    def take(self) -> frozenset[str] | None:
+        """The OUT paths changed since the last call; None when the next build must look at all of OUT."""
+        with self._lock:
+            taken = None if self._everything else frozenset(self._paths)
+            self._paths.clear()
+            self._everything = False
+        return taken
 
 
 class _Queueing(FileSystemEventHandler):
@@ -347,8 +408,9 @@ class _Queueing(FileSystemEventHandler):
                 self.changes.put(logical + "/" if event.is_directory else logical)
 
 
-def _observer(config: Config, changes: queue.Queue[str]) -> BaseObserver:
-    """A started watchdog observer on SRC (recursive) that queues the logical path of every change."""
+def _observer(config: Config, changes: queue.Queue[str], out_changes: OutChanges) -> BaseObserver:
+    """A started watchdog observer on SRC (recursive) that queues the logical path of every change, and on
+    OUT, whose changes it only remembers (:class:`OutChanges`)."""
     observer = Observer()
     # Only events that can change what a build sees: opens and read-only closes (which the build's own
     # reads cause) and directory "modified" events (echoes of file events) are never subscribed to.
@@ -362,11 +424,13 @@ def _observer(config: Config, changes: queue.Queue[str]) -> BaseObserver:
         FileModifiedEvent,
         FileClosedEvent,
     ]
-    source = str(config.source.resolve())
+    source = str(resolve_path(config.source, "source directory"))
     try:
         observer.schedule(
             _Queueing(path_filter(config), changes), source, recursive=True, event_filter=event_filter
         )
+        ensure_directory(resolve_path(config.output, "output directory"))
+        observer.schedule(out_changes, out_changes.out, recursive=True, event_filter=event_filter)
         observer.start()
     except OSError as exc:
         raise AssetpipeError(
@@ -414,14 +478,16 @@ def run_watch(
             # watchdog warns when a directory created while it adds watches would get a second watch; it
             # keeps one, so the warning is only noise on the user's terminal.
             warnings.filterwarnings("ignore", message="Callback with id", category=RuntimeWarning)
-            observer = _observer(config, changes)
+            out_changes = OutChanges(resolve_path(config.output, "output directory"))
+            observer = _observer(config, changes, out_changes)
             try:
                 compression = "on" if config.compress else "off"
                 echo(
                     f"watching {config.source} (debounce {_ms(window)}, compression {compression}); "
                     "press Ctrl-C to stop"
                 )
-                watch_loop(config, batches(changes, window, guard.stop), echo, guard=guard)
+                batch = batches(changes, window, guard.stop)
+                watch_loop(config, batch, echo, guard=guard, out_changes=out_changes)
             finally:
                 observer.stop()
                 observer.join()

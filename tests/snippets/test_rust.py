@@ -12,7 +12,8 @@ from assetpipe.config import Config
 from assetpipe.manifest import Manifest
 from assetpipe.pipeline import build
 from assetpipe.snippets import render
-from assetpipe.snippets.rust import base_name, constant_names, rust_string
+from assetpipe.snippets.quoting import rust_string
+from assetpipe.snippets.rust import base_name, constant_names
 from tests.conftest import write_tree
 
 from .support import require
@@ -53,11 +54,6 @@ def test_a_name_equal_to_another_files_suffixed_name_still_gets_a_unique_one() -
     names = constant_names(["css/app.css", "css/app-css", impostor])
     assert len(set(names.values())) == 3
     assert constant_names(["assets"]) != {"assets": "ASSETS"}
-
-
-def test_strings_are_escaped_for_rust() -> None:
-    assert rust_string('a"b\\c') == '"a\\"b\\\\c"'
-    assert rust_string("café\n") == '"caf\\u{e9}\\u{a}"'
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from assetpipe.cli import cli
 from assetpipe.errors import ConfigError
 from assetpipe.manifest import Manifest
-from assetpipe.snippets import FILE_NAMES, RENDERERS, SnippetOptions, render, write_all
+from assetpipe.snippets import FILE_NAMES, MODULES, RENDERERS, SnippetOptions, render, write_all
 from assetpipe.snippets.site import base_path
 
 from .support import SOURCES, make_out
@@ -36,10 +36,9 @@ def urls(manifest: Manifest, *, immutable: bool | None = None, siblings: bool = 
 
 
 def test_every_server_the_cli_offers_has_a_renderer_and_a_file_name() -> None:
-    from assetpipe.cli import cli
-
     offered = cli.commands["snippet"].params[0].type.choices  # type: ignore[attr-defined]
-    assert set(RENDERERS) == set(offered) == {"nginx", "caddy", "apache", "axum", "headers", "rust"}
+    assert set(RENDERERS) == {"nginx", "caddy", "apache", "axum", "headers"}
+    assert set(offered) == set(RENDERERS) | set(MODULES) == {*RENDERERS, "rust"}
     assert set(FILE_NAMES) == set(RENDERERS)
 
 
@@ -120,11 +119,7 @@ def test_a_base_url_servers_cannot_match_literally_is_refused(base_url: str) -> 
         base_path(base_url)
 
 
-#: Renderers of server config; "rust" is the page side (URLs for templates), which keeps the CDN's host.
-SERVERS = sorted(set(RENDERERS) - {"rust"})
-
-
-@pytest.mark.parametrize("server", SERVERS)
+@pytest.mark.parametrize("server", sorted(RENDERERS))
 def test_a_cdn_base_url_serves_its_path_part(manifest: Manifest, server: str) -> None:
     cdn = replace(manifest, base_url="https://cdn.example.com/assets/")
     text = render(server, cdn, root="/srv/out")
@@ -262,7 +257,12 @@ def test_headers_file_has_one_exact_rule_per_entry_and_no_catch_all(manifest: Ma
     assert not any("*" in path or ":" in path for path in rules)
     for logical, entry in manifest.assets.items():
         cache = "public, max-age=31536000, immutable" if entry.immutable else "no-cache"
-        assert rules[manifest.url(logical)] == ["! Cache-Control", f"Cache-Control: {cache}"]
+        assert rules[manifest.url(logical)] == [
+            "! Cache-Control",
+            f"Cache-Control: {cache}",
+            "! Access-Control-Allow-Origin",
+            "Access-Control-Allow-Origin: *",
+        ]
 
 
 def test_headers_file_says_the_platform_handles_encoding(manifest: Manifest) -> None:

@@ -4,7 +4,9 @@ Why this shape: per-directory rules apply inside any VirtualHost (server-level R
 not inherited by one, the trap of the manual's recipe); Debian's mime.conf serves ``.br`` as the Breton
 language and ``.gz`` as application/x-gzip, so both are removed and mapped to encodings here; immutability
 is an exact list of URL paths (``-in``) taken from the manifest, which after the internal redirect to a
-sibling is matched against the sibling's URL, so siblings are listed too.
+sibling is matched against the sibling's URL, so siblings are listed too. CORS is a ``Header set``
+(which never reaches a 404) on every request but the manifest's; an allow-list echoes Origin when it is
+``-in`` the list.
 """
 
 from __future__ import annotations
@@ -12,32 +14,30 @@ from __future__ import annotations
 from collections import defaultdict
 
 from assetpipe.manifest import ENCODING_SUFFIXES, Manifest
-from assetpipe.snippets.site import IMMUTABLE, NO_CACHE, Site, SnippetOptions, header_comment, plan
+from assetpipe.snippets.quoting import APACHE, apache_expr_list, apache_expr_string
+from assetpipe.snippets.quoting import apache_string as quote
+from assetpipe.snippets.site import (
+    ALLOW_ORIGIN,
+    IMMUTABLE,
+    NO_CACHE,
+    Site,
+    SnippetOptions,
+    header_comment,
+    plan,
+)
 
-# ${NAME} is expanded on every config line and * ? [ ] are wildcards in <Directory>: refused in a root.
-REFUSED_IN_ROOT = ("$", "*", "?", "[", "]")
 #: How many URL paths go into one expression, keeping config lines short.
 CHUNK = 100
 # In the per-directory rewrite, a back-reference becomes a URL again: escape what would split or re-decode it.
 _BACKREF_ESCAPES = "%?#"
 
 
-def quote(value: str) -> str:
-    """An Apache config double-quoted argument: backslash and quote are the only escapes."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def expr_string(value: str) -> str:
-    """An ap_expr single-quoted string: backslash-escape what would end it or start a %{variable}."""
-    return "'" + "".join("\\" + c if c in "\\'\"%$%{}" else c for c in value) + "'"
-
-
 def _in_list(site: Site, paths: list[str]) -> list[str]:
     """``expr=`` conditions, one per chunk, true when the request's URL path is one of ``paths``."""
     conditions = []
     for start in range(0, len(paths), CHUNK):
-        items = ", ".join(expr_string(site.url(p)) for p in paths[start : start + CHUNK])
-        conditions.append(quote(f"expr=%{{REQUEST_URI}} -in {{{items}}}"))
+        items = apache_expr_list([site.url(p) for p in paths[start : start + CHUNK]])
+        conditions.append(quote(f"expr=%{{REQUEST_URI}} -in {items}"))
     return conditions
 
 
@@ -66,9 +66,24 @@ def _types(site: Site) -> list[str]:
     ]
 
 
+def _cors(site: Site) -> list[str]:
+    """CORS lines: every request but the manifest's; an allow-list echoes Origin when it is listed."""
+    if not site.cors.enabled:
+        return []
+    not_manifest = f"%{{REQUEST_URI}} != {apache_expr_string(site.url(site.manifest_path))}"
+    if site.cors.any_origin:
+        return [f"    Header set {ALLOW_ORIGIN} {quote('*')} {quote('expr=' + not_manifest)}"]
+    listed = f"%{{HTTP:Origin}} -in {apache_expr_list(list(site.cors.origins))}"
+    echo = quote("expr=%{HTTP:Origin}")
+    return [
+        f"    Header set {ALLOW_ORIGIN} {echo} {quote(f'expr={listed} && {not_manifest}')}",
+        f"    Header merge Vary Origin {quote('expr=' + not_manifest)}",
+    ]
+
+
 def render(manifest: Manifest, options: SnippetOptions) -> str:
     """Config lines for the server config or inside a ``<VirtualHost>``."""
-    site = plan(manifest, options, REFUSED_IN_ROOT)
+    site = plan(manifest, options, APACHE)
     directory = site.root if site.root.endswith("/") else site.root + "/"
     lines = [
         *header_comment(site, "Apache"),
@@ -115,5 +130,6 @@ def render(manifest: Manifest, options: SnippetOptions) -> str:
         lines.append(f"    Header set Cache-Control {quote(IMMUTABLE)} {condition}")
     for condition in _in_list(site, site.paths_with_siblings()):
         lines.append(f"    Header merge Vary Accept-Encoding {condition}")
+    lines += _cors(site)
     lines.append("</Directory>")
     return "\n".join(lines) + "\n"

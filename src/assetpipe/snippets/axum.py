@@ -3,18 +3,66 @@
 Why this shape: ``ServeDir::precompressed_br().precompressed_gzip()`` picks the sibling and keeps the
 original's Content-Type, but tower-http before 0.7 sends no ``Vary`` for it, and ServeDir has no notion of
 immutability; a ``middleware::from_fn`` layer adds both from lists generated out of the manifest, and
-answers 404 for the manifest and dot files before ServeDir sees them.
+answers 404 for the manifest and dot files before ServeDir sees them. The same layer adds CORS to the
+responses it gives cache headers (2xx and 304, never a 404 or the manifest).
 """
 
 from __future__ import annotations
 
 from assetpipe.manifest import Manifest
+from assetpipe.snippets.quoting import AXUM, rust_string
 from assetpipe.snippets.site import IMMUTABLE, NO_CACHE, Site, SnippetOptions, header_comment, plan
 
+# The three CORS modes, as the Rust the layer runs: constants, then the lines that set the header.
+_CORS_OFF = ["    // CORS is off (cors = false): no Access-Control-Allow-Origin."]
+_CORS_ANY = [
+    "    if !is_manifest {",
+    "        headers.insert(",
+    "            header::ACCESS_CONTROL_ALLOW_ORIGIN,",
+    '            HeaderValue::from_static("*"),',
+    "        );",
+    "    }",
+]
+_CORS_LISTED = [
+    "    if !is_manifest {",
+    "        // The response depends on Origin: caches must key on it.",
+    '        headers.append(header::VARY, HeaderValue::from_static("Origin"));',
+    "        if let Some(origin) = origin.filter(|o| ALLOWED_ORIGINS.binary_search(&o.as_str()).is_ok()) {",
+    "            if let Ok(value) = HeaderValue::from_str(&origin) {",
+    "                headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);",
+    "            }",
+    "        }",
+    "    }",
+]
 
-def rust_string(value: str) -> str:
-    """A Rust string literal: backslash and quote escaped (control characters never get this far)."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+def _cors_lines(site: Site) -> list[str]:
+    if not site.cors.enabled:
+        return _CORS_OFF
+    return _CORS_ANY if site.cors.any_origin else _CORS_LISTED
+
+
+def _cors_request_lines(site: Site) -> list[str]:
+    """What the CORS lines need from the request, taken before ``next.run`` consumes it."""
+    if not site.cors.enabled:
+        return []
+    lines = ["    let is_manifest = path == MANIFEST_URL;"]
+    if site.vary_origin:
+        lines += [
+            "    let origin = request",
+            "        .headers()",
+            "        .get(header::ORIGIN)",
+            "        .and_then(|value| value.to_str().ok())",
+            "        .map(str::to_owned);",
+        ]
+    return lines
+
+
+def _allowed_origins(site: Site) -> list[str]:
+    if not site.vary_origin:
+        return []
+    doc = "Origins whose requests get Access-Control-Allow-Origin echoed (the cors list), sorted."
+    return [*_array("ALLOWED_ORIGINS", doc, list(site.cors.origins)), ""]
 
 
 def _array(name: str, doc: str, urls: list[str]) -> list[str]:
@@ -34,7 +82,7 @@ def _mount(site: Site) -> str:
 
 def render(manifest: Manifest, options: SnippetOptions) -> str:
     """A Rust module (``assetpipe.rs``) exposing ``router()`` to merge into the application's Router."""
-    site = plan(manifest, options)
+    site = plan(manifest, options, AXUM)
     hidden = "false" if site.serve_manifest else "true"
     lines = [
         *header_comment(site, "Axum", prefix="// "),
@@ -72,6 +120,7 @@ def render(manifest: Manifest, options: SnippetOptions) -> str:
             [site.url(f.path) for f in site.files if f.siblings],
         ),
         "",
+        *_allowed_origins(site),
         "/// The router serving BASE_URL from ROOT; merge it into the application's Router.",
         "pub fn router() -> Router {",
         "    let files = ServeDir::new(ROOT)",
@@ -93,6 +142,7 @@ def render(manifest: Manifest, options: SnippetOptions) -> str:
         "    if hidden || (HIDE_MANIFEST && path == MANIFEST_URL) {",
         "        return StatusCode::NOT_FOUND.into_response();",
         "    }",
+        *_cors_request_lines(site),
         "    let mut response = next.run(request).await;",
         "    let status = response.status();",
         "    // Only files that exist get cache headers: a 404 must never be cached for a year.",
@@ -113,6 +163,7 @@ def render(manifest: Manifest, options: SnippetOptions) -> str:
         '            headers.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));',
         "        }",
         "    }",
+        *_cors_lines(site),
         "    response",
         "}",
     ]

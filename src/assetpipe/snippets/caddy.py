@@ -3,7 +3,9 @@
 Why this shape: a ``header`` on a path matcher alone also lands on 404s (and a CDN then caches a missing
 asset for a year), so everything that is not an existing file is answered with ``respond 404`` before any
 header is set. File lists are anchored ``path_regexp`` matchers: Caddy's ``path`` matcher ignores case,
-which could make an unhashed file look like a hashed one.
+which could make an unhashed file look like a hashed one. CORS headers are set after the 404s, so a miss
+never carries one, and on every file but the manifest; an allow-list is a ``header`` matcher on Origin
+whose match echoes it.
 """
 
 from __future__ import annotations
@@ -11,40 +13,47 @@ from __future__ import annotations
 from collections import defaultdict
 
 from assetpipe.manifest import Manifest
-from assetpipe.snippets.site import IMMUTABLE, NO_CACHE, SnippetOptions, header_comment, plan
-
-# Braces are placeholders (and {$ENV} is expanded while parsing), a backslash before a quote can't be
-# written inside a Caddyfile string, and the file matcher globs the root: a root holding any is refused.
-REFUSED_IN_ROOT = ("{", "}", "\\", "*", "?", "[", "]")
-# The file matcher escapes glob characters in the request path, but not a backslash.
-REFUSED_IN_PATHS = ("\\",)
-# Matched by path_regexp one character at a time; everything else is hex-escaped.
-_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_-")
-
-
-def quote(value: str) -> str:
-    """A Caddyfile double-quoted token (callers pass no backslashes and no braces)."""
-    return '"' + value.replace('"', '\\"') + '"'
-
-
-def regex_literal(value: str) -> str:
-    """``value`` as an RE2 literal with only [A-Za-z0-9/_-] and ``\\x{..}`` escapes: nothing to quote."""
-    return "".join(c if c in _PLAIN else f"\\x{{{ord(c):x}}}" for c in value)
-
-
-def regex_for(paths: list[str]) -> str:
-    """An anchored regexp matching exactly these URL paths (relative to the stripped base)."""
-    return "^(?:" + "|".join(regex_literal("/" + p) for p in paths) + ")$"
+from assetpipe.snippets.quoting import CADDY, caddy_regex
+from assetpipe.snippets.quoting import caddy_string as quote
+from assetpipe.snippets.site import (
+    ALLOW_ORIGIN,
+    IMMUTABLE,
+    NO_CACHE,
+    Site,
+    SnippetOptions,
+    header_comment,
+    plan,
+)
 
 
 def _matcher(name: str, paths: list[str]) -> str:
-    # The regexp has no quote, brace or backslash-quote, so plain double quotes carry it.
-    return f'\t\t@{name} path_regexp "{regex_for(paths)}"'
+    """A named matcher for exactly these URL paths (relative to the stripped base)."""
+    return f"\t\t@{name} path_regexp {caddy_regex(['/' + p for p in paths])}"
+
+
+def _cors(site: Site) -> list[str]:
+    """CORS lines, reached only by existing files (the 404s answered before): every file but the manifest."""
+    if not site.cors.enabled:
+        return []
+    lines = ["\t\t@assetpipe_cors {", f"\t\t\tnot path_regexp {caddy_regex(['/' + site.manifest_path])}"]
+    if site.cors.any_origin:
+        return [*lines, "\t\t}", f"\t\theader @assetpipe_cors {ALLOW_ORIGIN} {quote('*')}"]
+    # Values within one header matcher are alternatives; the placeholder echoes the matched Origin.
+    lines += [f"\t\t\theader Origin {quote(origin)}" for origin in site.cors.origins]
+    lines += [
+        "\t\t}",
+        f"\t\theader @assetpipe_cors {ALLOW_ORIGIN} {{http.request.header.Origin}}",
+        "\t\t@assetpipe_vary_origin not path_regexp " + caddy_regex(["/" + site.manifest_path]),
+        # Added (not deferred): file_server may add its own Vary next, and the deferred set below
+        # replaces both for files with siblings.
+        "\t\theader @assetpipe_vary_origin +Vary Origin",
+    ]
+    return lines
 
 
 def render(manifest: Manifest, options: SnippetOptions) -> str:
     """Caddyfile lines to import inside a site block."""
-    site = plan(manifest, options, REFUSED_IN_ROOT, REFUSED_IN_PATHS)
+    site = plan(manifest, options, CADDY)
     handle = "handle {" if site.base_path == "/" else f"handle_path {quote(site.base_path + '*')} {{"
     lines = [
         *header_comment(site, "Caddy"),
@@ -73,13 +82,15 @@ def render(manifest: Manifest, options: SnippetOptions) -> str:
             _matcher("assetpipe_immutable", immutable),
             f"\t\theader @assetpipe_immutable Cache-Control {quote(IMMUTABLE)}",
         ]
+    lines += _cors(site)
     with_siblings = [f.path for f in site.files if f.siblings]
     if with_siblings:
         # Deferred, so it replaces the Vary that file_server adds when it serves a sibling: sent once, always.
+        vary = "Accept-Encoding, Origin" if site.vary_origin else "Accept-Encoding"
         lines += [
             _matcher("assetpipe_vary", with_siblings),
             "\t\theader @assetpipe_vary {",
-            "\t\t\tVary Accept-Encoding",
+            f"\t\t\tVary {quote(vary)}",
             "\t\t\tdefer",
             "\t\t}",
         ]

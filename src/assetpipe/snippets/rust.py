@@ -10,7 +10,7 @@ other than ASCII letters and digits turned into one ``_``, ``_`` in front of a l
 give the same name (or ``ASSETS``, which the module defines) all get a suffix, ``_`` and the first 8 hex
 digits of the SHA-256 of the logical path, so a name never silently means another file, and a new
 colliding file turns the old name into a compile error rather than a different asset. Strings are
-escaped for Rust, so any path is valid Rust.
+quoted for Rust (``quoting.rust_string``), so any path the build accepts is valid Rust.
 """
 
 from __future__ import annotations
@@ -20,8 +20,12 @@ import re
 from collections import Counter
 
 from assetpipe.manifest import Manifest
+from assetpipe.snippets.quoting import Syntax, rust_string
 from assetpipe.snippets.site import SnippetOptions, plan
 
+#: Nothing beyond control characters is refused: rust_string quotes the rest, and non-ASCII is valid
+#: in a Rust string literal.
+RUST = Syntax("Rust")
 _NOT_WORD = re.compile(r"[^A-Za-z0-9]+")
 
 HEADER = """\
@@ -75,23 +79,10 @@ def constant_names(logical_paths: list[str]) -> dict[str, str]:
     return names
 
 
-def rust_string(text: str) -> str:
-    """A Rust string literal for ``text``: quotes, backslashes and anything not printable ASCII escaped."""
-    out = []
-    for char in text:
-        if char in ('"', "\\"):
-            out.append("\\" + char)
-        elif " " <= char <= "~":
-            out.append(char)
-        else:
-            out.append(f"\\u{{{ord(char):x}}}")
-    return '"' + "".join(out) + '"'
-
-
 def render(manifest: Manifest, options: SnippetOptions) -> str:
     """The module's source. The URLs carry the manifest's base URL; ``options`` are validated as for
     every snippet (a root, base URL or file name no server config could carry is refused here too)."""
-    plan(manifest, options)
+    plan(manifest, options, RUST)
     logical_paths = sorted(manifest.assets)
     names = constant_names(logical_paths)
     lines = [HEADER]

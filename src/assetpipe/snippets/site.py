@@ -3,18 +3,22 @@
 Each renderer turns the same ``Site`` into its own server's syntax, so the semantics (which URL is
 immutable, which has siblings, what is hidden) are decided here, once, and never by guessing from names.
 Validation lives here too: a root or base URL that could break out of a quoted string is refused before
-any renderer sees it.
+any renderer sees it (each syntax's quoting and refusals live in quoting.py).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
 from urllib.parse import urlsplit
 
+from assetpipe.cors import DEFAULT as DEFAULT_CORS
+from assetpipe.cors import Cors, parse_cors
 from assetpipe.errors import ConfigError
 from assetpipe.manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Manifest
+from assetpipe.snippets.quoting import CONTROL, Syntax, refuse
 
 #: The two cache policies every snippet emits.
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -22,9 +26,8 @@ NO_CACHE = "no-cache"
 #: Preference order when a client accepts several encodings: br compresses smaller than gzip.
 ENCODING_ORDER = ("br", "gzip")
 
-# Control characters (newline, tab, NUL, DEL) end a config line or a header in every server's syntax,
-# so no quoting can carry them: refused everywhere.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: The CORS response header every snippet sends on the assets it serves (never on the manifest or a 404).
+ALLOW_ORIGIN = "Access-Control-Allow-Origin"
 # A base URL is matched literally by five different location syntaxes; only characters that mean nothing
 # in any of them (and need no percent-encoding) are accepted.
 _BASE_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
@@ -32,12 +35,24 @@ _BASE_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
 WELL_KNOWN = ".well-known"
 
 
+CorsSetting = Cors | str | Sequence[str] | Literal[False]
+
+
+def as_cors(value: CorsSetting) -> Cors:
+    """A Cors from itself or from the config file's spelling (``"*"``, a list of origins, ``False``)."""
+    return value if isinstance(value, Cors) else parse_cors(value)
+
+
 @dataclass(frozen=True, slots=True)
 class SnippetOptions:
-    """Choices a snippet needs beyond the manifest: where OUT lives on the server, and the manifest rule."""
+    """Choices a snippet needs beyond the manifest: where OUT lives on the server, the manifest rule, and
+    which origins may read the assets (CORS)."""
 
     root: str
     serve_manifest: bool = False
+    cors: Cors = field(default=DEFAULT_CORS)
+    #: (route, logical paths) pairs: HTML routes whose responses get a preload Link header (_headers only).
+    links: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +74,7 @@ class Site:
     root: str  # absolute, no trailing slash unless it is "/"
     files: tuple[ServedFile, ...]  # sorted by path
     serve_manifest: bool
+    cors: Cors = field(default=DEFAULT_CORS)
 
     def url(self, path: str) -> str:
         """The decoded URL path under which ``path`` (relative to OUT) is served."""
@@ -67,6 +83,11 @@ class Site:
     @property
     def manifest_path(self) -> str:
         return MANIFEST_NAME
+
+    @property
+    def vary_origin(self) -> bool:
+        """True when the CORS header echoes the request's Origin: every response must then vary on it."""
+        return self.cors.enabled and not self.cors.any_origin
 
     def immutable_paths(self) -> list[str]:
         """Immutable files and their siblings: a sibling of a hashed file is as immutable as it."""
@@ -86,7 +107,7 @@ def _with_siblings(served: ServedFile) -> list[str]:
 
 def base_path(base_url: str) -> str:
     """The path part of a base URL ('https://cdn.example.com/static/' -> '/static/'), validated."""
-    if _CONTROL.search(base_url):
+    if CONTROL.search(base_url):
         raise ConfigError(f"base URL {base_url!r} contains a control character")
     parts = urlsplit(base_url)
     path = parts.path or "/"
@@ -111,20 +132,17 @@ def base_path(base_url: str) -> str:
 
 def check_root(root: str, refused: Iterable[str] = ()) -> str:
     """The root, normalised (no trailing slash); refuses what the caller's syntax cannot quote."""
-    if _CONTROL.search(root):
-        raise ConfigError(f"root {root!r} contains a control character (such as a newline)")
+    refuse(root, "root", ())
     if not root.startswith("/"):
         raise ConfigError(f"root {root!r} is not an absolute path", hint="pass --root /srv/app/static")
-    for char in refused:
-        if char in root:
-            raise ConfigError(f"root {root!r} contains {char!r}, which this server's config cannot quote")
+    refuse(root, "root", tuple(refused))
     stripped = root.rstrip("/")
     return stripped or "/"
 
 
 def _check_path(path: str, logical: str, refused: Iterable[str]) -> None:
     segments = path.split("/")
-    if _CONTROL.search(path) or path.startswith("/") or any(s in ("", ".", "..") for s in segments):
+    if CONTROL.search(path) or path.startswith("/") or any(s in ("", ".", "..") for s in segments):
         raise ConfigError(f"manifest entry {logical!r} has an unsafe output path {path!r}")
     if any(s.startswith(".") and s != WELL_KNOWN for s in segments):
         # Snippets never serve dot files (in-flight temp files, the build lock): a listed one is a mistake.
@@ -143,16 +161,14 @@ def _check_path(path: str, logical: str, refused: Iterable[str]) -> None:
         )
 
 
-def plan(
-    manifest: Manifest,
-    options: SnippetOptions,
-    refused_in_root: Iterable[str] = (),
-    refused_in_paths: Iterable[str] = (),
-) -> Site:
-    """Validate the inputs and list what to serve; renderers only translate the result."""
-    refused_in_paths = tuple(refused_in_paths)
+def plan(manifest: Manifest, options: SnippetOptions, syntax: Syntax) -> Site:
+    """Validate the inputs for ``syntax`` and list what to serve; renderers only translate the result."""
+    refused_in_paths = syntax.refused_in_paths
     base = base_path(manifest.base_url)
-    root = check_root(options.root, refused_in_root)
+    root = check_root(options.root, syntax.refused_in_root)
+    # Origins are checked when the Cors is made (cors.py); a value typed around that check stops here.
+    for origin in options.cors.origins:
+        refuse(origin, "cors origin", ('"', "'", "\\", "{", "}", "$", "%", " ", ","), syntax=syntax.name)
     files: list[ServedFile] = []
     for logical, entry in manifest.assets.items():
         _check_path(entry.path, logical, refused_in_paths)
@@ -168,11 +184,17 @@ def plan(
                         f"{entry.path + ENCODING_SUFFIXES[encoding]!r}"
                     )
                 siblings.append((encoding, sibling))
-        if _CONTROL.search(entry.content_type) or '"' in entry.content_type:
+        if CONTROL.search(entry.content_type) or '"' in entry.content_type:
             raise ConfigError(f"manifest entry {logical!r} has an unsafe content type {entry.content_type!r}")
         files.append(ServedFile(entry.path, entry.content_type, entry.immutable, tuple(siblings)))
     files.sort(key=lambda f: f.path)
-    return Site(base_path=base, root=root, files=tuple(files), serve_manifest=options.serve_manifest)
+    return Site(
+        base_path=base,
+        root=root,
+        files=tuple(files),
+        serve_manifest=options.serve_manifest,
+        cors=options.cors,
+    )
 
 
 def header_comment(site: Site, server: str, prefix: str = "# ") -> list[str]:

@@ -31,6 +31,7 @@ from django.core.files.storage import Storage
 from django.core.management.base import CommandError
 
 from assetpipe.config import Config
+from assetpipe.cors import parse_cors
 from assetpipe.errors import AssetpipeError
 from assetpipe.integrations.django import lookup
 from assetpipe.manifest import Manifest
@@ -61,6 +62,11 @@ NONE_DEFAULT_TYPES: dict[str, tuple[type, ...]] = {
 
 def _checked(key: str, value: Any, default: Any) -> Any:
     """``value`` converted to the field's type (lists to tuples, strings to Paths), or CommandError."""
+    if key == "cors":  # spelled as in assetpipe.toml: "*", a list of origins, or False
+        try:
+            return parse_cors(value)
+        except AssetpipeError as exc:
+            raise CommandError(f"ASSETPIPE_BUILD: {exc}") from None
     if default is None:
         accepted: tuple[type, ...] = NONE_DEFAULT_TYPES[key]
     elif isinstance(default, tuple):

@@ -1,0 +1,73 @@
+"""Emit one planned source: its final bytes (references spliced to their targets' new URLs) and entry.
+
+Pure but for reading the source: what to do with the bytes (write, stage, keep) is decided elsewhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+from assetpipe import references
+from assetpipe.asset import Kind, is_module, is_scanned
+from assetpipe.errors import SourceError
+from assetpipe.fingerprint import Fingerprint
+from assetpipe.manifest import ManifestEntry
+from assetpipe.media_types import media_type
+from assetpipe.plan import Node, read_source
+from assetpipe.references.resolve import new_url
+from assetpipe.references.text import decode_utf8
+from assetpipe.rewrite import splice
+
+
+def final_bytes(node: Node, output_path: Callable[[str], str], base_path: str) -> bytes:
+    """The bytes to publish: the source with each resolved reference spliced to its target's new URL.
+
+    A source is read here a second time when the plan read it too (its text is not held in between): a
+    digest, or for a source whose references came from the record a fresh scan, proves it did not change
+    in between, so the bytes published are the bytes whose references were resolved.
+    """
+    asset = node.asset
+    raw = read_source(asset)
+    if not is_scanned(asset.logical_path):
+        return raw
+    if node.digest is not None:
+        if hashlib.sha256(raw).digest() != node.digest:
+            raise SourceError("changed while building; run the build again", path=asset.logical_path)
+        if not node.targets:
+            return raw
+        text = decode_utf8(raw, asset.logical_path)
+    else:
+        text = decode_utf8(raw, asset.logical_path)
+        if references.find(asset.logical_path, text) != node.refs:
+            raise SourceError("changed while building; run the build again", path=asset.logical_path)
+        if not node.targets:
+            return raw
+    replacements = [
+        (ref.start, ref.end, new_url(asset.logical_path, target, output_path(target.logical_path), base_path))
+        for ref, target in node.targets
+    ]
+    return splice(text, replacements).encode("utf-8")
+
+
+def entry_for(node: Node, path: str, fp: Fingerprint, *, immutable: bool) -> ManifestEntry:
+    """The manifest entry of ``node``'s output at ``path`` (without encodings: compression adds them)."""
+    imports = sorted(
+        {t.logical_path for r, t in node.targets if r.kind is Kind.MODULE and is_module(t.logical_path)}
+    )
+    return ManifestEntry(
+        path=path,
+        hash=fp.hash,
+        integrity=fp.integrity,
+        size=fp.size,
+        content_type=media_type(node.asset.logical_path),
+        immutable=immutable,
+        encodings={},
+        dependencies=tuple(sorted(node.dependencies)),
+        imports=tuple(imports),
+    )
+
+
+def dependency_key(node: Node, output_path: Callable[[str], str]) -> str:
+    """What ``node``'s output depends on besides its own bytes: its dependencies' output paths."""
+    return "\0".join(f"{d}\1{output_path(d)}" for d in node.dependencies)

@@ -1,0 +1,153 @@
+"""What a build will do before it writes anything: each source's references, their targets, the order.
+
+A source whose record is trusted (:meth:`BuildState.unchanged`) is not read here: its references come from
+the record, and when the last plan is in memory (watch) and the same files exist, its resolved node and,
+if no dependency changed, the order are taken from that plan: a save costs what it changed. Everything
+that can stop a build for bad input (a broken reference, a cycle, an output name assetpipe owns) stops it
+here, before OUT is touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from assetpipe import references
+from assetpipe.asset import Asset, Reference, is_scanned
+from assetpipe.config import Config
+from assetpipe.errors import BrokenReference, SourceError
+from assetpipe.graph import build_order_by_weight
+from assetpipe.layout import STATE_DIR
+from assetpipe.manifest import MANIFEST_NAME
+from assetpipe.patterns import path_set
+from assetpipe.references.resolve import Target, resolve
+from assetpipe.references.text import decode_utf8
+from assetpipe.state import BuildState, FileRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One source, planned: its references and what they resolve to."""
+
+    asset: Asset
+    refs: tuple[Reference, ...]
+    targets: tuple[tuple[Reference, Target], ...]
+    dependencies: tuple[str, ...]  # logical paths of the targets, in first-reference order
+    digest: bytes | None  # sha256 of the bytes the references were found in, when read by this build
+    warnings: tuple[str, ...] = ()  # references left as written (broken_references = "warn")
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    nodes: dict[str, Node]
+    trusted: dict[str, FileRecord]  # records of the sources that are unchanged since the last build
+    order: tuple[str, ...]  # dependencies first
+    unhashed: frozenset[str]
+    read: frozenset[str]  # sources this plan read to find references
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return tuple(w for name in self.order for w in self.nodes[name].warnings)
+
+
+def read_source(asset: Asset) -> bytes:
+    try:
+        with open(asset.source, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise SourceError(f"cannot read: {exc.strerror or exc}", path=asset.logical_path) from None
+
+
+def plan(config: Config, assets: list[Asset], state: BuildState, last: Plan | None = None) -> Plan:
+    """Find and resolve every reference, and the order to emit in (see the module docstring).
+
+    ``last`` is the previous plan, for the same settings, when the caller kept it (watch).
+    """
+    by_path = {a.logical_path: a for a in assets}
+    if last is not None and last.nodes.keys() != by_path.keys():
+        last = None  # a file came or went: references may resolve differently
+    if last is not None:
+        unhashed = last.unhashed
+    else:
+        matcher = path_set(config.unhashed)
+        unhashed = frozenset(a.logical_path for a in assets if matcher.matches(a.logical_path))
+        _check_reserved_names(unhashed)
+    nodes: dict[str, Node] = {}
+    trusted: dict[str, FileRecord] = {}
+    read: set[str] = set()
+    for asset in assets:
+        record = state.unchanged(asset)
+        if record is not None:
+            trusted[asset.logical_path] = record
+            known = last.nodes[asset.logical_path] if last is not None else None
+            if known is not None and known.asset == asset:
+                nodes[asset.logical_path] = known
+                continue
+        node, was_read = _node(config, asset, record, by_path)
+        nodes[asset.logical_path] = node
+        if was_read:
+            read.add(asset.logical_path)
+    if last is not None and all(n is last.nodes[k] or n.dependencies == last.nodes[k].dependencies
+                                for k, n in nodes.items()):  # fmt: skip
+        return Plan(nodes, trusted, last.order, unhashed, frozenset(read))
+    return Plan(nodes, trusted, _order(nodes, unhashed), unhashed, frozenset(read))
+
+
+def _node(
+    config: Config, asset: Asset, record: FileRecord | None, by_path: dict[str, Asset]
+) -> tuple[Node, bool]:
+    """Find (or take from the record) ``asset``'s references and resolve them; True if it was read."""
+    refs: tuple[Reference, ...] = ()
+    digest = None
+    was_read = False
+    if is_scanned(asset.logical_path):
+        if record is not None and record.references is not None:
+            refs = record.references
+        else:
+            raw = read_source(asset)
+            was_read = True
+            refs = references.find(asset.logical_path, decode_utf8(raw, asset.logical_path))
+            # The text is read again when emitted, not held: holding every stylesheet and script from
+            # here to there was the build's largest use of memory. The digest proves it is the same.
+            digest = hashlib.sha256(raw).digest()
+    targets: list[tuple[Reference, Target]] = []
+    deps: list[str] = []
+    warnings: list[str] = []
+    for ref in refs:
+        try:
+            target = resolve(asset.logical_path, ref, config.base_path, by_path)
+        except BrokenReference as exc:
+            if config.broken_references != "warn":
+                raise
+            warnings.append(str(exc))
+            continue
+        if target is None:
+            continue
+        targets.append((ref, target))
+        if target.logical_path not in deps:
+            deps.append(target.logical_path)
+    node = Node(asset, refs, tuple(targets), tuple(deps), digest, tuple(warnings))
+    return node, was_read
+
+
+def _order(nodes: dict[str, Node], unhashed: frozenset[str]) -> tuple[str, ...]:
+    # An unhashed file's URL does not depend on its bytes, so a reference to one needs no ordering: a loop
+    # through an unhashed file is no cycle (the way out of one, offered in the cycle error).
+    ordering = {name: [d for d in n.dependencies if d not in unhashed] for name, n in nodes.items()}
+    where = {
+        (name, t.logical_path): (ref.line, ref.column)
+        for name, n in nodes.items()
+        for ref, t in reversed(n.targets)
+    }  # the first reference to each target, for the cycle error
+    sizes = {name: n.asset.size for name, n in nodes.items()}
+    return tuple(build_order_by_weight(list(nodes), ordering, sizes, where))
+
+
+def _check_reserved_names(unhashed: frozenset[str]) -> None:
+    for logical in sorted(unhashed):
+        if logical == MANIFEST_NAME or logical.split("/", 1)[0] == STATE_DIR:
+            raise SourceError(
+                f"output name would collide with OUT/{logical}, which assetpipe owns",
+                path=logical,
+                hint="rename the file or remove it from 'unhashed'",
+            )

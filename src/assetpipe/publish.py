@@ -1,0 +1,108 @@
+"""Publish a build: unhashed files swapped in with their siblings in one short burst, then the manifest.
+
+Hashed outputs are new names, harmless until a manifest names them, so they are written as they are
+emitted. An unhashed file is replaced under the URL clients already use, so it is staged whole first (the
+file and every sibling, in OUT/.assetpipe/staging) and swapped in just before the manifest, in an order
+that keeps every moment consistent: the live siblings go first (every client then gets the old file
+itself), the new file replaces the old one (every client gets the new bytes), then the new siblings
+arrive. Whenever the build stops, by an error or SIGKILL, each served encoding of the file decodes to the
+same bytes, and on a failure before the burst the previous set stays whole.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from assetpipe.builds import record_build
+from assetpipe.errors import OutputError
+from assetpipe.files import ensure_directory, make_durable, write_atomic
+from assetpipe.layout import STATE_DIR
+from assetpipe.manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Encoding, Manifest
+
+STAGING_DIR = "staging"
+
+
+class Staging:
+    """Unhashed files and their siblings, staged under OUT/.assetpipe/staging until the burst."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.root = out / STATE_DIR / STAGING_DIR
+        self.discard()  # what a killed build left: never half of anything, since nothing names it
+
+    def path(self, logical: str) -> Path:
+        return self.root / logical
+
+    def stage(self, logical: str, data: bytes) -> Path:
+        path = self.path(logical)
+        write_atomic(path, data, fsync=False)
+        return path
+
+    def discard(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def swap(self, logical: str, encodings: Mapping[str, Encoding]) -> None:
+        """Replace OUT/logical and its siblings with the staged set (the order: module docstring)."""
+        live = self.out / logical
+        staged = self.path(logical)
+        for suffix in ENCODING_SUFFIXES.values():
+            _unlink(Path(str(live) + suffix))
+        _rename(staged, live)
+        for name in sorted(encodings):
+            suffix = ENCODING_SUFFIXES[name]
+            _rename(Path(str(staged) + suffix), Path(str(live) + suffix))
+
+
+def _rename(source: Path, target: Path) -> None:
+    try:
+        ensure_directory(target.parent)
+        os.replace(source, target)
+    except OSError as exc:
+        raise OutputError(f"cannot write: {exc.strerror or exc}", path=str(target)) from None
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot remove stale sibling: {exc.strerror or exc}", path=str(path)) from None
+
+
+def publish(
+    out: Path,
+    manifest: Manifest,
+    *,
+    fresh: Iterable[Path],
+    staging: Staging,
+    staged: Mapping[str, Mapping[str, Encoding]],
+) -> tuple[bool, str]:
+    """Make ``manifest`` live: fresh files durable, build recorded, unhashed sets swapped, manifest last.
+
+    ``fresh`` are the files this build wrote into OUT; ``staged`` maps each staged unhashed file to its
+    new siblings. Returns whether manifest.json changed, and the build's id.
+    """
+    text = manifest.dumps()
+    manifest_file = out / MANIFEST_NAME
+    try:
+        previous = manifest_file.read_bytes()
+    except OSError:
+        previous = None
+    changed = previous != text.encode("utf-8")
+    staged_files = [staging.path(name) for name in staged]
+    staged_files += [
+        Path(str(staging.path(n)) + ENCODING_SUFFIXES[e]) for n, encs in staged.items() for e in encs
+    ]
+    # Every file the manifest names, and every staged file, reaches the disk before anything names it.
+    make_durable([*fresh, *staged_files])
+    # Recorded before it goes live: a record of a build that never landed is harmless, while a live build
+    # without a record could have its files pruned by clean.
+    build_id = record_build(out, manifest, text=text)
+    for logical in sorted(staged):
+        staging.swap(logical, staged[logical])
+    if changed:
+        manifest.write(out, text)
+    staging.discard()
+    return changed, build_id

@@ -1,0 +1,166 @@
+"""Publish: an unhashed file and its siblings change together, and a failure leaves the previous set whole."""
+
+from __future__ import annotations
+
+import errno
+import gzip
+import os
+import random
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import brotli
+import pytest
+
+import assetpipe.files
+from assetpipe.config import Config
+from assetpipe.errors import OutputError
+from assetpipe.pipeline import build
+from assetpipe.publish import Staging
+from assetpipe.verify import verify
+from tests.conftest import write_tree
+
+
+def worker(version: int, size: int = 4000) -> str:
+    body = f"// service worker v{version}\n"
+    return body + "self.addEventListener('fetch', (e) => e.respondWith(fetch(e.request)));\n" * (size // 70)
+
+
+def config(src: Path, out: Path, cache: Path) -> Config:
+    return Config(source=src, output=out, cache_dir=cache, gzip_backend="zlib", jobs=1)
+
+
+def decoded(out: Path, name: str) -> dict[str, bytes]:
+    """Every representation a server could send for OUT/name, decoded."""
+    path = out / name
+    found = {"identity": path.read_bytes()}
+    for suffix, decode in ((".br", brotli.decompress), (".gz", gzip.decompress)):
+        if Path(f"{path}{suffix}").exists():
+            found[suffix] = decode(Path(f"{path}{suffix}").read_bytes())
+    return found
+
+
+def test_a_build_failing_while_writing_an_unhashed_sibling_leaves_the_previous_set_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    write_tree(src, {"sw.js": worker(1)})
+    build(config(src, out, tmp_path / "cache"))
+    assert set(decoded(out, "sw.js")) == {"identity", ".br", ".gz"}
+    write_tree(src, {"sw.js": worker(2)})
+    real_replace = os.replace
+
+    def disk_full_on_the_br_sibling(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> None:
+        if str(b).endswith("sw.js.br"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_replace(a, b)
+
+    monkeypatch.setattr(assetpipe.files.os, "replace", disk_full_on_the_br_sibling)
+    with pytest.raises(OutputError):
+        build(config(src, out, tmp_path / "cache"))
+    monkeypatch.undo()
+
+    assert set(decoded(out, "sw.js").values()) == {worker(1).encode()}
+    assert verify(out).ok
+    assert not (out / ".assetpipe" / "staging").exists()
+
+
+def test_an_unhashed_file_and_its_siblings_change_together_on_success(tmp_path: Path) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    write_tree(src, {"sw.js": worker(1)})
+    build(config(src, out, tmp_path / "cache"))
+    write_tree(src, {"sw.js": worker(2)})
+
+    build(config(src, out, tmp_path / "cache"))
+
+    assert set(decoded(out, "sw.js").values()) == {worker(2).encode()}
+    assert set(decoded(out, "sw.js")) == {"identity", ".br", ".gz"}
+
+
+def test_an_unhashed_file_that_no_longer_pays_loses_its_old_siblings(tmp_path: Path) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    write_tree(src, {"sw.js": worker(1)})
+    build(config(src, out, tmp_path / "cache"))
+    write_tree(src, {"sw.js": "// tiny\n"})  # below min_size: no sibling
+
+    build(config(src, out, tmp_path / "cache"))
+
+    assert decoded(out, "sw.js") == {"identity": b"// tiny\n"}
+
+
+def test_the_swap_removes_live_siblings_before_the_file_and_adds_new_ones_after(tmp_path: Path) -> None:
+    """Each step of the burst, observed: every moment serves one version in every encoding."""
+    out = tmp_path / "out"
+    write_tree(out, {"sw.js": "old\n", "sw.js.br": brotli.compress(b"old\n"), "sw.js.gz": gzip.compress(b"old\n")})
+    staging = Staging(out)
+    staging.stage("sw.js", b"new\n")
+    write_tree(staging.root, {"sw.js.br": brotli.compress(b"new\n")})
+    seen: list[set[bytes]] = []
+    real_replace, real_unlink = os.replace, Path.unlink
+
+    def observe() -> None:
+        seen.append(set(decoded(out, "sw.js").values()))
+
+    def replace(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> None:
+        real_replace(a, b)
+        observe()
+
+    def unlink(self: Path, missing_ok: bool = False) -> None:
+        real_unlink(self, missing_ok=missing_ok)
+        observe()
+
+    import assetpipe.publish
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(assetpipe.publish.os, "replace", replace)
+        mp.setattr(Path, "unlink", unlink)
+        from assetpipe.manifest import Encoding
+
+        staging.swap("sw.js", {"br": Encoding("sw.js.br", 1)})
+
+    assert all(len(versions) == 1 for versions in seen), seen
+    assert decoded(out, "sw.js") == {"identity": b"new\n", ".br": b"new\n"}
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MiB filesystem of its own, to run out of space on for real."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], capture_output=True, check=False
+    )
+    if mounted.returncode != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"cannot mount a tmpfs in CI: {mounted.stderr!r}")
+        pytest.skip("cannot mount a tmpfs here (needs root); the injected ENOSPC test covers the logic")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_a_real_full_disk_while_staging_unhashed_siblings_keeps_the_served_set_whole(
+    tmp_path: Path, tmpfs: Path
+) -> None:
+    src, out = tmp_path / "src", tmpfs / "out"
+    rng = random.Random(7)
+
+    def noise(n: int) -> str:  # text that compresses poorly, so siblings are nearly as big as the file
+        return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789+/") for _ in range(n)) + "\n"
+
+    write_tree(src, {"sw.js": "// v1\n" + noise(300_000)})
+    build(config(src, out, tmp_path / "cache"))
+    v1 = decoded(out, "sw.js")
+    assert set(v1) == {"identity", ".br", ".gz"}
+    manifest = (out / "manifest.json").read_bytes()
+    write_tree(src, {"sw.js": "// v2\n" + noise(650_000)})
+
+    with pytest.raises(OutputError) as info:
+        build(config(src, out, tmp_path / "cache"))
+
+    assert "No space left on device" in str(info.value)
+    assert decoded(out, "sw.js") == v1
+    assert (out / "manifest.json").read_bytes() == manifest
+    assert verify(out).ok
