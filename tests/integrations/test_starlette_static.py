@@ -182,3 +182,32 @@ def test_a_symlink_out_of_the_output_directory_is_not_followed(out: Path, server
     served.unlink()
     os.symlink(out.parent / "secret.txt", served)
     assert raw_get(server, manifest.url("img/logo.svg")).status == 404
+
+
+def test_cors_is_any_origin_by_default_and_never_on_a_404(out: Path) -> None:
+    manifest = Manifest.load(out / "manifest.json")
+    client = TestClient(make_app(out))
+    assert client.get(manifest.url("img/logo.svg")).headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-origin" not in client.get("/static/manifest.json").headers
+
+
+def test_a_cors_allow_list_echoes_a_listed_origin_with_vary_origin(out: Path) -> None:
+    manifest = Manifest.load(out / "manifest.json")
+    app = Starlette(
+        routes=[Mount("/static", app=StaticFiles(directory=out, cors=["https://www.example.com"]))]
+    )
+    client = TestClient(app)
+    url = manifest.url("css/app.css")
+    listed = client.get(url, headers={"Origin": "https://www.example.com"})
+    other = client.get(url, headers={"Origin": "https://evil.example"})
+    assert listed.headers["access-control-allow-origin"] == "https://www.example.com"
+    assert listed.headers["vary"] == other.headers["vary"] == "Accept-Encoding, Origin"
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_cors_false_sends_no_cors_headers(out: Path) -> None:
+    manifest = Manifest.load(out / "manifest.json")
+    client = TestClient(Starlette(routes=[Mount("/static", app=StaticFiles(directory=out, cors=False))]))
+    response = client.get(manifest.url("img/logo.svg"), headers={"Origin": "https://www.example.com"})
+    assert "access-control-allow-origin" not in response.headers
+    assert "vary" not in response.headers

@@ -7,8 +7,9 @@
 ``StaticFiles`` serves OUT the way the server snippets do (docs/snippets.md): only the files the manifest
 names, the best precompressed sibling the client accepts with the original's Content-Type and
 ``Vary: Accept-Encoding``, ``immutable`` exactly for what the manifest marks immutable and ``no-cache``
-for the rest, a strong ETag from the digest (304 on a match), HEAD, and a 404 for anything else: the
-manifest, dot files, ``..`` in any spelling, absolute paths, and files that resolve outside OUT.
+for the rest, a strong ETag from the digest (304 on a match), HEAD, CORS as the snippets send it
+(``Access-Control-Allow-Origin: *`` by default), and a 404 for anything else: the manifest, dot files,
+``..`` in any spelling, absolute paths, and files that resolve outside OUT.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import Receive, Scope, Send
 
 from assetpipe import jinja
+from assetpipe.cors import Cors, parse_cors
 from assetpipe.jinja import AssetHelper
 from assetpipe.manifest import ManifestEntry
 from assetpipe.reader import ManifestReader, Snapshot
@@ -75,10 +77,19 @@ class StaticFiles:
     """ASGI app serving a build's output directory through its manifest (see the module docstring).
 
     ``auto_reload=True`` re-reads the manifest when it changes (beside ``assetpipe watch``); otherwise
-    it is read here, so a missing build fails at start-up.
+    it is read here, so a missing build fails at start-up. ``cors`` is spelled as in assetpipe.toml:
+    ``"*"`` (default), a list of origins (echoed when the request's Origin is one, with
+    ``Vary: Origin``), or False.
     """
 
-    def __init__(self, *, directory: str | os.PathLike[str], auto_reload: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        directory: str | os.PathLike[str],
+        auto_reload: bool = False,
+        cors: Cors | str | list[str] | bool = "*",
+    ) -> None:
+        self.cors = cors if isinstance(cors, Cors) else parse_cors(cors)
         self.directory = Path(directory).resolve()
         self.reader = ManifestReader(self.directory / "manifest.json", auto_reload=auto_reload)
         self._index: tuple[Snapshot | None, Mapping[str, ManifestEntry]] = (None, {})
@@ -91,6 +102,20 @@ class StaticFiles:
             by_path = {entry.path: entry for entry in snap.manifest.assets.values()}
             self._index = (snap, by_path)
         return by_path
+
+    def cors_headers(self, origin: str | None, has_siblings: bool) -> dict[str, str]:
+        """Access-Control-Allow-Origin and Vary for an asset's response, as the server snippets write them."""
+        out: dict[str, str] = {}
+        vary = ["Accept-Encoding"] if has_siblings else []
+        if self.cors.any_origin:
+            out["access-control-allow-origin"] = "*"
+        elif self.cors.enabled:
+            vary.append("Origin")  # the answer depends on it, for every request a cache may store
+            if origin in self.cors.origins:
+                out["access-control-allow-origin"] = origin
+        if vary:
+            out["vary"] = ", ".join(vary)
+        return out
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
@@ -126,8 +151,7 @@ class StaticFiles:
             return PlainTextResponse("Not Found", status_code=404)
         etag = f'"{entry.hash}{"-" + encoding if encoding else ""}"'
         out = {"cache-control": IMMUTABLE if entry.immutable else NO_CACHE, "etag": etag}
-        if entry.encodings:
-            out["vary"] = "Accept-Encoding"
+        out.update(self.cors_headers(headers.get("origin"), bool(entry.encodings)))
         if _etag_matches(headers.get("if-none-match", ""), etag):
             return Response(status_code=304, headers=out)
         if encoding is not None:
