@@ -362,7 +362,7 @@ def _output_settings(config_file: Path | None, output: Path | None, verbose: boo
 
 
 @cli.command()
-@click.argument("server", type=click.Choice(["nginx", "caddy", "apache", "axum", "headers"]))
+@click.argument("server", type=click.Choice(["nginx", "caddy", "apache", "axum", "headers", "rust"]))
 @click.option(
     "--manifest",
     "manifest_path",
