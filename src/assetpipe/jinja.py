@@ -9,6 +9,7 @@ without extra attributes are rendered once per build and cached: a cached call c
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -225,6 +226,41 @@ def render_plan(plan: TagPlan, extra: Mapping[str, Any]) -> Markup:
     return Markup(assemble(plan.element, plan.end, attrs, fragments, plan.preloads))
 
 
+def importmap_json(snap: Snapshot) -> str | None:
+    """The build's import map as the JSON of a ``<script type="importmap">``, safe inside that element
+    ("<", ">" and "&" escaped as JSON escapes), with the snapshot's base URL; None when there is none."""
+    data = snap.manifest.importmap
+    if data is None:
+        return None
+    built = snap.manifest.base_url if snap.manifest.base_url.endswith("/") else snap.manifest.base_url + "/"
+
+    def rebase(url: str) -> str:  # a base URL override (a CDN) moves every URL of the map with it
+        return snap.base_url + url[len(built) :] if built != snap.base_url and url.startswith(built) else url
+
+    body = {
+        "imports": {k: rebase(v) for k, v in sorted(data.imports.items())},
+        "scopes": {
+            rebase(s): {k: rebase(v) for k, v in sorted(t.items())} for s, t in sorted(data.scopes.items())
+        },
+        "integrity": {rebase(k): v for k, v in sorted(data.integrity.items())},
+    }
+    if not body["scopes"]:
+        del body["scopes"]
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    # "</script" or "<!--" inside the element would end or change it; JSON escapes mean the same text.
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def render_importmap(snap: Snapshot, extra: Mapping[str, Any]) -> Markup:
+    """``<script type="importmap">`` with the build's map (``extra`` attributes, e.g. a nonce, added); empty
+    when the build has no map. One per page, before any module script or modulepreload."""
+    text = importmap_json(snap)
+    if text is None:
+        return Markup("")
+    attrs = "".join(attr_fragment(attr_name(k), v) for k, v in extra.items() if attr_name(k) != "type")
+    return Markup(f'<script type="importmap"{attrs}>{text}</script>')
+
+
 def render_tag(snap: Snapshot, logical_path: str, extra: Mapping[str, Any]) -> Markup:
     """The HTML for ``logical_path`` (see the module docstring), without the helper's cache."""
     return render_plan(plan_tag(snap, logical_path), extra)
@@ -264,12 +300,17 @@ class AssetHelper:
             plan = plans[logical_path] = plan_tag(snap, logical_path)
         return render_plan(plan, attrs) if attrs else plan.html
 
+    def importmap_tag(self, **attrs: Any) -> Markup:
+        """The page's ``<script type="importmap">`` (see :func:`render_importmap`)."""
+        return render_importmap(self.reader.snapshot(), attrs)
+
     def globals(self) -> dict[str, Callable[..., Any]]:
-        """The template globals: asset, asset_integrity, asset_tag."""
+        """The template globals: asset, asset_integrity, asset_tag, importmap_tag."""
         return {
             "asset": self.asset,
             "asset_integrity": self.integrity,
             "asset_tag": self.tag,
+            "importmap_tag": self.importmap_tag,
             "asset_link_header": functools.partial(link_header, self.reader),
         }
 
@@ -334,15 +375,18 @@ class AssetPipeExtension(Extension):
         lazy = _LazyHelper(environment)
         environment.globals.update(asset=lazy.asset, asset_integrity=lazy.integrity, asset_tag=lazy.tag)
         environment.globals["asset_link_header"] = lambda paths: link_header(lazy.get().reader, paths)
+        environment.globals["importmap_tag"] = lambda **attrs: lazy.get().importmap_tag(**attrs)
 
 
 __all__ = [
     "AssetHelper",
     "AssetPipeExtension",
     "TagPlan",
+    "importmap_json",
     "install",
     "module_imports",
     "plan_tag",
+    "render_importmap",
     "render_plan",
     "render_tag",
 ]
