@@ -125,17 +125,12 @@ def check_specifier(
     spec = specifier.strip()
     if found is None:
         message = f"bare specifier {spec!r} is not in the import map"
-        hint = _unavailable_hint(imap, spec) or _did_you_mean(spec, _keys(imap, referrer))
+        hint = _unavailable_hint(imap, spec) or _did_you_mean(spec, _expanded_keys(imap, referrer, known))
     else:
         what = "is not a JS module" if found.logical_path in known else "is not in the build"
         message = f"bare specifier {spec!r} maps to {found.logical_path!r}, which {what}"
         hint = _did_you_mean(spec, _expanded_keys(imap, referrer, known))
     raise BrokenReference(message, path=referrer, line=line, column=column, hint=hint)
-
-
-def _keys(imap: ImportMap, referrer: str) -> list[str]:
-    tables = [t for s, t in imap.scopes if _in_scope(s, referrer)] + [imap.imports]
-    return [key for table in tables for key, _ in table]
 
 
 def _expanded_keys(imap: ImportMap, referrer: str, known: Collection[str]) -> list[str]:
@@ -337,7 +332,8 @@ class _Packages:
             raise ConfigError("package.json is not a JSON object", path=str(path))
         version = str(data.get("version", "0"))
         prefix = f"{VENDOR}{name}/"
-        if prefix in self.prefixes:  # a second copy (another version) of the same package
+        top_level = directory == resolve_path(self.root / name, "package directory")
+        if prefix in self.prefixes or not top_level:  # a second copy (another version) of the package
             prefix = f"{VENDOR}{name}@{version}/"
             n = 2
             while prefix in self.prefixes:
