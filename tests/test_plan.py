@@ -15,12 +15,12 @@ from assetpipe.jinja import render_tag
 from assetpipe.manifest import Manifest
 from assetpipe.pipeline import build
 from assetpipe.reader import make_snapshot
-from tests.conftest import write_tree
+from tests.conftest import Tree, write_tree
 
-LIT = {"index.js": 'export * from "./core.js";\n', "core.js": "export const html = 1;\n"}
+LIT: Tree = {"index.js": 'export * from "./core.js";\n', "core.js": "export const html = 1;\n"}
 
 
-def project(tmp_path: Path, app: dict[str, str], **kw: object) -> Config:
+def project(tmp_path: Path, app: Tree, **kw: object) -> Config:
     write_tree(tmp_path / "src", app)
     write_tree(tmp_path / "nm" / "lit", LIT)
     mounts = (Mount("vendor/lit/", tmp_path / "nm" / "lit"),)
@@ -84,7 +84,7 @@ def test_without_an_import_map_bare_specifiers_are_left_alone(tmp_path: Path) ->
 
 
 def test_a_cycle_through_bare_specifiers_does_not_block_hashing(tmp_path: Path) -> None:
-    app = {"js/a.js": 'import "b";\nexport const a = 1;\n', "js/b.js": 'import "a";\nexport const b = 2;\n'}
+    app: Tree = {"js/a.js": 'import "b";\nexport const a = 1;\n', "js/b.js": 'import "a";\nexport const b = 2;\n'}
     config = replace(project(tmp_path, app), importmap=(("a", "js/a.js"), ("b", "js/b.js")))
     manifest = build(config).manifest
     assert manifest.assets["js/a.js"].imports == ("js/b.js",)
@@ -128,7 +128,7 @@ def test_an_error_in_a_mounted_file_names_its_logical_path_and_real_file(tmp_pat
 
 
 def test_changing_the_map_alone_rebuilds_what_it_changes(tmp_path: Path) -> None:
-    app = {"js/app.js": 'import "x";\n', "js/x1.js": "", "js/x2.js": ""}
+    app: Tree = {"js/app.js": 'import "x";\n', "js/x1.js": "", "js/x2.js": ""}
     config = replace(project(tmp_path, app), importmap=(("x", "js/x1.js"),))
     assert build(config).manifest.assets["js/app.js"].imports == ("js/x1.js",)
     manifest = build(replace(config, importmap=(("x", "js/x2.js"),))).manifest
