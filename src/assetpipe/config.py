@@ -196,8 +196,10 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 def _check(key: str, value: Any, where: str) -> Any:
     if key not in _KEYS:
-        known = ", ".join(sorted(_KEYS))
-        raise ConfigError(f"unknown key {key!r}", path=where, hint=f"known keys: {known}")
+        import difflib  # only for an error's did-you-mean: not at start-up
+        close = difflib.get_close_matches(key, list(_KEYS), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else "known keys: " + ", ".join(sorted(_KEYS))
+        raise ConfigError(f"unknown key {key!r}", path=where, hint=hint)
     if key == "cors":
         return _check_cors(value, where)  # three shapes, one message that lists them
     if key in _TABLES and isinstance(value, dict):
@@ -241,12 +243,29 @@ def load_cors(config_file: Path | None, cwd: Path) -> Cors:
     return _check_cors(table["cors"], str(path)) if "cors" in table else DEFAULT_CORS
 
 
-def load_config(
-    config_file: Path | None,
-    cwd: Path,
-    overrides: dict[str, Any] | None = None,
-) -> Config:
-    """Merge the config file (named, or found in ``cwd``) with flag overrides into a Config."""
+@dataclass(frozen=True, slots=True)
+class OutputSettings:
+    """What the commands that only read OUT need (verify, clean, snippet), found as a build finds its
+    config: ``output`` defaults to ``dist`` in the working directory when nothing names one."""
+
+    output: Path
+    snippet_root: str | None
+    config_file: Path | None
+
+
+def load_output_settings(
+    config_file: Path | None, cwd: Path, overrides: dict[str, Any] | None = None
+) -> OutputSettings:
+    """The config file's OUT (named, or found in ``cwd``), with ``--output`` on top."""
+    values, path = _values(config_file, cwd, overrides)
+    output = values.get("output") or _resolve(cwd / "dist")
+    return OutputSettings(output=output, snippet_root=values.get("snippet_root"), config_file=path)
+
+
+def _values(
+    config_file: Path | None, cwd: Path, overrides: dict[str, Any] | None
+) -> tuple[dict[str, Any], Path | None]:
+    """The checked values of the config file (named, or found in ``cwd``) with overrides on top."""
     overrides = dict(overrides or {})
     path = config_file if config_file is not None else find_config_file(cwd)
     values: dict[str, Any] = {}
@@ -266,6 +285,16 @@ def load_config(
         if _KEYS[key][1]:
             value = _resolve(cwd / Path(os.path.expanduser(str(value))))
         values[key] = value
+    return values, path
+
+
+def load_config(
+    config_file: Path | None,
+    cwd: Path,
+    overrides: dict[str, Any] | None = None,
+) -> Config:
+    """Merge the config file (named, or found in ``cwd``) with flag overrides into a Config."""
+    values, path = _values(config_file, cwd, overrides)
     where = str(path) if path is not None else "command line"
     for required in ("source", "output"):
         if required not in values:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from assetpipe.asset import is_scanned
 from assetpipe.config import Config
 from assetpipe.emit import dependency_key, entry_for, final_bytes
 from assetpipe.errors import AssetpipeError, ConfigError, OutputError, SourceError
@@ -29,6 +28,7 @@ from assetpipe.manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Encoding, Manif
 from assetpipe.paths import resolve_path
 from assetpipe.plan import Node, Plan, plan
 from assetpipe.publish import Staging, publish
+from assetpipe.references import is_scanned
 from assetpipe.reuse import OutView, holds, output_intact, siblings_intact
 from assetpipe.sources import check_layout, scan_with_memo
 from assetpipe.state import (
@@ -82,6 +82,9 @@ class BuildReport:
     build_id: str | None = None  # of the build this one published (None: OUT already served it)
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    #: Per file, what happened to it, in order: "read" (the source), "reused" or "written" (the output),
+    #: "compressed" (its siblings by a compressor call) or "cache" (its siblings from the cache).
+    outcomes: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def summary(self) -> str:
         parts = [f"{self.files} files ({self.written} written, {self.read} read)", f"{_size(self.bytes_out)}"]
@@ -316,6 +319,7 @@ def _emit_all(
                 ctx.outputs[logical] = kept
                 report.reused += 1
                 report.bytes_out += kept.entry.size
+                report.outcomes[logical] = ("reused",)
                 continue
             output, data = _emit(node, ctx)
             ctx.add(logical, output)
@@ -323,6 +327,8 @@ def _emit_all(
             report.reused += not output.written
             report.written += output.written
             report.read += data is not None and logical not in ctx.planned.read  # read again to emit
+            read = logical in ctx.planned.read or data is not None
+            report.outcomes[logical] = ("read",) * read + ("written" if output.written else "reused",)
             if output.siblings is None:
                 if defer:
                     report.deferred += 1
@@ -342,6 +348,12 @@ def _emit_all(
     if compressor is None:
         return results, False
     compressor.close()
+    called, fetched = compressor.compressed, compressor.fetched
+    for logical, output in ctx.outputs.items():
+        path = output.entry.path
+        made = ("compressed",) * (path in called) + ("cache",) * (path in fetched)
+        if made:
+            report.outcomes[logical] = (*report.outcomes.get(logical, ()), *made)
     stats = compressor.stats
     report.cache_hits, report.compressed = stats.cache_hits, stats.compressor_calls
     report.cache_rejected = stats.cache_rejected

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 
 from assetpipe import references
-from assetpipe.asset import Asset, Kind, Reference, is_module, is_scanned
+from assetpipe.asset import Asset, Kind, Reference, is_module
 from assetpipe.config import Config
 from assetpipe.errors import BrokenReference, SourceError
 from assetpipe.graph import build_order_by_weight
@@ -142,7 +142,7 @@ def _node(
     refs: tuple[Reference, ...] = ()
     digest = None
     was_read = False
-    if is_scanned(asset.logical_path):
+    if references.is_scanned(asset.logical_path):
         if record is not None and record.references is not None:
             refs = record.references
         else:
@@ -154,7 +154,8 @@ def _node(
             digest = hashlib.sha256(raw).digest()
     targets: list[tuple[Reference, Target]] = []
     deps: list[str] = []
-    warnings: list[str] = []
+    # Recomputed from the references (not only when read), so a reused record warns on every build too.
+    warnings: list[str] = [str(w) for w in references.warnings(asset.logical_path, refs)]
     bare: list[tuple[Reference, Resolved]] = []
     for ref in refs:
         try:

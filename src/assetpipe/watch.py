@@ -18,7 +18,7 @@ import signal
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -214,8 +214,13 @@ def _build_id(report: BuildReport) -> str:
     return report.build_id if report.build_id is not None else build_id(report.manifest)
 
 
-def rebuild_line(paths: Sequence[str], report: BuildReport) -> str:
-    """One line per rebuild: what changed, what was rebuilt, how long it took."""
+def rebuild_line(paths: Sequence[str], report: BuildReport, before: Collection[str] = ()) -> str:
+    """One line per rebuild: what changed, what was rebuilt, how long it took.
+
+    Only published paths are named: in the new manifest, or in the one ``before`` it (a deleted file),
+    or a folder. An editor's or ``sed -i``'s temporary file (``css/sedFIsWxT``) comes and goes unnamed.
+    """
+    paths = [p for p in paths if p.endswith("/") or p in report.manifest.assets or p in before]
     line = (
         f"changed {describe(paths)}: {report.written} written, {report.read} read "
         f"of {report.files} files in {_ms(report.seconds)}"
@@ -276,6 +281,7 @@ def watch_loop(
     # Paths changed since the last good build: a failed build leaves them pending, so the next build
     # (which re-lists only the directories of what changed) still looks at them.
     pending: set[str] = set()
+    published: list[frozenset[str]] = []  # the logical paths of the last good build, for the change line
 
     def run(paths: Sequence[str] | None) -> None:
         guard.phase = "reading"
@@ -295,6 +301,7 @@ def watch_loop(
                 defer_compression=True,
                 out_touched=out_changes.take() if out_changes is not None else None,
             )
+            before, published[:] = published[:], [frozenset(report.manifest.assets)]
             pending.clear()
             for warning in report.warnings:
                 echo(f"warning: {warning}")
@@ -302,7 +309,7 @@ def watch_loop(
                 echo(report.summary())
                 records.keep = _build_id(report)
             else:
-                echo(rebuild_line(paths, report))
+                echo(rebuild_line(paths, report, before[0] if before else ()))
                 records.replace(resolve_path(config.output, "output directory"), _build_id(report))
             if report.deferred and not guard.stop.is_set():
                 guard.phase = "reading"
@@ -324,7 +331,7 @@ def watch_loop(
                         f"{compressed.cache_hits} from the cache, in {_ms(compressed.seconds)}"
                     )
         except AssetpipeError as exc:
-            echo(f"error: {exc}")
+            echo(f"error: {exc.render(config.source)}")
         except OSError as exc:
             # A file that vanishes between the walk and its stat (a checkout in progress): the event that
             # removed it is already queued, so the next batch builds the settled tree.
