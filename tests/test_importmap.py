@@ -288,3 +288,12 @@ def test_the_configs_own_keys_win_over_a_packages(tmp_path: Path) -> None:
     assert resolve(imap, "js/app.js", "lib") == Resolved("", "js/my-lib.js")
     assert resolve(imap, "js/legacy/x.js", "lib") == Resolved("js/legacy/", "js/old-lib.js")
     assert ("js/legacy/", "lib") in imap.configured
+
+
+def test_a_dependency_name_that_could_climb_out_of_node_modules_is_never_followed(tmp_path: Path) -> None:
+    nm = tmp_path / "node_modules"
+    install(nm, "lib", {"type": "module", "exports": "./i.js", "dependencies": {"../../secret": "1"}})
+    install(tmp_path, "secret", {"type": "module", "exports": "./s.js"})
+    imap = load(config_with(tmp_path, importmap_packages=("lib",)))
+    assert [m.prefix for m in imap.mounts] == ["vendor/lib/"]
+    assert dict(imap.imports) == {"lib": "vendor/lib/i.js"}

@@ -84,7 +84,10 @@ def test_without_an_import_map_bare_specifiers_are_left_alone(tmp_path: Path) ->
 
 
 def test_a_cycle_through_bare_specifiers_does_not_block_hashing(tmp_path: Path) -> None:
-    app: Tree = {"js/a.js": 'import "b";\nexport const a = 1;\n', "js/b.js": 'import "a";\nexport const b = 2;\n'}
+    app: Tree = {
+        "js/a.js": 'import "b";\nexport const a = 1;\n',
+        "js/b.js": 'import "a";\nexport const b = 2;\n',
+    }
     config = replace(project(tmp_path, app), importmap=(("a", "js/a.js"), ("b", "js/b.js")))
     manifest = build(config).manifest
     assert manifest.assets["js/a.js"].imports == ("js/b.js",)
@@ -134,3 +137,25 @@ def test_changing_the_map_alone_rebuilds_what_it_changes(tmp_path: Path) -> None
     manifest = build(replace(config, importmap=(("x", "js/x2.js"),))).manifest
     assert manifest.assets["js/app.js"].imports == ("js/x2.js",)
     assert manifest.importmap is not None and manifest.importmap.imports["x"].startswith("/static/js/x2.")
+
+
+def test_a_listed_package_whose_entry_module_is_excluded_is_a_config_error_naming_the_package(
+    tmp_path: Path,
+) -> None:
+    write_tree(tmp_path / "src", {"js/app.js": ""})
+    write_tree(
+        tmp_path / "node_modules" / "lib",
+        {"package.json": '{"type": "module", "exports": "./i.js"}', "i.js": ""},
+    )
+    config = Config(
+        source=tmp_path / "src",
+        output=tmp_path / "out",
+        compress=False,
+        importmap_packages=("lib",),
+        node_modules=tmp_path / "node_modules",
+        exclude=("vendor/lib/i.js",),
+    )
+    with pytest.raises(
+        ConfigError, match=r"'importmap_packages': package 'lib' maps to 'vendor/lib/i\.js', which is"
+    ):
+        build(config)

@@ -64,6 +64,10 @@ class Mount:
     include: tuple[str, ...] = ("**",)
     exclude: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        # "vendor/lit" and "vendor/lit/" are one folder: never "vendor/litindex.js".
+        object.__setattr__(self, "prefix", self.prefix.strip("/") + "/")
+
 
 #: specifier -> logical path; a key ending in "/" is a prefix (its value ends in "/" too).
 ImportTable = tuple[tuple[str, str], ...]
@@ -418,7 +422,7 @@ def _packages(names: list[Any], where: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-_PACKAGE_NAME = re.compile(r"(?:@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*", re.IGNORECASE)
+_PACKAGE_NAME = re.compile(r"(?:@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*", re.IGNORECASE)  # as importmap's
 _TABLES: dict[str, Callable[[Any, str], Any]] = {
     "mounts": _mounts,
     "importmap": _import_table,

@@ -37,6 +37,8 @@ CONDITIONS = frozenset({"browser", "import", "module", "default"})
 #: What a package's files need not publish: type declarations, docs, its own node_modules.
 PACKAGE_EXCLUDE = ("node_modules/", "*.ts", "*.mts", "*.cts", "*.d.ts.map", "*.md", "/package.json")
 
+#: An npm package name, scoped or not; nothing that could climb out of node_modules.
+PACKAGE_NAME = re.compile(r"(?:@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*", re.IGNORECASE)
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 # Characters a URL path keeps as they are (the same set references/resolve.py writes back).
 _SAFE = "/-._~!$&*+,;=:@"
@@ -166,10 +168,13 @@ def check_targets(imap: ImportMap, known: Collection[str], config_file: str | No
                 continue
             if target in known and is_module(target):
                 continue
-            where = "importmap" if not scope else f'importmap_scopes."{scope}"'
+            if (scope, key) in imap.configured:
+                where = "[importmap]" if not scope else f'[importmap_scopes."{scope}"]'
+            else:
+                where = "'importmap_packages': package"
             close = difflib.get_close_matches(target, [k for k in known if is_module(k)], n=1, cutoff=0.6)
             raise ConfigError(
-                f"[{where}] {key!r} maps to {target!r}, which is not a published JS module",
+                f"{where} {key!r} maps to {target!r}, which is not a published JS module",
                 path=config_file,
                 hint=f"did you mean {close[0]!r}?" if close else None,
             )
@@ -368,8 +373,8 @@ def _dependencies(package: Package, where: str | None) -> list[str]:
     deps = package.data.get("dependencies") or {}
     if not isinstance(deps, dict):
         raise ConfigError("'dependencies' is not an object", path=str(package.directory / "package.json"))
-    # Type declarations are never loaded by a browser.
-    return [str(d) for d in deps if not str(d).startswith("@types/")]
+    # Type declarations are never loaded by a browser; a name that is no npm name ("../x") is never a path.
+    return [d for d in map(str, deps) if PACKAGE_NAME.fullmatch(d) and not d.startswith("@types/")]
 
 
 def entries(package: Package) -> dict[str, str]:
