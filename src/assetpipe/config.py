@@ -422,7 +422,8 @@ def _packages(names: list[Any], where: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-_PACKAGE_NAME = re.compile(r"(?:@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*", re.IGNORECASE)  # as importmap's
+# An npm package name (importmap.PACKAGE_NAME: config sits below importmap, so the pattern is repeated).
+_PACKAGE_NAME = re.compile(r"(?:@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*", re.IGNORECASE)
 _TABLES: dict[str, Callable[[Any, str], Any]] = {
     "mounts": _mounts,
     "importmap": _import_table,
