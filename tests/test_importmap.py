@@ -297,3 +297,15 @@ def test_a_dependency_name_that_could_climb_out_of_node_modules_is_never_followe
     imap = load(config_with(tmp_path, importmap_packages=("lib",)))
     assert [m.prefix for m in imap.mounts] == ["vendor/lib/"]
     assert dict(imap.imports) == {"lib": "vendor/lib/i.js"}
+
+
+def test_hostile_package_json_nesting_is_an_error_or_no_entry_never_a_crash(tmp_path: Path) -> None:
+    deep: Any = "./i.js"
+    for _ in range(100):
+        deep = {"import": deep}
+    with pytest.raises(NoModuleBuild):
+        entries(package({"exports": {".": deep}}))
+    folder = install(tmp_path / "node_modules", "deep", {})
+    (folder / "package.json").write_text('{"exports": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(ConfigError, match=r"cannot read package\.json"):
+        load(config_with(tmp_path, importmap_packages=("deep",)))

@@ -39,6 +39,7 @@ PACKAGE_EXCLUDE = ("node_modules/", "*.ts", "*.mts", "*.cts", "*.d.ts.map", "*.m
 
 #: An npm package name, scoped or not; nothing that could climb out of node_modules.
 PACKAGE_NAME = re.compile(r"(?:@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*", re.IGNORECASE)
+_MAX_DEPTH = 32
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 # Characters a URL path keeps as they are (the same set references/resolve.py writes back).
 _SAFE = "/-._~!$&*+,;=:@"
@@ -331,8 +332,8 @@ class _Packages:
         path = directory / "package.json"
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"cannot read package.json: {exc}", path=str(path)) from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise ConfigError(f"cannot read package.json: {exc!s:.200}", path=str(path)) from None
         if not isinstance(data, dict):
             raise ConfigError("package.json is not a JSON object", path=str(path))
         version = str(data.get("version", "0"))
@@ -433,20 +434,22 @@ def _subpaths(exports: Any) -> dict[str, Any]:
     return {".": exports}
 
 
-def _pick(value: Any, es: bool) -> tuple[str, bool] | None:
+def _pick(value: Any, es: bool, depth: int = 0) -> tuple[str, bool] | None:
     """The target a browser build takes from an exports value, and whether it is an ES module."""
+    if depth > _MAX_DEPTH:
+        return None  # no real package nests conditions this deep; a hostile one gets no entry, not a crash
     if isinstance(value, str):
         return value, es or value.endswith(".mjs")
     if isinstance(value, list):
         for item in value:
-            picked = _pick(item, es)
+            picked = _pick(item, es, depth + 1)
             if picked is not None:
                 return picked
         return None
     if isinstance(value, dict):
         for condition, inner in value.items():
             if condition in CONDITIONS:
-                picked = _pick(inner, es or condition in ("import", "module"))
+                picked = _pick(inner, es or condition in ("import", "module"), depth + 1)
                 if picked is not None:
                     return picked
     return None
