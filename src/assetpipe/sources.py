@@ -185,10 +185,10 @@ def scan_with_memo(
                     (t for t in (logical_path(target, root) for root in inside) if t is not None), None
                 )
                 if target_logical is None:
-                    where = "source root" if own is None else "source root and the mounts"
+                    where, what = ("source root and the mounts", "them") if roots else ("source root", "SRC")
                     raise EscapesSource(
                         f"symlink leads outside the {where} (to {target}), so the build stops: "
-                        "nothing outside SRC or a mount is read or published",
+                        f"nothing outside {what} is read or published",
                         path=logical if own is None else f"{logical} ({entry.path})",
                         hint="replace the link with a copy of what it points to",
                     )
