@@ -112,7 +112,10 @@ def settings_of(config: Config, imap: ImportMap | None = None) -> Settings:
     output = settings_key(
         "v2", resolve_path(config.source, "source directory"),
         resolve_path(config.output, "output directory"), config.base_url, config.unhashed,
-        config.broken_references, imap.fingerprint() if imap is not None else "",
+        config.broken_references,
+        # Only with a map or mounts, so a build without them keeps the records it had before import maps.
+        *([imap.fingerprint()] if imap is not None and (imap.active or imap.mounts or config.mounts) else []),
+        *((m.prefix, str(m.directory), m.include, m.exclude) for m in config.mounts),
     )  # fmt: skip
     from assetpipe.compress import policy_for
 
