@@ -352,8 +352,7 @@ def watch_loop(
                         f"{compressed.cache_hits} from the cache, in {_ms(compressed.seconds)}"
                     )
         except AssetpipeError as exc:
-            echo(f"error: {exc.render(config.source)}")
-            failed(str(exc))
+            failed(exc.render(config.source))
         except OSError as exc:
             # A file that vanishes between the walk and its stat (a checkout in progress): the event that
             # removed it is already queued, so the next batch builds the settled tree.
@@ -527,12 +526,10 @@ def run_watch(
                     f"watching {config.source} (debounce {_ms(window)}, compression {compression}); "
                     "press Ctrl-C to stop"
                 )
-                batch = batches(changes, window, guard.stop)
-                watch_loop(config, batch, echo, guard=guard, out_changes=out_changes)
                 if server is not None:
                     echo(f"live reload on {server.url} (live_reload_tag() loads it)")
-                batches_ = batches(changes, window, guard.stop)
-                watch_loop(config, batches_, echo, guard=guard, listener=listener)
+                batch = batches(changes, window, guard.stop)
+                watch_loop(config, batch, echo, guard=guard, out_changes=out_changes, listener=listener)
             finally:
                 observer.stop()
                 observer.join()
