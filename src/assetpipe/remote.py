@@ -1,0 +1,338 @@
+"""A shared second cache level behind the local one: a directory or an S3-compatible bucket.
+
+A remote store is anything with ``get(key) -> bytes | None`` and ``put(key, payload)`` (:class:`Store`):
+the local :class:`~assetpipe.cache.Cache` is one (a ``file://`` URL, e.g. a shared volume), :class:`S3Store`
+the other (an ``s3://bucket/prefix`` URL). The compressor sees only :class:`RemoteTier`, which wraps a store
+for one build: a store that fails (unreachable, timed out, 403, 5xx) is switched off for the rest of the
+build at its first failure, so a dead remote costs one bounded timeout, never a failed or hung build, and
+the build says why in one warning line.
+
+Credentials, region and endpoint come from the standard AWS sources only (environment variables, the
+shared config and credentials files and their profiles, ``AWS_ENDPOINT_URL`` for S3-compatible services,
+instance roles), never from assetpipe's config file, which is usually committed. boto3 is imported only
+when a remote is configured (``pip install 'assetpipe[s3]'``), so plain builds start as fast as before.
+
+Nothing read from a remote is trusted: the compressor checks that every payload decompresses to exactly
+the input's bytes before it is used or copied into the local cache (a shared cache is shared with every
+branch, and a poisoned entry must never reach OUT).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
+
+from assetpipe.errors import AssetpipeError, ConfigError
+
+#: Seconds to wait for a connection, then for each response: a remote that does not answer within these
+#: costs at most a few of them once (it is switched off at its first failure).
+CONNECT_TIMEOUT = 3.0
+READ_TIMEOUT = 10.0
+#: botocore's "standard" retry mode: attempts per request in all (it backs off on 5xx and throttling).
+MAX_ATTEMPTS = 2
+#: Requests in flight at once (one HTTP connection each); remote I/O waits on the network, not the CPU.
+CONNECTIONS = 16
+#: A cache object bigger than this is not read (no sibling of a web asset comes near it).
+MAX_OBJECT_BYTES = 64 * 1024 * 1024
+#: Where the cache's entries live under the URL's prefix (versioned with the entry format).
+CACHE_PREFIX = "assetpipe-cache/1/"
+
+# AWS's rules for new bucket names (3-63 lowercase letters, digits, dots, hyphens).
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
+class RemoteError(AssetpipeError):
+    """A remote store could not be reached or refused a request; the message says which and why."""
+
+
+class Store(Protocol):
+    """A content-addressed key -> bytes store; ``get`` is None for a key it does not hold."""
+
+    def get(self, key: str) -> bytes | None: ...
+    def put(self, key: str, payload: bytes) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class S3Location:
+    """An ``s3://bucket/prefix`` URL: the bucket, and the key prefix ('' or ending in '/')."""
+
+    bucket: str
+    prefix: str
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def key(self, name: str) -> str:
+        return self.prefix + name
+
+
+def parse_s3_url(url: str, *, what: str = "URL") -> S3Location:
+    """``s3://bucket/some/prefix`` -> S3Location; anything else is a ConfigError naming ``what``."""
+    parts = urlsplit(url)
+    if parts.scheme != "s3" or parts.query or parts.fragment or "@" in parts.netloc:
+        raise ConfigError(f"{what} {url!r} must look like s3://bucket/prefix")
+    if not _BUCKET.fullmatch(parts.netloc) or ".." in parts.netloc:
+        raise ConfigError(f"{what} {url!r}: {parts.netloc!r} is not a valid bucket name")
+    segments = [s for s in unquote(parts.path).split("/") if s]
+    if any(s in (".", "..") for s in segments):
+        raise ConfigError(f"{what} {url!r}: the prefix must not contain '.' or '..' segments")
+    return S3Location(parts.netloc, "".join(s + "/" for s in segments))
+
+
+def check_cache_url(url: str) -> str:
+    """A valid ``cache_url`` unchanged (``s3://bucket/prefix`` or ``file:///absolute/dir``), else ConfigError."""
+    if url.startswith("file:"):
+        parts = urlsplit(url)
+        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+            raise ConfigError(f"cache_url {url!r} must look like file:///absolute/directory")
+        return url
+    parse_s3_url(url, what="cache_url")
+    return url
+
+
+def s3_client(connections: int = CONNECTIONS) -> Any:
+    """A boto3 S3 client from the standard AWS sources, with bounded timeouts and retries.
+
+    RemoteError when boto3 is not installed or no region can be worked out.
+    """
+    try:
+        import boto3
+        from botocore.config import Config as BotoConfig
+    except ImportError:
+        raise RemoteError(
+            "an s3:// remote needs boto3", hint="pip install 'assetpipe[s3]'"
+        ) from None
+    session = boto3.session.Session()
+    config = BotoConfig(
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
+        max_pool_connections=connections,
+        # Checksums are sent where assetpipe asks for them (SHA-256, verified by the store).
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
+    # S3-compatible services rarely care about the region, but a request must be signed for one.
+    region = session.region_name or "us-east-1"
+    return session.client("s3", region_name=region, config=config)
+
+
+def describe(exc: BaseException) -> str:
+    """A short reason for a failed request: 'access denied (403 InvalidAccessKeyId)', 'timed out', ..."""
+    from botocore.exceptions import (
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        PartialCredentialsError,
+        ReadTimeoutError,
+    )
+
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
+        code = exc.response.get("Error", {}).get("Code", "?")
+        if status == 403 or code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+            return f"access denied ({status} {code})"
+        if code in ("NoSuchBucket",):
+            return f"no such bucket ({status} {code})"
+        return f"request failed ({status} {code})"
+    if isinstance(exc, (ConnectTimeoutError, ReadTimeoutError)):
+        return "timed out"
+    if isinstance(exc, EndpointConnectionError):
+        return f"unreachable ({exc})"
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+        return "no AWS credentials found (environment, shared credentials file or profile)"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def request_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions a boto3 request raises when the service cannot be used."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (BotoCoreError, ClientError, OSError)
+
+
+def sha256_b64(payload: bytes) -> str:
+    """The base64 SHA-256 S3 checks an upload against (``ChecksumSHA256``)."""
+    return base64.b64encode(hashlib.sha256(payload).digest()).decode("ascii")
+
+
+class S3Store:
+    """Cache entries as objects ``<prefix>assetpipe-cache/1/<key>`` in an S3-compatible bucket.
+
+    An object is written with one PUT (atomic on S3: readers see the old object, the new one or none) and a
+    SHA-256 the store verifies, so concurrent builds writing the same key are safe: a key names its input
+    and recipe, and every writer writes bytes that decompress to the same input.
+    """
+
+    def __init__(self, location: S3Location, client: Any | None = None) -> None:
+        self.location = location
+        self.client = client if client is not None else s3_client()
+        self._errors = request_errors()
+
+    def _key(self, key: str) -> str:
+        return self.location.key(CACHE_PREFIX + key)
+
+    def get(self, key: str) -> bytes | None:
+        """The object's bytes, None when there is none; RemoteError when the store cannot be used."""
+        try:
+            response = self.client.get_object(Bucket=self.location.bucket, Key=self._key(key))
+        except self._errors as exc:
+            if _status(exc) == 404 and _code(exc) in ("NoSuchKey", "404"):
+                return None
+            raise RemoteError(describe(exc), path=self.location.url) from None
+        body = response["Body"]
+        try:
+            if int(response.get("ContentLength", 0)) > MAX_OBJECT_BYTES:
+                return None
+            return bytes(body.read())
+        except self._errors as exc:
+            raise RemoteError(describe(exc), path=self.location.url) from None
+        finally:
+            body.close()
+
+    def put(self, key: str, payload: bytes) -> None:
+        """Store ``payload`` under ``key``; RemoteError when the store refuses or cannot be reached."""
+        try:
+            self.client.put_object(
+                Bucket=self.location.bucket,
+                Key=self._key(key),
+                Body=payload,
+                ChecksumSHA256=sha256_b64(payload),
+                ContentType="application/octet-stream",
+            )
+        except self._errors as exc:
+            raise RemoteError(describe(exc), path=self.location.url) from None
+
+
+def _status(exc: BaseException) -> int | None:
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return None
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return status if isinstance(status, int) else None
+
+
+def _code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+
+
+def open_store(url: str) -> Store:
+    """The store a ``cache_url`` names; RemoteError when its client cannot be set up."""
+    if url.startswith("file:"):
+        from assetpipe.cache import Cache
+
+        return Cache(Path(unquote(urlsplit(url).path)))
+    return S3Store(parse_s3_url(url, what="cache_url"))
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteStats:
+    """What one build asked of the remote: hits (verified), misses, rejected entries, failed requests."""
+
+    hits: int = 0
+    misses: int = 0
+    rejected: int = 0  # found, but not decompressing to the input: never used
+    errors: int = 0
+    uploads: int = 0
+
+    def summary(self) -> str:
+        text = f"remote {self.hits} hits, {self.misses} misses, {self.errors} errors"
+        return text + (f", {self.rejected} rejected" if self.rejected else "")
+
+
+class RemoteTier:
+    """One build's use of a remote store: switched off at its first failure, with one warning saying why.
+
+    Safe to use from many threads. ``get`` and ``put`` never raise: a remote is an optimisation.
+    """
+
+    def __init__(self, url: str, store: Store | None = None) -> None:
+        self.url = url
+        self._lock = threading.Lock()
+        self._hits = self._misses = self._rejected = self._errors = self._uploads = 0
+        self._failure: str | None = None
+        self._rejection: str | None = None
+        self._store: Store | None = store
+        if store is None:
+            try:
+                self._store = open_store(url)
+            except RemoteError as exc:
+                self._fail(exc)
+
+    def _fail(self, exc: RemoteError) -> None:
+        with self._lock:
+            self._errors += 1
+            if self._failure is None:
+                self._failure = str(exc.message) + (f" ({exc.hint})" if exc.hint else "")
+                self._store = None
+
+    @property
+    def available(self) -> bool:
+        with self._lock:
+            return self._store is not None
+
+    def get(self, key: str) -> bytes | None:
+        """The remote payload for ``key`` (unverified: the caller checks it), or None."""
+        with self._lock:
+            store = self._store
+        if store is None:
+            return None
+        try:
+            payload = store.get(key)
+        except RemoteError as exc:
+            self._fail(exc)
+            return None
+        if payload is None:
+            with self._lock:
+                self._misses += 1
+        return payload
+
+    def verified(self, hit: bool, why: str = "") -> None:
+        """Count a payload from :meth:`get` as a hit, or as rejected (with the first rejection's reason)."""
+        with self._lock:
+            if hit:
+                self._hits += 1
+            else:
+                self._rejected += 1
+                self._misses += 1
+                self._rejection = self._rejection or why
+
+    def put(self, key: str, payload: bytes) -> None:
+        with self._lock:
+            store = self._store
+        if store is None:
+            return
+        try:
+            store.put(key, payload)
+        except RemoteError as exc:
+            self._fail(exc)
+            return
+        with self._lock:
+            self._uploads += 1
+
+    @property
+    def stats(self) -> RemoteStats:
+        with self._lock:
+            return RemoteStats(self._hits, self._misses, self._rejected, self._errors, self._uploads)
+
+    def warnings(self) -> list[str]:
+        """At most one line per kind of trouble, for the build's warnings."""
+        with self._lock:
+            lines = []
+            if self._failure is not None:
+                lines.append(f"remote cache {self.url} not used: {self._failure}; compressed locally")
+            if self._rejection is not None:
+                lines.append(
+                    f"remote cache {self.url}: {self._rejected} entr{'y' if self._rejected == 1 else 'ies'} "
+                    f"ignored ({self._rejection})"
+                )
+            return lines
