@@ -4,6 +4,7 @@
     python benchmarks/bench_compress.py sweep  [--jobs 2]         # per-file bytes and CPU s, every recipe
     python benchmarks/bench_compress.py report                    # tables by size class + the policy's totals
     python benchmarks/bench_compress.py pool   [--jobs 2]         # threads vs processes, wall time
+    python benchmarks/bench_compress.py verify-cost [--jobs 2]    # the cache-hit decode check vs compressing
 
 ``sweep`` compresses every file the default policy would compress (no skipped type, >= min_size) with each
 recipe in RECIPES and appends one JSON line per (file, recipe) to benchmarks/.work/sweep.jsonl: input and
@@ -26,8 +27,12 @@ from pathlib import Path
 
 import brotli
 
+from assetpipe import compress
+from assetpipe.codecs import CODECS
 from assetpipe.compress import (
     CompressionPolicy,
+    Compressor,
+    decodes_to,
     gzip_zlib,
     gzip_zopfli,
     is_text,
@@ -256,11 +261,92 @@ def pool(corpus: Path, jobs: int, repeat: int) -> str:
     return "\n".join(lines)
 
 
+# -- the cost of checking cache hits ----------------------------------------------------------------------
+
+
+def _compress_and_check(data: bytes, rel: str, encoding: str, policy: CompressionPolicy) -> tuple[float, float]:
+    """(CPU s of the compressor call, CPU s of the decode check a cache hit gets) for one sibling."""
+    method = method_for(policy, encoding, len(data), media_type(rel))
+    start = time.thread_time()
+    payload = method.run(data)
+    compressed = time.thread_time()
+    assert decodes_to(encoding, payload, data), rel
+    return compressed - start, time.thread_time() - compressed
+
+
+def _warm_build(files: list[tuple[str, int]], datas: dict[str, bytes], cache: Path, jobs: int) -> float:
+    """Wall seconds of siblings for every file from a warm cache into an empty OUT (as CI with a restored
+    cache does), through the Compressor."""
+    import tempfile
+
+    policy = CompressionPolicy(zstd=True)
+    with tempfile.TemporaryDirectory(prefix="assetpipe-bench-") as tmp:
+        out = Path(tmp)
+        for rel, _ in files:
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            (out / rel).write_bytes(datas[rel])
+        start = time.perf_counter()
+        with Compressor(policy, cache_dir=cache, jobs=jobs) as compressor:
+            for rel, _ in files:
+                compressor.submit(out / rel, rel, datas[rel], media_type(rel), 0)
+            compressor.results()
+        return time.perf_counter() - start
+
+
+def verify_cost(corpus: Path, jobs: int, repeat: int) -> str:
+    """What the decode check of every cache hit costs: per encoding, the CPU of checking each sibling of the
+    corpus against the CPU of compressing it; then a warm-cache build into an empty OUT with the check and
+    with it switched off (the same Compressor, ``decodes_to`` replaced by a stub), median of ``repeat``."""
+    import tempfile
+
+    policy = CompressionPolicy(zstd=True)
+    files = corpus_files(corpus, policy)
+    datas = {rel: (corpus / rel).read_bytes() for rel, _ in files}
+    tasks = [(rel, enc) for rel, _ in files for enc in policy.encodings()]
+    with ThreadPoolExecutor(jobs) as executor:
+        timings = list(executor.map(lambda t: _compress_and_check(datas[t[0]], t[0], t[1], policy), tasks))
+    per: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for (_, enc), (cpu, check) in zip(tasks, timings, strict=True):
+        per[enc][0] += cpu
+        per[enc][1] += check
+    lines = [
+        f"{len(files)} files, {sum(size for _, size in files) / 1e6:.1f} MB; single-core CPU seconds:",
+        "",
+        "| encoding | compress | decode check | check / compress |",
+        "|---|---|---|---|",
+    ]
+    for enc in policy.encodings():
+        cpu, check = per[enc]
+        lines.append(f"| {enc} ({CODECS[enc].suffix}) | {cpu:.1f} s | {check:.2f} s | {check / cpu:.2%} |")
+    br_gz = [sum(per[e][i] for e in ("br", "gzip")) for i in (0, 1)]
+    lines.append(f"| br + gzip | {br_gz[0]:.1f} s | {br_gz[1]:.2f} s | {br_gz[1] / br_gz[0]:.2%} |")
+
+    with tempfile.TemporaryDirectory(prefix="assetpipe-bench-cache-") as cache_dir:
+        cache = Path(cache_dir)
+        _warm_build(files, datas, cache, jobs)  # fills the cache (a cold build)
+        checked, unchecked = [], []
+        real = compress.decodes_to
+        for _ in range(repeat):
+            checked.append(_warm_build(files, datas, cache, jobs))
+            compress.decodes_to = lambda encoding, payload, data: True  # type: ignore[assignment]
+            try:
+                unchecked.append(_warm_build(files, datas, cache, jobs))
+            finally:
+                compress.decodes_to = real
+    lines += [
+        "",
+        f"warm cache into an empty OUT, {len(tasks)} siblings, jobs={jobs} (median of {repeat}, wall):",
+        f"- with the check: {statistics.median(checked):.2f} s  {[round(t, 2) for t in checked]}",
+        f"- without it:     {statistics.median(unchecked):.2f} s  {[round(t, 2) for t in unchecked]}",
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("command", choices=["sweep", "report", "pool"])
+    parser.add_argument("command", choices=["sweep", "report", "pool", "verify-cost"])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--results", type=Path, default=WORK / "sweep.jsonl")
@@ -274,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         sweep(args.corpus, args.recipes.split(","), args.jobs, args.results, args.min_size)
     elif args.command == "report":
         print(report(args.results, CompressionPolicy()))
+    elif args.command == "verify-cost":
+        print(verify_cost(args.corpus, args.jobs, args.repeat))
     else:
         print(pool(args.corpus, args.jobs, args.repeat))
     return 0

@@ -185,6 +185,62 @@ def test_a_corrupted_pack_record_is_a_miss_and_its_neighbours_still_hit(tmp_path
     assert [fresh.get(k) for k in keys] == [b"A" * 100, None, b"C" * 100]
 
 
+def test_a_discarded_loose_entry_is_removed_at_once(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache")
+    k = key(DIGEST, "brotli", "q")
+    cache.put(k, b"intact but wrong")
+    path = entry_path(cache, k)
+    cache.discard(k)
+    assert not path.exists()
+    assert cache.get(k) is None
+    assert Cache(tmp_path / "cache").get(k) is None
+
+
+def test_a_discarded_pack_record_stops_being_returned_and_leaves_the_pack_at_flush(tmp_path: Path) -> None:
+    pack, keys = pack_of_three(tmp_path / "cache")
+    cache = Cache(tmp_path / "cache")
+    assert cache.get(keys[1]) == b"B" * 100
+    cache.discard(keys[1])
+    assert cache.get(keys[1]) is None, "this process forgets it at once"
+    cache.flush()
+    assert b"B" * 100 not in pack.read_bytes(), "the pack is rewritten without the record"
+    fresh = Cache(tmp_path / "cache")  # the next build
+    assert [fresh.get(k) for k in keys] == [b"A" * 100, None, b"C" * 100]
+
+
+def test_a_pack_whose_only_records_are_discarded_is_removed(tmp_path: Path) -> None:
+    pack, keys = pack_of_three(tmp_path / "cache")
+    cache = Cache(tmp_path / "cache")
+    for k in keys:
+        assert cache.get(k) is not None
+        cache.discard(k)
+    cache.flush()
+    assert not pack.exists()
+
+
+def test_rewriting_a_pack_without_a_record_drops_corrupted_records_too(tmp_path: Path) -> None:
+    pack, keys = pack_of_three(tmp_path / "cache")
+    raw = bytearray(pack.read_bytes())
+    raw[raw.index(b"C" * 100) + 50] ^= 0x01
+    pack.write_bytes(bytes(raw))
+    cache = Cache(tmp_path / "cache")
+    assert cache.get(keys[0]) == b"A" * 100
+    cache.discard(keys[0])
+    cache.flush()
+    fresh = Cache(tmp_path / "cache")
+    assert [fresh.get(k) for k in keys] == [None, b"B" * 100, None], "the rewrite must not re-digest a bad one"
+
+
+def test_a_discarded_staged_payload_never_reaches_the_disk(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache")
+    k = key(DIGEST, "zlib", "staged")
+    cache.stage(k, b"wrong")
+    cache.discard(k)
+    cache.flush()
+    assert cache.get(k) is None
+    assert packs(tmp_path / "cache") == []
+
+
 def test_a_truncated_or_foreign_pack_yields_only_its_whole_records(tmp_path: Path) -> None:
     pack, keys = pack_of_three(tmp_path / "cache")
     pack.write_bytes(pack.read_bytes()[:-10])  # a restore that stopped short

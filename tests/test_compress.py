@@ -14,6 +14,7 @@ import pytest
 from assetpipe import cache as cache_module
 from assetpipe import compress
 from assetpipe.cache import Cache
+from assetpipe.codecs import CODECS, zstd_module
 from assetpipe.compress import (
     SPLIT_MIN_SIZE,
     CompressionPolicy,
@@ -209,8 +210,9 @@ def test_the_policy_fingerprint_changes_with_any_setting() -> None:
         CompressionPolicy(gzip_backend="zlib").fingerprint(),
         CompressionPolicy(min_saving=0.1).fingerprint(),
         CompressionPolicy(skip_extensions=frozenset({"png"})).fingerprint(),
+        CompressionPolicy(zstd=True).fingerprint(),
     }
-    assert len(prints) == 5
+    assert len(prints) == 6
 
 
 def test_a_stale_sibling_that_no_longer_matches_is_removed(tmp_path: Path) -> None:
@@ -223,7 +225,103 @@ def test_a_stale_sibling_that_no_longer_matches_is_removed(tmp_path: Path) -> No
     assert (out / "kept.txt.gz").exists(), "still decompresses to the file: harmless, left alone"
 
 
+# -- zstd (opt-in) ------------------------------------------------------------------------------------
+
+
+def test_zstd_on_writes_zst_siblings_that_decompress_to_the_file(tmp_path: Path) -> None:
+    results, _ = run(tmp_path / "out", SITE, policy=CompressionPolicy(zstd=True))
+    for rel, data in SITE.items():
+        assert set(results[rel]) == {"br", "gzip", "zstd"}, rel
+        zst = tmp_path / "out" / results[rel]["zstd"].path
+        assert zst.name == rel.rpartition("/")[2] + ".zst"
+        assert zstd_module().decompress(zst.read_bytes()) == data
+        assert zst.stat().st_size == results[rel]["zstd"].size
+        assert zst.stat().st_mtime_ns == MTIME_NS
+
+
+def test_zstd_is_off_by_default_and_no_zst_sibling_is_written(tmp_path: Path) -> None:
+    results, _ = run(tmp_path / "out", SITE)
+    assert all("zstd" not in encodings for encodings in results.values())
+    assert not list((tmp_path / "out").rglob("*.zst"))
+
+
+def test_zstd_alone_writes_only_zst_siblings_the_same_with_any_jobs(tmp_path: Path) -> None:
+    only = CompressionPolicy(brotli=False, gzip=False, zstd=True)
+    run(tmp_path / "one", SITE, policy=only, jobs=1)
+    run(tmp_path / "four", SITE, policy=only, jobs=4)
+    assert tree(tmp_path / "one") == tree(tmp_path / "four")
+    assert {p.suffix for p in (tmp_path / "one").rglob("*.*.*") if p.suffix in (".br", ".gz", ".zst")} == {".zst"}
+
+
+def test_a_zst_sibling_of_old_bytes_is_removed_when_zstd_is_switched_off(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "robots.txt.zst").write_bytes(zstd_module().compress(b"User-agent: *\nDisallow: /old\n"))
+    run(out, {"robots.txt": text_of(2000)})
+    assert not (out / "robots.txt.zst").exists(), "Caddy would serve the old robots.txt to zstd clients"
+
+
 # -- cache --------------------------------------------------------------------------------------------
+
+
+def entry_key_for(policy: CompressionPolicy, encoding: str, rel: str, data: bytes) -> str:
+    method = compress.method_for(policy, encoding, len(data), content_type_of(rel))
+    return cache_module.key(hashlib.sha256(data).digest(), method.compressor, method.settings)
+
+
+def only(encoding: str) -> CompressionPolicy:
+    """A policy that makes only ``encoding``'s siblings."""
+    return CompressionPolicy(**{codec.config_key: name == encoding for name, codec in CODECS.items()})
+
+
+def cache_bytes(cache_dir: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(cache_dir.rglob("*")) if p.is_file())
+
+
+@pytest.mark.parametrize("stored", ["loose", "packed"])
+@pytest.mark.parametrize("encoding", sorted(CODECS))
+def test_an_intact_cache_entry_of_other_bytes_is_refused_dropped_and_recompressed(
+    tmp_path: Path, encoding: str, stored: str
+) -> None:
+    # A poisoned CI cache, or an older version's bug: the entry passes its digest check, but it is the
+    # compression of other bytes (of the same size, so only the content gives it away).
+    rel, data = "js/app.1.js", text_of(6000, seed=1)
+    other = text_of(6000, seed=2)
+    policy = only(encoding)
+    method = compress.method_for(policy, encoding, len(data), content_type_of(rel))
+    poison = method.run(other)
+    entry_key = entry_key_for(policy, encoding, rel, data)
+    cache_dir = tmp_path / "cache"
+    if stored == "loose":
+        Cache(cache_dir).put(entry_key, poison)
+    else:
+        poisoned = Cache(cache_dir)
+        poisoned.stage(entry_key, poison)
+        poisoned.stage("0" * 64, b"a neighbour that stays")
+        poisoned.flush()
+    assert Cache(cache_dir).get(entry_key) == poison, "intact: the digest check alone lets it through"
+
+    results, stats = run(tmp_path / "out", {rel: data}, policy=policy, cache_dir=cache_dir)
+
+    sibling = (tmp_path / "out" / results[rel][encoding].path).read_bytes()
+    assert CODECS[encoding].decode(sibling, len(data)) == data
+    assert (stats.cache_hits, stats.cache_rejected, stats.compressor_calls) == (0, 1, 1)
+    assert Cache(cache_dir).get(entry_key) == sibling, "replaced by the right entry"
+    assert poison not in cache_bytes(cache_dir), "the wrong entry is gone from the disk"
+    if stored == "packed":
+        assert Cache(cache_dir).get("0" * 64) == b"a neighbour that stays"
+    _, again = run(tmp_path / "out2", {rel: data}, policy=policy, cache_dir=cache_dir)
+    assert (again.cache_hits, again.cache_rejected, again.compressor_calls) == (1, 0, 0)
+
+
+def test_every_cache_hit_is_checked_and_the_check_is_counted(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    run(tmp_path / "out1", SITE, cache_dir=cache)
+    _, warm = run(tmp_path / "out2", SITE, cache_dir=cache)
+    assert (warm.cache_hits, warm.cache_rejected) == (2 * len(SITE), 0)
+    assert warm.check_seconds > 0
+
+
 
 
 def test_a_warm_cache_makes_no_compressor_calls_even_into_a_fresh_output(tmp_path: Path) -> None:
@@ -388,3 +486,58 @@ def test_stats_count_files_bytes_and_savings(tmp_path: Path) -> None:
     assert 0.5 < stats.saving("gzip") < 1.0
     assert stats.saving("br") > stats.saving("gzip")
     assert stats.saving("none") == 0.0
+
+
+# -- through the build and the command line -----------------------------------------------------------
+
+
+
+def build_site(tmp_path: Path, *flags: str) -> Path:
+    from click.testing import CliRunner
+
+    from assetpipe.cli import cli
+
+    src, out = tmp_path / "src", tmp_path / "out"
+    write_out(src, {"css/app.css": text_of(4000), "js/app.js": text_of(3000, seed=5), "img/x.png": noise(900)})
+    argv = ["build", "-s", str(src), "-o", str(out), "--cache-dir", str(tmp_path / "cache"), "--quiet"]
+    result = CliRunner().invoke(cli, [*argv, "--gzip-backend", "zlib", *flags])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_a_build_with_zstd_writes_zst_siblings_that_decompress_to_the_file_and_lists_them(tmp_path: Path) -> None:
+    from assetpipe.manifest import Manifest
+    from assetpipe.verify import verify
+
+    out = build_site(tmp_path, "--zstd")
+    manifest = Manifest.load(out / "manifest.json")
+    for logical in ("css/app.css", "js/app.js"):
+        entry = manifest.entry(logical)
+        assert entry.encodings["zstd"].path == entry.path + ".zst"
+        zst = (out / entry.encodings["zstd"].path).read_bytes()
+        assert zstd_module().decompress(zst) == (out / entry.path).read_bytes()
+    assert "zstd" not in manifest.entry("img/x.png").encodings
+    assert verify(out).ok
+
+
+def test_a_build_without_zstd_writes_no_zst_sibling(tmp_path: Path) -> None:
+    from assetpipe.manifest import Manifest
+
+    out = build_site(tmp_path)
+    assert not list(out.rglob("*.zst"))
+    manifest = Manifest.load(out / "manifest.json")
+    assert all(set(entry.encodings) <= {"br", "gzip"} for entry in manifest.assets.values())
+    assert manifest.entry("css/app.css").encodings, "the other siblings are still made"
+
+
+def test_policy_for_follows_every_codec_switch_of_the_config(tmp_path: Path) -> None:
+    from assetpipe.config import Config
+
+    base = Config(source=tmp_path, output=tmp_path / "out")
+    assert compress.policy_for(base) == CompressionPolicy()
+    assert compress.policy_for(Config(source=tmp_path, output=tmp_path, zstd=True)) == CompressionPolicy(zstd=True)
+    off = Config(source=tmp_path, output=tmp_path, brotli=False, gzip=False)
+    assert compress.policy_for(off) is None
+    assert compress.policy_for(Config(source=tmp_path, output=tmp_path, compress=False, zstd=True)) is None
+    zlib_only = Config(source=tmp_path, output=tmp_path, brotli=False, gzip_backend="zlib", min_size=10)
+    assert compress.policy_for(zlib_only) == CompressionPolicy(brotli=False, gzip_backend="zlib", min_size=10)

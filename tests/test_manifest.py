@@ -77,3 +77,14 @@ def test_a_missing_or_invalid_manifest_names_its_path(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text("{nope")
     with pytest.raises(ManifestError, match="invalid JSON"):
         Manifest.load(tmp_path / "manifest.json")
+
+
+def test_every_codec_s_encoding_round_trips_and_is_written_sorted_like_json_dumps() -> None:
+    from assetpipe.codecs import CODECS
+
+    encodings = {name: Encoding("css/app.css" + codec.suffix, 10 + i) for i, (name, codec) in enumerate(CODECS.items())}
+    manifest = Manifest(base_url="/static/", assets={"css/app.css": entry("css/app.css", encodings=encodings)})
+    text = manifest.dumps()
+    assert text == json.dumps(manifest.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    assert Manifest.loads(text) == manifest
+    assert manifest.output_files() == {"css/app.css", "css/app.css.br", "css/app.css.gz", "css/app.css.zst"}

@@ -293,3 +293,65 @@ def test_verify_never_follows_a_symlink_out_of_the_output(tmp_path: Path) -> Non
     report = verify(out)
     assert not report.ok
     assert any("symlink" in line for line in report.lines())
+
+
+# -- zstd siblings (opt-in) ------------------------------------------------------------------------
+
+
+def with_zstd_sibling(out: Path, payload_of: bytes | None = None, raw: bytes | None = None) -> ManifestEntry:
+    """Give css/app.css a .zst sibling (of its bytes, of ``payload_of``, or ``raw`` as is) in the manifest."""
+    from assetpipe.codecs import zstd_module
+
+    m = make_output(out, FILES, encodings=("gzip",))
+    entry = m.entry("css/app.css")
+    data = (out / entry.path).read_bytes()
+    packed = raw if raw is not None else zstd_module().compress(data if payload_of is None else payload_of)
+    (out / (entry.path + ".zst")).write_bytes(packed)
+    fixed = replace(entry, encodings={**entry.encodings, "zstd": Encoding(entry.path + ".zst", len(packed))})
+    Manifest(base_url="/static/", assets={**m.assets, "css/app.css": fixed}).write(out)
+    return fixed
+
+
+def test_a_zst_sibling_that_decompresses_to_the_file_verifies(tmp_path: Path) -> None:
+    with_zstd_sibling(tmp_path)
+    report = verify(tmp_path)
+    assert report.ok, report.lines()
+    assert report.files == 2 * len(FILES) + 1
+
+
+def test_a_zst_sibling_of_other_bytes_is_a_problem(tmp_path: Path) -> None:
+    entry = with_zstd_sibling(tmp_path, payload_of=b"body { color: blue }\n")
+    assert [(p.path, p.what) for p in verify(tmp_path).problems] == [
+        (entry.path + ".zst", f"zstd sibling decompresses to different bytes than {entry.path}")
+    ]
+
+
+def test_a_zst_bomb_is_reported_without_decoding_it_whole(tmp_path: Path) -> None:
+    from assetpipe.codecs import zstd_module
+
+    entry = with_zstd_sibling(tmp_path, raw=zstd_module().compress(bytes(50_000_000)))  # 50 MB in a few KB
+    assert [(p.path, p.what) for p in verify(tmp_path).problems] == [
+        (entry.path + ".zst", f"zstd sibling decompresses to different bytes than {entry.path}")
+    ]
+
+
+def test_a_corrupt_zst_sibling_is_reported_not_raised(tmp_path: Path) -> None:
+    entry = with_zstd_sibling(tmp_path, raw=b"\x28\xb5\x2f\xfd" + b"\xff" * 40)
+    (problem,) = verify(tmp_path).problems
+    assert problem.path == entry.path + ".zst"
+    assert problem.what.startswith("zstd sibling does not decompress")
+
+
+def test_a_zst_sibling_on_a_machine_without_a_zstd_module_is_a_problem_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+    import sys
+
+    entry = with_zstd_sibling(tmp_path)
+    package = "compression" if sys.version_info >= (3, 14) else "backports"
+    monkeypatch.delattr(importlib.import_module(package), "zstd", raising=False)
+    monkeypatch.setitem(sys.modules, f"{package}.zstd", None)
+    (problem,) = verify(tmp_path).problems
+    assert problem.path == entry.path + ".zst"
+    assert problem.what.startswith("zstd sibling cannot be checked here")

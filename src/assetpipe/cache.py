@@ -20,6 +20,11 @@ The directory holds nothing but entries and packs, so it is safe to save and res
 Actions' cache action) and safe to delete at any time. It is bounded by :func:`prune`: entries and whole
 packs are removed oldest-used first (a hit refreshes the mtime of its entry or pack) until the total is
 under a byte budget.
+
+A digest only proves that an entry is whole, not that it is the compression of the input its key names
+(an older version's bug, a CI cache restored from another branch). So the reader checks that too
+(:mod:`assetpipe.compress` decodes every hit) and calls :meth:`Cache.discard` on an entry that fails: the
+loose file is removed, and a pack is rewritten without the record at the next flush.
 """
 
 from __future__ import annotations
@@ -74,7 +79,7 @@ class PruneReport:
 class Cache:
     """Entries under one directory (created on first write). Safe to share between threads and processes."""
 
-    __slots__ = ("_index", "_lock", "_staged", "_staged_bytes", "_used_packs", "root")
+    __slots__ = ("_discarded", "_index", "_lock", "_staged", "_staged_bytes", "_used_packs", "root")
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -84,6 +89,7 @@ class Cache:
         # key -> (pack, payload offset, size, sha256 hex): where each packed entry is, loaded lazily
         self._index: dict[str, tuple[Path, int, int, bytes]] | None = None
         self._used_packs: set[Path] = set()
+        self._discarded: dict[Path, set[str]] = {}  # pack -> keys whose records flush() drops from it
 
     def _path(self, entry_key: str) -> Path:
         return self.root / entry_key[:2] / entry_key
@@ -109,6 +115,23 @@ class Cache:
         except OSError:
             pass
         return payload
+
+    def discard(self, entry_key: str) -> None:
+        """Forget an entry its reader found wrong: get() no longer returns it, here or in a later process.
+
+        The loose file is removed at once; a pack record is dropped from this process's index now and from
+        its pack by the next :meth:`flush` (which rewrites the pack without it). Never an error.
+        """
+        with self._lock:
+            if self._staged.pop(entry_key, None) is not None:
+                return  # computed by this process; it had never reached the disk
+            found = self._index.pop(entry_key, None) if self._index is not None else None
+            if found is not None:
+                self._discarded.setdefault(found[0], set()).add(entry_key)
+        try:
+            self._path(entry_key).unlink(missing_ok=True)
+        except OSError:
+            pass  # a read-only restored cache: the entry stays, and is checked and refused again next time
 
     def put(self, entry_key: str, payload: bytes) -> None:
         """Store ``payload`` atomically; a cache that cannot be written is skipped, never an error."""
@@ -150,6 +173,12 @@ class Cache:
         """
         with self._lock:
             used, self._used_packs = self._used_packs, set()
+            discarded, self._discarded = self._discarded, {}
+        for pack, keys in sorted(discarded.items()):
+            try:
+                self._drop_records(pack, keys)
+            except (OSError, OutputError):
+                pass  # gone meanwhile or read-only: its records are checked (and refused) again when read
         for pack in used:
             try:
                 os.utime(pack)
@@ -166,6 +195,25 @@ class Cache:
         except (OSError, OutputError):
             pass
 
+    def _drop_records(self, pack: Path, keys: set[str]) -> None:
+        """Rewrite ``pack`` in place without the records of ``keys`` (or remove it if none is left).
+
+        Records that fail their digest check go too: the rewrite digests what it keeps, so it must not keep
+        a corrupted payload.
+        """
+        raw = pack.read_bytes()
+        kept = [
+            (entry_key, payload)
+            for entry_key, start, size, digest in _pack_records(raw)
+            if entry_key not in keys and _hex_digest(payload := raw[start : start + size]) == digest
+        ]
+        if not kept:
+            pack.unlink(missing_ok=True)
+        else:
+            write_atomic(pack, _pack_bytes(kept)[0], fsync=False)
+        with self._lock:
+            self._index = None  # offsets in the rewritten pack moved: reloaded if a later get() needs it
+
     def _pack_paths(self) -> list[Path]:
         try:
             names = sorted(os.listdir(self.root / PACK_DIR))
@@ -175,19 +223,11 @@ class Cache:
 
     def _write_pack(self, items: list[tuple[str, bytes]]) -> None:
         """Write one pack of ``items``; a loaded index learns where they are (no reload, no stale index)."""
-        parts = [PACK_FORMAT]
-        records: list[tuple[str, int, int, bytes]] = []
-        offset = len(PACK_FORMAT)
-        for entry_key, payload in items:
-            digest = _hex_digest(payload)
-            header = b"%s %s %d\n" % (entry_key.encode(), digest, len(payload))
-            parts += (header, payload)
-            records.append((entry_key, offset + len(header), len(payload), digest))
-            offset += len(header) + len(payload)
+        data, records = _pack_bytes(items)
         # Unique per process and moment: concurrent builds each add their own pack.
         name = f"{time.time_ns():020d}-{os.getpid()}-{os.urandom(4).hex()}{PACK_SUFFIX}"
         path = self.root / PACK_DIR / name
-        write_atomic(path, b"".join(parts), fsync=False)
+        write_atomic(path, data, fsync=False)
         with self._lock:
             if self._index is not None:
                 for entry_key, start, size, digest in records:
@@ -301,6 +341,20 @@ class Cache:
 def _hex_digest(payload: bytes) -> bytes:
     """The sha256 of ``payload`` in hex, as entry headers and pack records store it."""
     return hashlib.sha256(payload).hexdigest().encode()
+
+
+def _pack_bytes(items: list[tuple[str, bytes]]) -> tuple[bytes, list[tuple[str, int, int, bytes]]]:
+    """A pack of ``items`` and, per record, (key, payload offset, size, sha256 hex)."""
+    parts = [PACK_FORMAT]
+    records: list[tuple[str, int, int, bytes]] = []
+    offset = len(PACK_FORMAT)
+    for entry_key, payload in items:
+        digest = _hex_digest(payload)
+        header = b"%s %s %d\n" % (entry_key.encode(), digest, len(payload))
+        parts += (header, payload)
+        records.append((entry_key, offset + len(header), len(payload), digest))
+        offset += len(header) + len(payload)
+    return b"".join(parts), records
 
 
 def _pack_records(raw: bytes) -> Iterator[tuple[str, int, int, bytes]]:

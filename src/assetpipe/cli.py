@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from assetpipe import __version__
+from assetpipe.codecs import CODECS
 from assetpipe.errors import AssetpipeError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -82,6 +83,33 @@ class TerminalReporter:
         click.echo(message, err=True)
 
 
+def _codec_options() -> list[Callable[[F], F]]:
+    """--KEY/--no-KEY for each codec in the registry (and --KEY-backend where it has a choice)."""
+    options: list[Callable[[F], F]] = []
+    for codec in CODECS.values():
+        key = codec.config_key
+        state = "on" if codec.default else "off"
+        options.append(
+            click.option(
+                f"--{key}/--no-{key}",
+                key,
+                default=None,
+                help=f"Write {codec.suffix} siblings ({codec.name}; default {state}).",
+            )
+        )
+        if len(codec.backends) > 1:
+            names = list(codec.backends)
+            options.append(
+                click.option(
+                    f"--{key}-backend",
+                    f"{key}_backend",
+                    type=click.Choice(names),
+                    help=f"How to make {codec.suffix} siblings: {', '.join(names)} (default {names[0]}).",
+                )
+            )
+    return options
+
+
 def build_options(fn: F) -> F:
     """Options shared by build and watch (same config, same output layout)."""
     options = [
@@ -95,14 +123,8 @@ def build_options(fn: F) -> F:
             help="assetpipe.toml or pyproject.toml to read (default: found in the working directory).",
         ),
         click.option("--jobs", "-j", type=click.IntRange(min=1), help="Compression workers (default: CPUs)."),
-        click.option("--no-compress", is_flag=True, default=None, help="Write no .br/.gz siblings."),
-        click.option("--no-brotli", is_flag=True, default=None, help="Write no .br siblings."),
-        click.option("--no-gzip", is_flag=True, default=None, help="Write no .gz siblings."),
-        click.option(
-            "--gzip-backend",
-            type=click.Choice(["zopfli", "zlib"]),
-            help="zopfli (smallest, default) or zlib level 9 (much faster).",
-        ),
+        click.option("--no-compress", is_flag=True, default=None, help="Write no precompressed siblings."),
+        *_codec_options(),
         click.option("--cache-dir", type=click.Path(path_type=Path), help="Compression cache directory."),
         click.option("--no-wait", is_flag=True, help="Fail at once if another build holds OUT's lock."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary."),
@@ -120,16 +142,15 @@ def _overrides(params: dict[str, Any]) -> dict[str, Any]:
         "output": "output",
         "base_url": "base_url",
         "jobs": "jobs",
-        "gzip_backend": "gzip_backend",
         "cache_dir": "cache_dir",
     }
+    for codec in CODECS.values():
+        mapping[codec.config_key] = codec.config_key
+        if len(codec.backends) > 1:
+            mapping[f"{codec.config_key}_backend"] = f"{codec.config_key}_backend"
     out: dict[str, Any] = {key: params[flag] for flag, key in mapping.items() if params.get(flag) is not None}
     if params.get("no_compress"):
         out["compress"] = False
-    if params.get("no_brotli"):
-        out["brotli"] = False
-    if params.get("no_gzip"):
-        out["gzip"] = False
     return out
 
 
@@ -169,7 +190,7 @@ def build(**params: Any) -> None:
 
 @cli.command()
 @build_options
-@click.option("--compress", "compress_on", is_flag=True, help="Keep writing .br/.gz siblings while watching.")
+@click.option("--compress", "compress_on", is_flag=True, help="Keep writing siblings while watching.")
 @click.option("--debounce", type=click.FloatRange(min=0), help="Seconds to gather a burst of events (0.05).")
 def watch(**params: Any) -> None:
     """Build, then rebuild incrementally on every change until interrupted."""

@@ -1,17 +1,20 @@
-"""Precompressed siblings: NAME.br and NAME.gz beside each output file, where they pay.
+"""Precompressed siblings: NAME.br, NAME.gz (and NAME.zst where switched on) beside each output file, where
+they pay.
 
-Where the time goes decides the design (numbers in docs/compression.md, from benchmarks/bench_compress.py):
-brotli-11 costs about 1.5 ms per small file and 1.5 s per MB. zopfli's cost is dominated not by its
-iterations but by its block splitter, which costs 15-100 ms even on a 1-3 KB SVG while saving a few bytes,
-and whose cost on mid-sized files grows with the number of blocks it may try. So gzip uses zopfli with one
-iteration, without block splitting below :data:`SPLIT_MIN_SIZE` and with at most 8 blocks above it, 3
-iterations from 256 KiB (:func:`gzip_method`): on the corpus 95.2% of zlib-9's bytes for 1/7 of zopfli-15's
+Which encodings exist and how each is made is :mod:`assetpipe.codecs`' registry; this module decides which
+siblings a file gets (:class:`CompressionPolicy`) and runs the calls. Where the time goes decides the design
+(numbers in docs/compression.md, from benchmarks/bench_compress.py): brotli-11 costs about 1.5 ms per small
+file and 1.5 s per MB; zopfli's cost is dominated by its block splitter, so gzip uses the size-dependent
+recipe in :data:`assetpipe.codecs.ZOPFLI_RULES`: on the corpus 95.2% of zlib-9's bytes for 1/7 of zopfli-15's
 CPU time.
 
 Every call goes through a content-addressed cache (:mod:`assetpipe.cache`), so only bytes never seen with
-these exact settings reach a compressor. Work runs on a pool of threads, largest first, while the pipeline
-is still hashing and writing other files: brotli, zopfli and zlib release the GIL, and threads measured
-faster than processes here (no pickling of inputs and outputs, one copy of each input in memory).
+these exact settings reach a compressor. A cache entry is untrusted input (a CI cache restored from another
+branch, an older version's bug): every hit is decoded and must give exactly the file's bytes before it is
+used; one that does not is dropped from the cache and the compressor runs. Work runs on a pool of threads,
+largest first, while the pipeline is still hashing and writing other files: brotli, zopfli, zlib and zstd
+release the GIL, and threads measured faster than processes here (no pickling of inputs and outputs, one
+copy of each input in memory).
 """
 
 from __future__ import annotations
@@ -19,26 +22,41 @@ from __future__ import annotations
 import bisect
 import ctypes
 import ctypes.util
-import gzip as gzip_module
 import hashlib
 import os
 import sys
 import threading
 import time
-import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import TracebackType
-
-import brotli
-import zopfli.zopfli
+from typing import Any
 
 from assetpipe.cache import DEFAULT_MAX_BYTES, Cache
 from assetpipe.cache import key as cache_key
-from assetpipe.errors import OutputError
+from assetpipe.codecs import (
+    BROTLI_LGWIN,
+    BROTLI_QUALITY,
+    CODECS,
+    METHODS_VERSION,
+    SPLIT_MIN_SIZE,
+    ZOPFLI_RULES,
+    ZSTD_LEVEL,
+    ZSTD_WINDOW_LOG,
+    Codec,
+    DecodeError,
+    Method,
+    brotli_compress,
+    brotli_method,
+    gzip_zlib,
+    gzip_zopfli,
+    zopfli_rule,
+)
+from assetpipe.config import Config
+from assetpipe.errors import ConfigError, OutputError
 from assetpipe.files import write_atomic
-from assetpipe.manifest import ENCODING_SUFFIXES, Encoding
+from assetpipe.manifest import Encoding
 
 #: Types that are already compressed: a sibling would save nothing and cost a compressor call.
 DEFAULT_SKIP_EXTENSIONS: frozenset[str] = frozenset(
@@ -55,23 +73,20 @@ DEFAULT_SKIP_EXTENSIONS: frozenset[str] = frozenset(
     }
 )  # fmt: skip
 
-#: zopfli recipe by input size: (size below which the row applies, iterations, max blocks; 0 = no splitting).
-#: Measured on the corpus (docs/compression.md): more iterations buy < 0.3% for 1.5-3x the time, and the
-#: block splitter's fixed cost only pays back on files of tens of KB.
-ZOPFLI_RULES: tuple[tuple[int, int, int], ...] = ((64 * 1024, 1, 0), (256 * 1024, 1, 8), (1 << 62, 3, 8))
-SPLIT_MIN_SIZE = ZOPFLI_RULES[0][0]
-BROTLI_QUALITY = 11
-#: brotli's default 4 MiB window. 16 MiB (lgwin 24) was measured: the same bytes on every file up to
-#: 4 MiB and one byte more on the 5 MB one, while asking decoders for a bigger window.
-BROTLI_LGWIN = 22
+GZIP_BACKENDS = frozenset(CODECS["gzip"].backends)
 
 
 @dataclass(frozen=True, slots=True)
 class CompressionPolicy:
-    """Which siblings to make and how; the defaults are reasoned in docs/compression.md."""
+    """Which siblings to make and how; the defaults are reasoned in docs/compression.md.
+
+    One bool per codec, named by its ``config_key`` (checked below), and ``<key>_backend`` for a codec
+    with more than one backend.
+    """
 
     brotli: bool = True
     gzip: bool = True
+    zstd: bool = False  # opt-in: see docs/compression.md
     gzip_backend: str = "zopfli"  # or "zlib" (level 9): a few % bigger .gz, 50-100x less CPU
     min_size: int = 256
     min_saving: float = 0.05  # keep a sibling only if it is at most 95% of the original
@@ -83,9 +98,17 @@ class CompressionPolicy:
                 f"gzip_backend must be one of {sorted(GZIP_BACKENDS)}, not {self.gzip_backend!r}"
             )
 
+    def enabled(self, codec: Codec) -> bool:
+        """Whether this policy makes ``codec``'s siblings."""
+        return bool(getattr(self, codec.config_key))
+
+    def backend(self, codec: Codec) -> str:
+        """The backend this policy uses for ``codec`` (its ``<key>_backend`` setting, else its default)."""
+        return str(getattr(self, f"{codec.config_key}_backend", codec.default_backend))
+
     def encodings(self) -> tuple[str, ...]:
-        """The encodings this policy makes, in manifest order."""
-        return tuple(name for name, on in (("br", self.brotli), ("gzip", self.gzip)) if on)
+        """The encodings this policy makes, in the registry's order."""
+        return tuple(name for name, codec in CODECS.items() if self.enabled(codec))
 
     def applies(self, rel_path: str, size: int) -> bool:
         """Whether a file of this name and size gets siblings at all (before the saving rule)."""
@@ -102,89 +125,43 @@ class CompressionPolicy:
             [
                 f"br={int(self.brotli)}",
                 f"gzip={int(self.gzip)}",
+                f"zstd={int(self.zstd)}",
                 f"backend={self.gzip_backend}",
                 f"min_size={self.min_size}",
                 f"min_saving={self.min_saving!r}",
                 "skip=" + ",".join(sorted(self.skip_extensions)),
                 f"zopfli={ZOPFLI_RULES}",
                 f"brotli={BROTLI_QUALITY},{BROTLI_LGWIN}",
+                f"zstd_level={ZSTD_LEVEL},{ZSTD_WINDOW_LOG}",
                 f"methods={METHODS_VERSION}",
             ]
         )
 
 
-# -- compressors -----------------------------------------------------------------------------------------
+_POLICY_FIELDS = {f.name for f in fields(CompressionPolicy)}
+assert all(c.config_key in _POLICY_FIELDS for c in CODECS.values()), "a codec without a policy switch"
 
 
-def brotli_compress(data: bytes, *, text: bool) -> bytes:
-    """brotli quality 11, 4 MiB window; text mode hints the encoder that the input is UTF-8."""
-    mode = brotli.MODE_TEXT if text else brotli.MODE_GENERIC
-    return bytes(brotli.compress(data, mode=mode, quality=BROTLI_QUALITY, lgwin=BROTLI_LGWIN))
+def policy_for(config: Config) -> CompressionPolicy | None:
+    """The policy ``config`` asks for, or None when it makes no sibling at all (``compress`` off, or every
+    codec switched off). Its :meth:`CompressionPolicy.fingerprint` names every setting that decides the
+    siblings, for the build record.
+    """
+    settings: dict[str, Any] = {c.config_key: bool(getattr(config, c.config_key)) for c in CODECS.values()}
+    if not config.compress or not any(settings.values()):
+        return None
+    for c in CODECS.values():
+        if len(c.backends) > 1:
+            settings[f"{c.config_key}_backend"] = getattr(config, f"{c.config_key}_backend")
+    return CompressionPolicy(**settings, min_size=config.min_size, min_saving=config.min_saving)
 
 
-def gzip_zopfli(data: bytes, *, iterations: int, max_blocks: int) -> bytes:
-    """gzip by zopfli (``max_blocks`` 0: no block splitting); no file name and mtime 0: deterministic."""
-    return bytes(
-        zopfli.zopfli.compress(
-            data,
-            gzip_mode=1,
-            numiterations=iterations,
-            blocksplitting=int(max_blocks > 0),
-            blocksplittingmax=max(max_blocks, 1),
-        )
-    )
-
-
-def gzip_zlib(data: bytes) -> bytes:
-    """gzip container by zlib level 9 (wbits 31 = gzip header with mtime 0 and no file name)."""
-    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
-    return compressor.compress(data) + compressor.flush()
-
-
-GZIP_BACKENDS = frozenset({"zopfli", "zlib"})
-#: Bump when a rule below changes the bytes it produces for the same settings string.
-METHODS_VERSION = 1
-
-
-@dataclass(frozen=True, slots=True)
-class Method:
-    """One compressor call's recipe; ``settings`` names it completely (it is part of the cache key)."""
-
-    encoding: str
-    compressor: str
-    settings: str
-    run: Callable[[bytes], bytes] = field(compare=False, repr=False)
-
-
-def zopfli_rule(size: int) -> tuple[int, int]:
-    """(iterations, max blocks) for an input of ``size`` bytes, from :data:`ZOPFLI_RULES`."""
-    for limit, iterations, max_blocks in ZOPFLI_RULES:
-        if size < limit:
-            return iterations, max_blocks
-    return ZOPFLI_RULES[-1][1:]
+# -- recipes ------------------------------------------------------------------------------------------------
 
 
 def gzip_method(backend: str, size: int) -> Method:
     """The gzip recipe for an input of ``size`` bytes with ``backend``."""
-    if backend == "zlib":
-        return Method("gzip", "zlib", f"level=9;{zlib.ZLIB_RUNTIME_VERSION}", gzip_zlib)
-    iterations, max_blocks = zopfli_rule(size)
-
-    def run(data: bytes) -> bytes:
-        return gzip_zopfli(data, iterations=iterations, max_blocks=max_blocks)
-
-    version = getattr(zopfli, "__version__", "?")
-    return Method("gzip", "zopfli", f"iterations={iterations};blocks={max_blocks};{version}", run)
-
-
-def brotli_method(text: bool) -> Method:
-    """The brotli recipe (quality 11, lgwin 22, text or generic mode)."""
-
-    def run(data: bytes) -> bytes:
-        return brotli_compress(data, text=text)
-
-    settings = f"quality={BROTLI_QUALITY};lgwin={BROTLI_LGWIN};mode={'text' if text else 'generic'}"
-    return Method("br", "brotli", f"{settings};{brotli.__version__}", run)
+    return CODECS["gzip"].backends[backend].method(size, False)
 
 
 def is_text(content_type: str) -> bool:
@@ -199,15 +176,19 @@ def is_text(content_type: str) -> bool:
 
 def method_for(policy: CompressionPolicy, encoding: str, size: int, content_type: str) -> Method:
     """The recipe ``policy`` uses for ``encoding`` of a file of ``size`` bytes and ``content_type``."""
-    if encoding == "br":
-        return brotli_method(is_text(content_type))
-    return gzip_method(policy.gzip_backend, size)
+    codec = CODECS[encoding]
+    return codec.backends[policy.backend(codec)].method(size, is_text(content_type))
 
 
-DECOMPRESSORS: Mapping[str, Callable[[bytes], bytes]] = {
-    "br": brotli.decompress,
-    "gzip": gzip_module.decompress,
-}
+def decodes_to(encoding: str, payload: bytes, data: bytes) -> bool:
+    """Whether ``payload`` decodes as ``encoding`` to exactly ``data`` (never reading past its size).
+
+    False too where the codec's library is missing here: what cannot be checked is not used.
+    """
+    try:
+        return CODECS[encoding].decode(payload, len(data)) == data
+    except (DecodeError, ConfigError):
+        return False
 
 
 # -- the pool ---------------------------------------------------------------------------------------------
@@ -225,6 +206,8 @@ class CompressionStats:
     siblings_unchanged: int = 0  # already on disk with the same bytes: left alone (mtime fixed if needed)
     cache_hits: int = 0
     cache_misses: int = 0
+    cache_rejected: int = 0  # entries that did not decode to their input: dropped, and compressed again
+    check_seconds: float = 0.0  # thread CPU seconds spent decoding cache hits to check them
     compressor_calls: int = 0
     compressor_seconds: float = 0.0  # thread CPU seconds inside compressor calls
 
@@ -252,19 +235,21 @@ class _Counters:
         "bytes_in",
         "bytes_out",
         "calls",
+        "check",
         "cpu",
         "encoded_in",
         "files",
         "hits",
         "misses",
+        "rejected",
         "unchanged",
         "written",
     )
 
     def __init__(self) -> None:
-        self.files = self.bytes_in = self.hits = self.misses = self.calls = 0
+        self.files = self.bytes_in = self.hits = self.misses = self.calls = self.rejected = 0
         self.written = self.unchanged = 0
-        self.cpu = 0.0
+        self.cpu = self.check = 0.0
         self.encoded_in: dict[str, int] = {}
         self.bytes_out: dict[str, int] = {}
 
@@ -278,6 +263,8 @@ class _Counters:
             siblings_unchanged=self.unchanged,
             cache_hits=self.hits,
             cache_misses=self.misses,
+            cache_rejected=self.rejected,
+            check_seconds=self.check,
             compressor_calls=self.calls,
             compressor_seconds=self.cpu,
         )
@@ -323,18 +310,12 @@ RELEASE_AFTER_SIZE = 256 * 1024
 
 
 def working_memory(encoding: str, compressor: str, size: int) -> int:
-    """Peak memory of one compressor call on ``size`` bytes, rounded up from ru_maxrss measurements.
+    """Peak memory of one compressor call on ``size`` bytes: the codec registry's measured model.
 
-    Measured: brotli-11 about 12 bytes per input byte (59 MiB for a 5 MB JSON, under 1 MB for inputs under
-    100 KB: its tables are sized to the input); zopfli up to 27 per byte but never more than 27 MB (it
-    works through 1 MB master blocks); zlib a few hundred KB. Overestimating only costs parallelism,
-    underestimating costs the memory bound, so the figures below are rounded up from those.
+    Overestimating only costs parallelism, underestimating costs the memory bound, so the figures there
+    are rounded up from ru_maxrss measurements.
     """
-    if encoding == "br":
-        return (1 << 20) + 13 * size
-    if compressor == "zopfli":
-        return min(28 << 20, (1 << 20) + 27 * size)
-    return 1 << 20
+    return CODECS[encoding].backends[compressor].working_memory(size)
 
 
 class Compressor:
@@ -421,7 +402,7 @@ class Compressor:
             self._counters.files += 1
             self._counters.bytes_in += size
             self._results[rel_path] = {}
-        for encoding in ENCODING_SUFFIXES:
+        for encoding in CODECS:
             if encoding not in wanted:
                 # No sibling this time: one that is there from an earlier build must still be right.
                 _remove_stale_sibling(_sibling(out_path, encoding), data, encoding)
@@ -514,7 +495,7 @@ class Compressor:
         data = task.data if task.data is not None else _read_back(task)
         method = task.method
         entry_key = cache_key(task.digest, method.compressor, method.settings)
-        payload = self.cache.get(entry_key) if self.cache is not None else None
+        payload = self._cached(entry_key, method.encoding, data)
         if payload is None:
             start = time.thread_time()
             try:
@@ -528,9 +509,6 @@ class Compressor:
                 self._counters.misses += 1
                 self._counters.calls += 1
                 self._counters.cpu += cpu
-        else:
-            with self._cond:
-                self._counters.hits += 1
         target = _sibling(task.out_path, method.encoding)
         if not self.policy.keeps(task.size, len(payload)):
             _remove_stale_sibling(target, data, method.encoding)
@@ -544,11 +522,37 @@ class Compressor:
                 counters.written += 1
             else:
                 counters.unchanged += 1
-        return Encoding(path=task.rel_path + ENCODING_SUFFIXES[method.encoding], size=len(payload))
+        return Encoding(path=task.rel_path + CODECS[method.encoding].suffix, size=len(payload))
+
+    def _cached(self, entry_key: str, encoding: str, data: bytes) -> bytes | None:
+        """The cache's payload for ``entry_key`` if it decodes to exactly ``data``; a wrong one is dropped.
+
+        An entry can be intact (its digest matches) and still not be this input's compression: an older
+        version's bug, or a CI cache restored from another branch. Decoding is cheap next to compressing
+        (docs/compression.md), and copying a wrong entry would serve other bytes than the manifest's
+        integrity describes.
+        """
+        if self.cache is None:
+            return None
+        payload = self.cache.get(entry_key)
+        if payload is None:
+            return None
+        start = time.thread_time()
+        good = decodes_to(encoding, payload, data)
+        cpu = time.thread_time() - start
+        if not good:
+            self.cache.discard(entry_key)
+        with self._cond:
+            self._counters.check += cpu
+            if good:
+                self._counters.hits += 1
+            else:
+                self._counters.rejected += 1
+        return payload if good else None
 
 
 def _sibling(out_path: Path, encoding: str) -> Path:
-    return out_path.with_name(out_path.name + ENCODING_SUFFIXES[encoding])
+    return out_path.with_name(out_path.name + CODECS[encoding].suffix)
 
 
 def _read_back(task: _Task) -> bytes:
@@ -598,14 +602,33 @@ def _remove_stale_sibling(target: Path, data: bytes, encoding: str) -> None:
         current = target.read_bytes()
     except OSError:
         return
-    try:
-        if DECOMPRESSORS[encoding](current) == data:
-            return
-    except Exception:  # not even valid compressed data: stale all the same
-        pass
+    if decodes_to(encoding, current, data):
+        return
     try:
         target.unlink()
     except FileNotFoundError:
         pass
     except OSError as exc:
         raise OutputError(f"cannot remove stale sibling: {exc.strerror or exc}", path=str(target)) from exc
+
+
+__all__ = [
+    "DEFAULT_SKIP_EXTENSIONS",
+    "SPLIT_MIN_SIZE",
+    "ZOPFLI_RULES",
+    "CompressionPolicy",
+    "CompressionStats",
+    "Compressor",
+    "Method",
+    "brotli_compress",
+    "brotli_method",
+    "decodes_to",
+    "gzip_method",
+    "gzip_zlib",
+    "gzip_zopfli",
+    "is_text",
+    "method_for",
+    "policy_for",
+    "working_memory",
+    "zopfli_rule",
+]

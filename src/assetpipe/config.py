@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from assetpipe.codecs import CODECS
 from assetpipe.cors import DEFAULT as DEFAULT_CORS
 from assetpipe.cors import Cors, parse_cors
 from assetpipe.errors import ConfigError
@@ -64,8 +65,10 @@ class Config:
     unhashed_defaults: bool = True
     broken_references: str = "error"  # or "warn": leave the reference as written
     compress: bool = True
+    # One switch per codec (assetpipe.codecs.CODECS: its config_key and default; checked below).
     brotli: bool = True
     gzip: bool = True
+    zstd: bool = False
     gzip_backend: str = "zopfli"
     min_size: int = 256
     min_saving: float = 0.05
@@ -101,9 +104,8 @@ _KEYS: dict[str, tuple[tuple[type, ...], bool]] = {
     "unhashed_defaults": ((bool,), False),
     "broken_references": ((str,), False),
     "compress": ((bool,), False),
-    "brotli": ((bool,), False),
-    "gzip": ((bool,), False),
-    "gzip_backend": ((str,), False),
+    **{codec.config_key: ((bool,), False) for codec in CODECS.values()},
+    **{f"{c.config_key}_backend": ((str,), False) for c in CODECS.values() if len(c.backends) > 1},
     "min_size": ((int,), False),
     "min_saving": ((float, int), False),
     "jobs": ((int,), False),
@@ -113,8 +115,14 @@ _KEYS: dict[str, tuple[tuple[type, ...], bool]] = {
     "cors": ((str, list, bool), False),
 }
 assert set(_KEYS) | {"config_file"} == {f.name for f in fields(Config)}
+assert all(
+    next(f for f in fields(Config) if f.name == c.config_key).default == c.default for c in CODECS.values()
+), "a codec's Config default differs from the registry's"
 
-_CHOICES = {"broken_references": ("error", "warn"), "gzip_backend": ("zopfli", "zlib")}
+_CHOICES = {
+    "broken_references": ("error", "warn"),
+    **{f"{c.config_key}_backend": tuple(c.backends) for c in CODECS.values() if len(c.backends) > 1},
+}
 
 
 def find_config_file(cwd: Path) -> Path | None:
@@ -241,6 +249,11 @@ def load_config(
             f"base_url {base_url!r} must start with '/' or be an absolute http(s) URL", path=where
         )
     values["base_url"] = base_url
+    if values.get("compress", True):
+        for codec in CODECS.values():
+            problem = codec.missing() if values.get(codec.config_key, codec.default) else None
+            if problem is not None:
+                raise ConfigError(f"{codec.config_key!r} is on, but {problem}", path=where)
     if "cache_dir" not in values:
         anchor = path.parent if path is not None else cwd
         values["cache_dir"] = _resolve(anchor / ".assetpipe-cache")

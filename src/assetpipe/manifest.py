@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assetpipe.codecs import CODECS
 from assetpipe.errors import ManifestError, UnknownAsset
 from assetpipe.files import fsync_directory, write_atomic
 
 VERSION = 1
 MANIFEST_NAME = "manifest.json"
-#: Names of the precompressed encodings as HTTP spells them (Content-Encoding) -> sibling suffix.
-ENCODING_SUFFIXES: Mapping[str, str] = {"br": ".br", "gzip": ".gz"}
+#: Names of the precompressed encodings as HTTP spells them (Content-Encoding) -> sibling suffix, from the
+#: codec registry (assetpipe.codecs), in its order.
+ENCODING_SUFFIXES: Mapping[str, str] = {name: codec.suffix for name, codec in CODECS.items()}
 
 
 @dataclass(frozen=True, slots=True)

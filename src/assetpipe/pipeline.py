@@ -71,6 +71,7 @@ class BuildReport:
     encoded_bytes: dict[str, int] = field(default_factory=dict)  # per encoding: bytes of the siblings
     encoded_from: dict[str, int] = field(default_factory=dict)  # per encoding: bytes of their originals
     cache_hits: int = 0
+    cache_rejected: int = 0  # cache entries that did not decompress to their input: dropped, recompressed
     compressed: int = 0  # compressor calls made (cache misses)
     compressor_seconds: float = 0.0
     deferred: int = 0  # outputs published without their siblings (``defer_compression``)
@@ -87,6 +88,8 @@ class BuildReport:
             parts.append(f"{name} {_size(size)}{saving}")
         if self.compressed or self.cache_hits:
             parts.append(f"{self.compressed} compressed, {self.cache_hits} cache hits")
+        if self.cache_rejected:
+            parts.append(f"{self.cache_rejected} cache entries rejected (not the compression of their input)")
         return "built " + ", ".join(parts) + f" in {self.seconds:.2f}s -> {self.manifest_path}"
 
 
@@ -105,10 +108,10 @@ def settings_of(config: Config) -> Settings:
         resolve_path(config.output, "output directory"), config.base_url, config.unhashed,
         config.broken_references,
     )  # fmt: skip
-    compress = config.compress and (config.brotli or config.gzip)
-    compression = settings_key(
-        config.brotli, config.gzip, config.gzip_backend, config.min_size, config.min_saving
-    ) if compress else "off"  # fmt: skip
+    from assetpipe.compress import policy_for
+
+    policy = policy_for(config)
+    compression = settings_key(policy.fingerprint()) if policy is not None else "off"
     return Settings(output=output, compression=compression)
 
 
@@ -333,6 +336,7 @@ def _emit_all(
     compressor.close()
     stats = compressor.stats
     report.cache_hits, report.compressed = stats.cache_hits, stats.compressor_calls
+    report.cache_rejected = stats.cache_rejected
     report.compressor_seconds = stats.compressor_seconds
     return results, True
 
@@ -485,7 +489,9 @@ def _record(
             source=Stat(a.size, a.mtime_ns, a.inode),
             references=node.refs if is_scanned(logical) else None,
             deps_key=dependency_key(node, ctx.output_path),
-            output=replace(output.record, siblings=siblings),
+            output=output.record
+            if output.record.siblings is siblings
+            else replace(output.record, siblings=siblings),
             entry=entry,
         )
     return BuildState(settings.output, recorded_ns, files, settings.compression)
@@ -524,7 +530,9 @@ def _check_collisions(ctx: _Emitting) -> None:
     """No two sources may produce the same output name (a sibling's name included)."""
     if ctx.last is not None and all(ctx.last.outputs.get(k) is o for k, o in ctx.outputs.items()):
         return  # the same outputs as the last build, which checked them
-    suffixes = ENCODING_SUFFIXES.values() if ctx.compressing else ()
+    # Every codec's suffix, whatever is switched on: a server picks a sibling by its name alone, and a
+    # build must never take another output for a stale sibling (or the reverse).
+    suffixes = ENCODING_SUFFIXES.values()
     owners: dict[str, str] = {}
     for logical, output in ctx.outputs.items():
         path = output.entry.path
@@ -557,15 +565,10 @@ def _read_output(path: Path) -> bytes:
 
 
 def _compressor(config: Config) -> Compressor:
-    from assetpipe.compress import CompressionPolicy, Compressor
+    from assetpipe.compress import Compressor, policy_for
 
-    policy = CompressionPolicy(
-        brotli=config.brotli,
-        gzip=config.gzip,
-        gzip_backend=config.gzip_backend,
-        min_size=config.min_size,
-        min_saving=config.min_saving,
-    )
+    policy = policy_for(config)
+    assert policy is not None, "only called when the settings compress"
     return Compressor(policy, cache_dir=config.cache_dir, jobs=config.jobs)
 
 

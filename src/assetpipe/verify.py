@@ -9,25 +9,17 @@ mid-way leaves hashed files no manifest names yet, and that state is still consi
 from __future__ import annotations
 
 import base64
-import gzip
 import hashlib
 import os
-import zlib
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import brotli
-
 from assetpipe.builds import load_builds
+from assetpipe.codecs import CODECS, DecodeError, WrongSize
+from assetpipe.errors import ConfigError
 from assetpipe.layout import walk_output
-from assetpipe.manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Manifest, ManifestEntry
-
-DECOMPRESSORS: Mapping[str, Callable[[bytes], bytes]] = {
-    "br": brotli.decompress,
-    "gzip": gzip.decompress,
-}
+from assetpipe.manifest import MANIFEST_NAME, Manifest, ManifestEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,11 +126,11 @@ def _check_entry(out_dir: Path, logical: str, entry: ManifestEntry) -> tuple[lis
         problem(entry.path, f"immutable, but its name does not carry its digest {entry.hash}")
 
     for name, enc in sorted(entry.encodings.items()):
-        decompress = DECOMPRESSORS.get(name)
-        if decompress is None:
+        codec = CODECS.get(name)
+        if codec is None:
             problem(enc.path, f"unknown encoding {name!r}")
             continue
-        expected = entry.path + ENCODING_SUFFIXES[name]
+        expected = entry.path + codec.suffix
         if enc.path != expected:
             # Servers find siblings by suffix (gzip_static, brotli_static, precompressed): any other name
             # is never served.
@@ -151,9 +143,15 @@ def _check_entry(out_dir: Path, logical: str, entry: ManifestEntry) -> tuple[lis
         if len(sibling) != enc.size:
             problem(enc.path, f"size {len(sibling)} on disk, manifest says {enc.size}")
         try:
-            plain = decompress(sibling)
-        except (brotli.error, OSError, EOFError, zlib.error) as exc:
+            # Never decodes past the file's size: a hostile sibling cannot fill memory.
+            plain: bytes | None = codec.decode(sibling, len(data))
+        except WrongSize:
+            plain = None
+        except DecodeError as exc:
             problem(enc.path, f"{name} sibling does not decompress: {exc}")
+            continue
+        except ConfigError as exc:  # no zstd module on this machine
+            problem(enc.path, f"{name} sibling cannot be checked here: {exc}")
             continue
         if plain != data:
             problem(enc.path, f"{name} sibling decompresses to different bytes than {entry.path}")

@@ -24,15 +24,18 @@ from pathlib import Path
 import brotli
 import pytest
 
+from assetpipe.codecs import zstd_module
 from assetpipe.manifest import Encoding, Manifest, ManifestEntry
 
 COMPRESSORS: Mapping[str, tuple[str, Callable[[bytes], bytes]]] = {
     "br": (".br", brotli.compress),
     "gzip": (".gz", lambda b: gzip.compress(b, mtime=0)),
+    "zstd": (".zst", lambda b: zstd_module().compress(b)),
 }
 DECODERS: Mapping[str, Callable[[bytes], bytes]] = {
     "br": brotli.decompress,
     "gzip": gzip.decompress,
+    "zstd": lambda b: zstd_module().decompress(b),
     "": lambda b: b,
 }
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from assetpipe.manifest import ENCODING_SUFFIXES, Manifest
+from assetpipe.codecs import CODECS
+from assetpipe.manifest import Manifest
 from assetpipe.snippets.quoting import APACHE, apache_expr_list, apache_expr_string
 from assetpipe.snippets.quoting import apache_string as quote
 from assetpipe.snippets.site import (
@@ -26,6 +27,9 @@ from assetpipe.snippets.site import (
     plan,
 )
 
+#: The encodings the rewrite rules below serve, in preference order. zstd is left out: Debian's mime.types
+#: makes .zst application/zstd, so a request for a .zst sibling gets the file itself, never as the asset.
+ENCODINGS = ("br", "gzip")
 #: How many URL paths go into one expression, keeping config lines short.
 CHUNK = 100
 # In the per-directory rewrite, a back-reference becomes a URL again: escape what would split or re-decode it.
@@ -43,7 +47,7 @@ def _in_list(site: Site, paths: list[str]) -> list[str]:
 
 def _accepts(encoding: str) -> list[str]:
     """Conditions for a client that accepts ``encoding`` with a q-value other than zero."""
-    token = {"br": "br", "gzip": "(x-)?gzip"}[encoding]
+    token = "(" + "|".join(CODECS[encoding].tokens()) + ")"
     listed = f"(^|,)\\s*{token}\\s*(;|,|$)"
     refused = f"(^|,)\\s*{token}\\s*;\\s*q\\s*=\\s*0(\\.0*)?\\s*(,|$)"
     return [
@@ -83,7 +87,7 @@ def _cors(site: Site) -> list[str]:
 
 def render(manifest: Manifest, options: SnippetOptions) -> str:
     """Config lines for the server config or inside a ``<VirtualHost>``."""
-    site = plan(manifest, options, APACHE)
+    site = plan(manifest, options, APACHE, encodings=ENCODINGS)
     directory = site.root if site.root.endswith("/") else site.root + "/"
     lines = [
         *header_comment(site, "Apache"),
@@ -118,7 +122,8 @@ def render(manifest: Manifest, options: SnippetOptions) -> str:
         '    RewriteCond "%{REQUEST_FILENAME}" !-f',
         '    RewriteRule "^" "-" [R=404]',
     ]
-    for encoding, suffix in ENCODING_SUFFIXES.items():
+    for encoding in ENCODINGS:
+        suffix = CODECS[encoding].suffix
         lines += [
             f"    # A client that accepts {encoding} gets the {suffix} sibling, where there is one.",
             *_accepts(encoding),

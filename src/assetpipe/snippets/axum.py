@@ -84,6 +84,8 @@ def render(manifest: Manifest, options: SnippetOptions) -> str:
     """A Rust module (``assetpipe.rs``) exposing ``router()`` to merge into the application's Router."""
     site = plan(manifest, options, AXUM)
     hidden = "false" if site.serve_manifest else "true"
+    # ServeDir looks for a .zst beside every file a zstd client asks for: only when the manifest lists one.
+    zstd = any(name == "zstd" for served in site.files for name, _ in served.siblings)
     lines = [
         *header_comment(site, "Axum", prefix="// "),
         '// Cargo.toml: axum = "0.7" (or 0.8), tower-http = { version = "0.6", features = ["fs"] },',
@@ -116,7 +118,7 @@ def render(manifest: Manifest, options: SnippetOptions) -> str:
         "",
         *_array(
             "URLS_WITH_SIBLINGS",
-            "URL paths that have .br/.gz siblings: every response for them carries Vary, sorted.",
+            "URL paths that have precompressed siblings: every response for them carries Vary, sorted.",
             [site.url(f.path) for f in site.files if f.siblings],
         ),
         "",
@@ -124,6 +126,7 @@ def render(manifest: Manifest, options: SnippetOptions) -> str:
         "/// The router serving BASE_URL from ROOT; merge it into the application's Router.",
         "pub fn router() -> Router {",
         "    let files = ServeDir::new(ROOT)",
+        *(["        .precompressed_zstd()"] if zstd else []),
         "        .precompressed_br()",
         "        .precompressed_gzip()",
         "        // A directory is a plain 404, never an index page.",

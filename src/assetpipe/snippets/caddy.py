@@ -17,6 +17,7 @@ from assetpipe.snippets.quoting import CADDY, caddy_regex
 from assetpipe.snippets.quoting import caddy_string as quote
 from assetpipe.snippets.site import (
     ALLOW_ORIGIN,
+    ENCODING_ORDER,
     IMMUTABLE,
     NO_CACHE,
     Site,
@@ -103,9 +104,13 @@ def render(manifest: Manifest, options: SnippetOptions) -> str:
             _matcher(f"assetpipe_type_{index}", paths),
             f"\t\theader @assetpipe_type_{index} Content-Type {quote(content_type)}",
         ]
+    # file_server serves any sibling on disk: only the encodings the manifest lists are named (an old .zst
+    # left by a build with zstd on is not served once it is off). Ties are broken in the registry's order.
+    listed = {name for served in site.files for name, _ in served.siblings}
+    precompressed = " ".join(name for name in ENCODING_ORDER if name in listed) or "br gzip"
     lines += [
         "\t\tfile_server {",
-        "\t\t\tprecompressed br gzip",
+        f"\t\t\tprecompressed {precompressed}",
         "\t\t}",
         "\t}",
         "}",

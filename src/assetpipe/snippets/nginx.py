@@ -28,6 +28,9 @@ from assetpipe.snippets.site import (
     plan,
 )
 
+#: What brotli_static and gzip_static serve. Debian's nginx has no zstd_static: .zst siblings are not listed
+#: (no Vary for them), and a request for one gets the file itself, as application/octet-stream.
+ENCODINGS = ("br", "gzip")
 
 def _origin_variable(site: Site) -> str:
     """A variable named after the allow-list, so two snippets with different lists never share one."""
@@ -81,7 +84,7 @@ def _exact(site: Site, served: ServedFile) -> list[str]:
 
 def render(manifest: Manifest, options: SnippetOptions) -> str:
     """A location block to include inside a ``server { }`` block."""
-    site = plan(manifest, options, NGINX)
+    site = plan(manifest, options, NGINX, encodings=ENCODINGS)
     alias = site.root if site.root.endswith("/") else site.root + "/"
     manifest_url = quote(site.url(site.manifest_path))
     lines = [

@@ -14,17 +14,19 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
+from assetpipe.codecs import CODECS
 from assetpipe.cors import DEFAULT as DEFAULT_CORS
 from assetpipe.cors import Cors, parse_cors
 from assetpipe.errors import ConfigError
-from assetpipe.manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Manifest
+from assetpipe.manifest import MANIFEST_NAME, Manifest
 from assetpipe.snippets.quoting import CONTROL, Syntax, refuse
 
 #: The two cache policies every snippet emits.
 IMMUTABLE = "public, max-age=31536000, immutable"
 NO_CACHE = "no-cache"
-#: Preference order when a client accepts several encodings: br compresses smaller than gzip.
-ENCODING_ORDER = ("br", "gzip")
+#: Preference order when a client accepts several encodings: the codec registry's (zstd where it is switched
+#: on, then br, which compresses smaller than gzip, then gzip).
+ENCODING_ORDER = tuple(CODECS)
 
 #: The CORS response header every snippet sends on the assets it serves (never on the manifest or a 404).
 ALLOW_ORIGIN = "Access-Control-Allow-Origin"
@@ -62,7 +64,7 @@ class ServedFile:
     path: str
     content_type: str
     immutable: bool
-    #: (encoding, sibling path) in preference order: br before gzip.
+    #: (encoding, sibling path) in preference order, of the encodings the server serves.
     siblings: tuple[tuple[str, str], ...]
 
 
@@ -161,8 +163,14 @@ def _check_path(path: str, logical: str, refused: Iterable[str]) -> None:
         )
 
 
-def plan(manifest: Manifest, options: SnippetOptions, syntax: Syntax) -> Site:
-    """Validate the inputs for ``syntax`` and list what to serve; renderers only translate the result."""
+def plan(
+    manifest: Manifest, options: SnippetOptions, syntax: Syntax, encodings: Iterable[str] = ENCODING_ORDER
+) -> Site:
+    """Validate the inputs for ``syntax`` and list what to serve; renderers only translate the result.
+
+    ``encodings`` are those the server can serve precompressed; other siblings are checked but not listed.
+    """
+    served = frozenset(encodings)
     refused_in_paths = syntax.refused_in_paths
     base = base_path(manifest.base_url)
     root = check_root(options.root, syntax.refused_in_root)
@@ -177,13 +185,14 @@ def plan(manifest: Manifest, options: SnippetOptions, syntax: Syntax) -> Site:
             if encoding in entry.encodings:
                 sibling = entry.encodings[encoding].path
                 _check_path(sibling, logical, refused_in_paths)
-                if sibling != entry.path + ENCODING_SUFFIXES[encoding]:
+                if sibling != entry.path + CODECS[encoding].suffix:
                     # Every server finds a sibling by appending the suffix to the requested name.
                     raise ConfigError(
                         f"manifest entry {logical!r}: {encoding} sibling {sibling!r} is not "
-                        f"{entry.path + ENCODING_SUFFIXES[encoding]!r}"
+                        f"{entry.path + CODECS[encoding].suffix!r}"
                     )
-                siblings.append((encoding, sibling))
+                if encoding in served:
+                    siblings.append((encoding, sibling))
         if CONTROL.search(entry.content_type) or '"' in entry.content_type:
             raise ConfigError(f"manifest entry {logical!r} has an unsafe content type {entry.content_type!r}")
         files.append(ServedFile(entry.path, entry.content_type, entry.immutable, tuple(siblings)))
