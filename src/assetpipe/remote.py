@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
-from assetpipe.errors import AssetpipeError, ConfigError
+from assetpipe.errors import AssetpipeError
+from assetpipe.s3url import S3Location, parse_s3_url
 
 #: Seconds to wait for a connection, then for each response: a remote that does not answer within these
 #: costs at most a few of them once (it is switched off at its first failure).
@@ -43,8 +43,6 @@ MAX_OBJECT_BYTES = 64 * 1024 * 1024
 #: Where the cache's entries live under the URL's prefix (versioned with the entry format).
 CACHE_PREFIX = "assetpipe-cache/1/"
 
-# AWS's rules for new bucket names (3-63 lowercase letters, digits, dots, hyphens).
-_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 class RemoteError(AssetpipeError):
@@ -56,45 +54,6 @@ class Store(Protocol):
 
     def get(self, key: str) -> bytes | None: ...
     def put(self, key: str, payload: bytes) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class S3Location:
-    """An ``s3://bucket/prefix`` URL: the bucket, and the key prefix ('' or ending in '/')."""
-
-    bucket: str
-    prefix: str
-
-    @property
-    def url(self) -> str:
-        return f"s3://{self.bucket}/{self.prefix}"
-
-    def key(self, name: str) -> str:
-        return self.prefix + name
-
-
-def parse_s3_url(url: str, *, what: str = "URL") -> S3Location:
-    """``s3://bucket/some/prefix`` -> S3Location; anything else is a ConfigError naming ``what``."""
-    parts = urlsplit(url)
-    if parts.scheme != "s3" or parts.query or parts.fragment or "@" in parts.netloc:
-        raise ConfigError(f"{what} {url!r} must look like s3://bucket/prefix")
-    if not _BUCKET.fullmatch(parts.netloc) or ".." in parts.netloc:
-        raise ConfigError(f"{what} {url!r}: {parts.netloc!r} is not a valid bucket name")
-    segments = [s for s in unquote(parts.path).split("/") if s]
-    if any(s in (".", "..") for s in segments):
-        raise ConfigError(f"{what} {url!r}: the prefix must not contain '.' or '..' segments")
-    return S3Location(parts.netloc, "".join(s + "/" for s in segments))
-
-
-def check_cache_url(url: str) -> str:
-    """A valid ``cache_url`` unchanged (``s3://bucket/prefix`` or ``file:///absolute/dir``), else ConfigError."""
-    if url.startswith("file:"):
-        parts = urlsplit(url)
-        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
-            raise ConfigError(f"cache_url {url!r} must look like file:///absolute/directory")
-        return url
-    parse_s3_url(url, what="cache_url")
-    return url
 
 
 def s3_client(connections: int = CONNECTIONS) -> Any:
@@ -146,7 +105,8 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, (ConnectTimeoutError, ReadTimeoutError)):
         return "timed out"
     if isinstance(exc, EndpointConnectionError):
-        return f"unreachable ({exc})"
+        endpoint = urlsplit(str(exc.kwargs.get("endpoint_url", ""))).netloc or "the endpoint"
+        return f"unreachable (cannot connect to {endpoint})"
     if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
         return "no AWS credentials found (environment, shared credentials file or profile)"
     return f"{type(exc).__name__}: {exc}"
