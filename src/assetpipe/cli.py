@@ -163,6 +163,12 @@ def cli() -> None:
 @cli.command()
 @build_options
 @click.option(
+    "--shard",
+    metavar="K/N",
+    help="CI matrix job K of N: compress only this job's share of the siblings into the caches; publish "
+    "nothing (a final ordinary build then finds every sibling in the cache).",
+)
+@click.option(
     "--repair",
     is_flag=True,
     help="Trust no record of earlier builds: check every output and sibling in OUT byte for byte and restore "
@@ -175,11 +181,20 @@ def build(**params: Any) -> None:
 
     verbose = bool(params["verbose"])
     config = _run(verbose, lambda: load_config(params.get("config_file"), Path.cwd(), _overrides(params)))
+    shard = None
+    if params.get("shard") is not None:
+        from assetpipe.shard import parse_shard
+
+        shard = _run(verbose, lambda: parse_shard(params["shard"]))
     reporter = TerminalReporter(quiet=bool(params["quiet"]), verbose=verbose)
     report = _run(
         verbose,
         lambda: run_build(
-            config, reporter=reporter, wait=not params["no_wait"], repair=bool(params["repair"])
+            config,
+            reporter=reporter,
+            wait=not params["no_wait"],
+            repair=bool(params["repair"]),
+            shard=shard,
         ),
     )
     for warning in report.warnings:
@@ -330,6 +345,43 @@ def clean(output: Path, keep: int, age: float, dry_run: bool, no_wait: bool, ver
         ),
     )
     for line in report.lines():
+        click.echo(line)
+
+
+@cli.command()
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=Path("dist"), show_default=True)
+@click.option("--to", "to", required=True, metavar="s3://BUCKET/PREFIX", help="Where to publish OUT.")
+@click.option("--dry-run", is_flag=True, help="List what would be uploaded and deleted; send nothing.")
+@click.option(
+    "--jobs", "-j", type=click.IntRange(min=1), default=8, show_default=True, help="Uploads at once."
+)
+@click.option(
+    "--keep",
+    type=click.IntRange(min=1),
+    help="Afterwards, delete objects no kept build references (clean's rule: the KEEP newest builds, any "
+    "younger than --age, the live one). Without it nothing is deleted.",
+)
+@click.option("--age", type=click.FloatRange(min=0), default=3600, show_default=True, help="Seconds.")
+@click.option("--quiet", "-q", is_flag=True, help="Only the summary line.")
+@click.option("--verbose", "-v", is_flag=True)
+def publish(
+    output: Path,
+    to: str,
+    dry_run: bool,
+    jobs: int,
+    keep: int | None,
+    age: float,
+    quiet: bool,
+    verbose: bool,
+) -> None:
+    """Upload OUT to S3-compatible storage: files and siblings with their headers, manifest last."""
+    from assetpipe.s3publish import publish as run_publish
+
+    report = _run(
+        verbose, lambda: run_publish(output, to, dry_run=dry_run, jobs=jobs, keep=keep, age=age)
+    )
+    lines = report.lines()
+    for line in lines[-1:] if quiet else lines:
         click.echo(line)
 
 

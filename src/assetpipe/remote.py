@@ -44,7 +44,6 @@ MAX_OBJECT_BYTES = 64 * 1024 * 1024
 CACHE_PREFIX = "assetpipe-cache/1/"
 
 
-
 class RemoteError(AssetpipeError):
     """A remote store could not be reached or refused a request; the message says which and why."""
 
@@ -65,9 +64,7 @@ def s3_client(connections: int = CONNECTIONS) -> Any:
         import boto3
         from botocore.config import Config as BotoConfig
     except ImportError:
-        raise RemoteError(
-            "an s3:// remote needs boto3", hint="pip install 'assetpipe[s3]'"
-        ) from None
+        raise RemoteError("an s3:// remote needs boto3", hint="pip install 'assetpipe[s3]'") from None
     session = boto3.session.Session()
     config = BotoConfig(
         connect_timeout=CONNECT_TIMEOUT,
