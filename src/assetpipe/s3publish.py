@@ -155,9 +155,14 @@ def publish(
             sender.put_all(todo)
 
     send((u, _read(out_dir / u.path)) for u in hashed)
-    # Recorded before it goes live, always (refreshing its time): retention counts from the last publish.
-    if not dry_run:
-        sender.put_all([(record_upload, record_bytes)])
+    # Recorded before it goes live (a build going live again gets a fresh time: retention counts from
+    # then), unless the bucket serves this build already and holds its record.
+    live = _same(listed.get(MANIFEST_NAME), manifest_bytes) and record_upload.path in listed
+    if not live:
+        report.uploaded.append(record_upload.path)
+        report.bytes_sent += len(record_bytes)
+        if not dry_run:
+            sender.put_all([(record_upload, record_bytes)])
     for group in _sets(unhashed):
         bodies = [(u, _read(out_dir / u.path)) for u in group]
         stale = _stale_siblings(group[0].path, bodies, listed)
