@@ -85,13 +85,14 @@ def test_remote_hits_are_kept_in_the_local_cache_so_the_next_build_does_not_ask_
     assert again.remote is not None and again.remote.hits == 0 and again.cache_hits == SIBLINGS
 
 
-def test_a_poisoned_remote_entry_is_never_served(tmp_path: Path, site: Path, url: str, s3_env: Seaweed) -> None:
+def test_a_poisoned_remote_entry_is_never_served(
+    tmp_path: Path, site: Path, url: str, s3_env: Seaweed
+) -> None:
     build(make_config(tmp_path, site, "a", url))
     location = parse_s3_url(url)
     client = s3_env.client()
     keys = [
-        o["Key"]
-        for o in client.list_objects_v2(Bucket=location.bucket, Prefix=location.prefix)["Contents"]
+        o["Key"] for o in client.list_objects_v2(Bucket=location.bucket, Prefix=location.prefix)["Contents"]
     ]
     evil = brotli.compress(b"alert('pwned')")  # a valid stream, of other bytes
     for key in keys:
@@ -253,7 +254,9 @@ def test_an_unusable_remote_is_off_after_its_first_failure(tmp_path: Path) -> No
     assert [tier.get("k"), tier.get("k")] == [None, None]
     tier.put("k", b"x")
     assert Broken.calls == 1 and not tier.available
-    assert tier.warnings() == ["remote cache s3://bucket/x not used: access denied (403 AccessDenied); compressed locally"]
+    assert tier.warnings() == [
+        "remote cache s3://bucket/x not used: access denied (403 AccessDenied); compressed locally"
+    ]
 
 
 def test_a_plain_build_never_imports_the_aws_client(tmp_path: Path, site: Path) -> None:

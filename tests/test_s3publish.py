@@ -86,12 +86,16 @@ def test_publishing_again_uploads_nothing(dist: Path, bucket: str) -> None:
     ]
 
 
-def test_the_manifest_goes_last_after_the_unhashed_files_after_the_hashed_ones(dist: Path, bucket: str) -> None:
+def test_the_manifest_goes_last_after_the_unhashed_files_after_the_hashed_ones(
+    dist: Path, bucket: str
+) -> None:
     order: list[str] = []
     publish(dist, f"s3://{bucket}/site", on_put=order.append, jobs=4)
     manifest = Manifest.load(dist / "manifest.json")
     unhashed = {e.path for e in manifest.assets.values() if not e.immutable}
-    unhashed |= {enc.path for e in manifest.assets.values() if not e.immutable for enc in e.encodings.values()}
+    unhashed |= {
+        enc.path for e in manifest.assets.values() if not e.immutable for enc in e.encodings.values()
+    }
     assert order[-1] == "manifest.json"
     first_unhashed = min(order.index(p) for p in unhashed)
     assert all(order.index(p) < first_unhashed for p in order if p not in unhashed and p != "manifest.json")
@@ -112,16 +116,16 @@ def test_a_build_that_does_not_verify_is_not_published(dist: Path, bucket: str, 
     assert objects(s3_env, bucket) == {}
 
 
-def test_bad_credentials_fail_publish_with_one_clear_line(
-    dist: Path, bucket: str, s3_env: Seaweed
-) -> None:
+def test_bad_credentials_fail_publish_with_one_clear_line(dist: Path, bucket: str, s3_env: Seaweed) -> None:
     env = {**os.environ, **s3_env.env(secret="wrong")}
     result = subprocess.run(
         [sys.executable, "-m", "assetpipe", "publish", "-o", str(dist), "--to", f"s3://{bucket}/site"],
         env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 1 and result.stdout == ""
-    assert result.stderr.startswith(f"error: s3://{bucket}/site/: cannot list the bucket: access denied (403 ")
+    assert result.stderr.startswith(
+        f"error: s3://{bucket}/site/: cannot list the bucket: access denied (403 "
+    )
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
@@ -174,7 +178,9 @@ def test_keep_prunes_the_bucket_with_cleans_rule(tmp_path: Path, bucket: str, s3
     src, out, url = tmp_path / "src", tmp_path / "dist", f"s3://{bucket}/site"
     published = []
     for version, when in ((1, 1000.0), (2, 2000.0), (3, 3000.0)):
-        write_tree(src, {"css/app.css": f".v{version} {{ color: red }}\n" * 50, "robots.txt": f"# {version}\n" * 30})
+        write_tree(
+            src, {"css/app.css": f".v{version} {{ color: red }}\n" * 50, "robots.txt": f"# {version}\n" * 30}
+        )
         build(Config(source=src, output=out, cache_dir=tmp_path / "cache"))
         published.append(Manifest.load(out / "manifest.json").assets["css/app.css"].path)
         report = publish(out, url, keep=2, age=10, now=when)

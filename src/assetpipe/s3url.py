@@ -30,7 +30,7 @@ class S3Location:
 def parse_s3_url(url: str, *, what: str = "URL") -> S3Location:
     """``s3://bucket/some/prefix`` -> S3Location; anything else is a ConfigError naming ``what``."""
     parts = urlsplit(url)
-    if parts.scheme != "s3" or parts.query or parts.fragment or "@" in parts.netloc:
+    if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment or "@" in parts.netloc:
         raise ConfigError(f"{what} {url!r} must look like s3://bucket/prefix")
     if not _BUCKET.fullmatch(parts.netloc) or ".." in parts.netloc:
         raise ConfigError(f"{what} {url!r}: {parts.netloc!r} is not a valid bucket name")
