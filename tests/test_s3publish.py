@@ -189,3 +189,23 @@ def test_keep_prunes_the_bucket_with_cleans_rule(tmp_path: Path, bucket: str, s3
     assert {f"site/{published[1]}", f"site/{published[2]}", "site/robots.txt", "site/manifest.json"} <= names
     assert report.deleted == sorted(report.deleted[:-1]) + report.deleted[-1:]
     assert len([n for n in names if n.startswith("site/.assetpipe/builds/")]) == 2
+
+
+def test_siblings_an_unhashed_file_no_longer_has_are_deleted_from_the_bucket(
+    tmp_path: Path, dist: Path, bucket: str, s3_env: Seaweed
+) -> None:
+    publish(dist, f"s3://{bucket}/site")
+    write_tree(tmp_path / "src", {"robots.txt": "User-agent: *\n"})  # too small for siblings now
+    build(Config(source=tmp_path / "src", output=dist, cache_dir=tmp_path / "cache"))
+    report = publish(dist, f"s3://{bucket}/site")
+    assert sorted(report.deleted) == ["robots.txt.br", "robots.txt.gz"]
+    assert s3_env.get(bucket, "site/robots.txt.br")[0] == 404
+    assert s3_env.get(bucket, "site/robots.txt")[2] == b"User-agent: *\n"
+
+
+def test_age_without_keep_is_a_usage_error(dist: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "assetpipe", "publish", "-o", str(dist), "--to", "s3://bucket-x/p", "--age", "5"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 2 and "--age applies only with --keep" in result.stderr

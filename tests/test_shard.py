@@ -65,3 +65,14 @@ def test_build_shard_on_the_command_line_publishes_nothing(tmp_path: Path) -> No
     assert (
         bad.returncode == 2 and bad.stderr == "error: --shard '3/2' must be K/N with 1 <= K <= N, e.g. 2/4\n"
     )
+
+
+def test_a_shard_without_compression_does_nothing_and_says_so(tmp_path: Path) -> None:
+    from assetpipe.config import Config
+    from assetpipe.pipeline import build
+
+    write_tree(tmp_path / "src", {"css/a.css": ".a { color: red }\n" * 50})
+    config = Config(source=tmp_path / "src", output=tmp_path / "out", compress=False)
+    report = build(config, shard=Shard(1, 2))
+    assert report.compressed == 0 and report.summary().startswith("shard 1/2: nothing to compress in ")
+    assert not (tmp_path / "out" / "manifest.json").exists()

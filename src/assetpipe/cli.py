@@ -361,7 +361,7 @@ def clean(output: Path, keep: int, age: float, dry_run: bool, no_wait: bool, ver
     help="Afterwards, delete objects no kept build references (clean's rule: the KEEP newest builds, any "
     "younger than --age, the live one). Without it nothing is deleted.",
 )
-@click.option("--age", type=click.FloatRange(min=0), default=3600, show_default=True, help="Seconds.")
+@click.option("--age", type=click.FloatRange(min=0), help="With --keep: seconds (default 3600).")
 @click.option("--quiet", "-q", is_flag=True, help="Only the summary line.")
 @click.option("--verbose", "-v", is_flag=True)
 def publish(
@@ -370,15 +370,18 @@ def publish(
     dry_run: bool,
     jobs: int,
     keep: int | None,
-    age: float,
+    age: float | None,
     quiet: bool,
     verbose: bool,
 ) -> None:
     """Upload OUT to S3-compatible storage: files and siblings with their headers, manifest last."""
     from assetpipe.s3publish import publish as run_publish
 
+    if age is not None and keep is None:
+        raise click.UsageError("--age applies only with --keep")
+    kept_age = 3600.0 if age is None else age
     report = _run(
-        verbose, lambda: run_publish(output, to, dry_run=dry_run, jobs=jobs, keep=keep, age=age)
+        verbose, lambda: run_publish(output, to, dry_run=dry_run, jobs=jobs, keep=keep, age=kept_age)
     )
     lines = report.lines()
     for line in lines[-1:] if quiet else lines:

@@ -379,7 +379,7 @@ def _submit_share(config: Config, ctx: _Emitting, shard: Shard) -> Compressor | 
 
     mine = share(((o.entry.path, o.entry.size) for o in ctx.outputs.values()), shard)
     todo = [(name, o) for name, o in ctx.outputs.items() if o.entry.path in mine]
-    if not todo:
+    if not todo or not ctx.compressing:
         return None
     compressor = _compressor(config)
     for logical, output in todo:

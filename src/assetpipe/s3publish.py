@@ -167,8 +167,8 @@ def publish(
         bodies = [(u, _read(out_dir / u.path)) for u in group]
         stale = _stale_siblings(group[0].path, bodies, listed)
         report.deleted += stale
-        if not dry_run and any(not _same(listed.get(u.path), b) for u, b in bodies):
-            sender.delete(stale)
+        if not dry_run:
+            sender.delete(stale)  # before the file: every moment serves one version, whatever is asked
         send(bodies)
     send([(Upload(MANIFEST_NAME, "application/json", NO_CACHE), manifest_bytes)])
     if keep is not None:
