@@ -219,11 +219,27 @@ class RemoteTier:
         self._failure: str | None = None
         self._rejection: str | None = None
         self._store: Store | None = store
+        self._ready = threading.Event()
         if store is None:
-            try:
-                self._store = open_store(url)
-            except RemoteError as exc:
-                self._fail(exc)
+            # Importing boto3 and making a client costs 0.3-2 s: done beside the build's first emits.
+            threading.Thread(target=self._open, name="assetpipe-remote-open", daemon=True).start()
+        else:
+            self._ready.set()
+
+    def _open(self) -> None:
+        try:
+            self._store = open_store(self.url)
+        except RemoteError as exc:
+            self._fail(exc)
+        except Exception as exc:  # a broken AWS config file, say: the remote is only an optimisation
+            self._fail(RemoteError(f"{type(exc).__name__}: {exc}"))
+        finally:
+            self._ready.set()
+
+    def _current(self) -> Store | None:
+        self._ready.wait()
+        with self._lock:
+            return self._store
 
     def _fail(self, exc: RemoteError) -> None:
         with self._lock:
@@ -234,19 +250,20 @@ class RemoteTier:
 
     @property
     def available(self) -> bool:
-        with self._lock:
-            return self._store is not None
+        return self._current() is not None
 
     def get(self, key: str) -> bytes | None:
         """The remote payload for ``key`` (unverified: the caller checks it), or None."""
-        with self._lock:
-            store = self._store
+        store = self._current()
         if store is None:
             return None
         try:
             payload = store.get(key)
         except RemoteError as exc:
             self._fail(exc)
+            return None
+        except Exception as exc:  # anything else a client library raises: still only an optimisation
+            self._fail(RemoteError(f"{type(exc).__name__}: {exc}"))
             return None
         if payload is None:
             with self._lock:
@@ -264,14 +281,16 @@ class RemoteTier:
                 self._rejection = self._rejection or why
 
     def put(self, key: str, payload: bytes) -> None:
-        with self._lock:
-            store = self._store
+        store = self._current()
         if store is None:
             return
         try:
             store.put(key, payload)
         except RemoteError as exc:
             self._fail(exc)
+            return
+        except Exception as exc:
+            self._fail(RemoteError(f"{type(exc).__name__}: {exc}"))
             return
         with self._lock:
             self._uploads += 1
