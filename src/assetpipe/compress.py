@@ -398,6 +398,8 @@ class Compressor:
             # Uploads finish (each is bounded by the remote's timeouts, and a failing remote is off at once).
             self._io.shutdown(wait=True, cancel_futures=cancel)
             self._io = None
+        if self.remote is not None:
+            self.remote.flush()  # the build's small entries as one pack object
         if self.cache is not None:
             self.cache.flush()  # staged small entries become one pack (after a cancel too: they are sound)
             if self._counters.misses and not cancel:
@@ -405,6 +407,10 @@ class Compressor:
 
     def _start_workers(self) -> None:
         # Started lazily, so a build that compresses nothing never starts a thread.
+        for encoding in self.policy.encodings():
+            # The codecs import their libraries on first use; two threads importing zopfli.zopfli at once
+            # race ("cannot access submodule 'zopfli' of module 'zopfli'"), so import them here, first.
+            decodes_to(encoding, method_for(self.policy, encoding, 0, "text/plain").run(b""), b"")
         for i in range(self._jobs):
             thread = threading.Thread(target=self._work, name=f"assetpipe-compress-{i}", daemon=True)
             thread.start()

@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
+from assetpipe.cache import PACK_MAX_PAYLOAD, Cache, pack, unpack
 from assetpipe.errors import AssetpipeError
 from assetpipe.s3url import S3Location, parse_s3_url
 
@@ -42,6 +45,12 @@ CONNECTIONS = 16
 MAX_OBJECT_BYTES = 64 * 1024 * 1024
 #: Where the cache's entries live under the URL's prefix (versioned with the entry format).
 CACHE_PREFIX = "assetpipe-cache/1/"
+#: Packs of small entries, under CACHE_PREFIX (see RemoteTier).
+PACK_DIR = "packs/"
+#: Staged small entries past this many bytes are uploaded as a pack at once.
+PACK_UPLOAD_BYTES = 16 * 1024 * 1024
+#: A build reads the newest packs up to this many bytes; entries in older ones are still single objects.
+PACKS_READ_BYTES = 256 * 1024 * 1024
 
 
 class RemoteError(AssetpipeError):
@@ -155,6 +164,20 @@ class S3Store:
         finally:
             body.close()
 
+    def pack_names(self) -> list[str]:
+        """The names of the packs under the prefix, newest first (a name starts with its time)."""
+        prefix = self._key(PACK_DIR)
+        names: list[str] = []
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.location.bucket, Prefix=prefix
+            )
+            for page in pages:
+                names += [obj["Key"][len(prefix) :] for obj in page.get("Contents", [])]
+        except self._errors as exc:
+            raise RemoteError(describe(exc), path=self.location.url) from None
+        return sorted((n for n in names if n.endswith(".pack") and "/" not in n), reverse=True)
+
     def put(self, key: str, payload: bytes) -> None:
         """Store ``payload`` under ``key``; RemoteError when the store refuses or cannot be reached."""
         try:
@@ -185,8 +208,6 @@ def _code(exc: BaseException) -> str:
 def open_store(url: str) -> Store:
     """The store a ``cache_url`` names; RemoteError when its client cannot be set up."""
     if url.startswith("file:"):
-        from assetpipe.cache import Cache
-
         return Cache(Path(unquote(urlsplit(url).path)))
     return S3Store(parse_s3_url(url, what="cache_url"))
 
@@ -210,6 +231,12 @@ class RemoteTier:
     """One build's use of a remote store: switched off at its first failure, with one warning saying why.
 
     Safe to use from many threads. ``get`` and ``put`` never raise: a remote is an optimisation.
+
+    A store that can list packs (:class:`S3Store`) also gets the small entries a build uploads as one pack
+    object (the local cache's pack format), and a build reads the newest packs once, before its first
+    lookup: a warm build of a site's thousands of small siblings costs a few GETs instead of thousands (each
+    request costs far more than its few hundred bytes: signing, a round trip, the gateway's work). Every
+    small entry is also stored on its own, so a pack past :data:`PACKS_READ_BYTES` only costs speed.
     """
 
     def __init__(self, url: str, store: Store | None = None) -> None:
@@ -219,6 +246,10 @@ class RemoteTier:
         self._failure: str | None = None
         self._rejection: str | None = None
         self._store: Store | None = store
+        self._packed: dict[str, bytes] | None = None  # loaded at the first get()
+        self._pack_lock = threading.Lock()
+        self._staged: list[tuple[str, bytes]] = []
+        self._staged_bytes = 0
         self._ready = threading.Event()
         if store is None:
             # Importing boto3 and making a client costs 0.3-2 s: done beside the build's first emits.
@@ -257,6 +288,9 @@ class RemoteTier:
         store = self._current()
         if store is None:
             return None
+        packed = self._packs(store).get(key)
+        if packed is not None:
+            return packed
         try:
             payload = store.get(key)
         except RemoteError as exc:
@@ -269,6 +303,32 @@ class RemoteTier:
             with self._lock:
                 self._misses += 1
         return payload
+
+    def _packs(self, store: Store) -> dict[str, bytes]:
+        """The records of the newest packs (read once, by the first caller; the others wait for it)."""
+        with self._pack_lock:
+            if self._packed is not None:
+                return self._packed
+            self._packed = {}
+            names = getattr(store, "pack_names", None)
+            if names is None:
+                return self._packed
+            total = 0
+            try:
+                for name in names():
+                    raw = store.get(PACK_DIR + name)
+                    if raw is None:
+                        continue  # pruned meanwhile
+                    for key, payload in unpack(raw).items():
+                        self._packed.setdefault(key, payload)  # newest first: the newest record wins
+                    total += len(raw)
+                    if total >= PACKS_READ_BYTES:
+                        break
+            except RemoteError as exc:
+                self._fail(exc)
+            except Exception as exc:
+                self._fail(RemoteError(f"{type(exc).__name__}: {exc}"))
+            return self._packed
 
     def verified(self, hit: bool, why: str = "") -> None:
         """Count a payload from :meth:`get` as a hit, or as rejected (with the first rejection's reason)."""
@@ -294,6 +354,29 @@ class RemoteTier:
             return
         with self._lock:
             self._uploads += 1
+            if len(payload) > PACK_MAX_PAYLOAD or not hasattr(store, "pack_names"):
+                return
+            self._staged.append((key, payload))
+            self._staged_bytes += len(payload)
+            full = self._staged_bytes >= PACK_UPLOAD_BYTES
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        """Upload the small entries staged since the last flush as one pack (at the end of a build)."""
+        with self._lock:
+            staged, self._staged, self._staged_bytes = self._staged, [], 0
+            store = self._store
+        if not staged or store is None:
+            return
+        # Unique per process and moment: concurrent builds each add their own pack.
+        name = f"{time.time_ns():020d}-{os.getpid()}-{os.urandom(4).hex()}.pack"
+        try:
+            store.put(PACK_DIR + name, pack(sorted(staged)))
+        except RemoteError as exc:
+            self._fail(exc)
+        except Exception as exc:
+            self._fail(RemoteError(f"{type(exc).__name__}: {exc}"))
 
     @property
     def stats(self) -> RemoteStats:
