@@ -275,3 +275,42 @@ def test_a_directory_can_be_the_remote(tmp_path: Path, site: Path) -> None:
     build(make_config(tmp_path, site, "a", shared))
     second = build(make_config(tmp_path, site, "b", shared))
     assert second.compressed == 0 and second.remote is not None and second.remote.hits == SIBLINGS
+
+
+def test_a_build_reads_the_small_entries_from_one_pack_object(
+    tmp_path: Path, site: Path, url: str, s3_env: Seaweed
+) -> None:
+    build(make_config(tmp_path, site, "a", url))
+    location = parse_s3_url(url)
+    client = s3_env.client()
+    listed = client.list_objects_v2(Bucket=location.bucket, Prefix=location.prefix)["Contents"]
+    packs = [o["Key"] for o in listed if "/packs/" in o["Key"]]
+    assert len(packs) == 1
+    for obj in listed:  # only the pack is left
+        if obj["Key"] not in packs:
+            client.delete_object(Bucket=location.bucket, Key=obj["Key"])
+    report = build(make_config(tmp_path, site, "b", url))
+    assert report.compressed == 0 and report.remote is not None and report.remote.hits == SIBLINGS
+
+
+def test_a_pack_of_other_bytes_is_never_served(tmp_path: Path, site: Path, url: str, s3_env: Seaweed) -> None:
+    from assetpipe.cache import pack, unpack
+
+    build(make_config(tmp_path, site, "a", url))
+    location = parse_s3_url(url)
+    client = s3_env.client()
+    (key,) = [
+        o["Key"]
+        for o in client.list_objects_v2(Bucket=location.bucket, Prefix=location.prefix)["Contents"]
+        if "/packs/" in o["Key"]
+    ]
+    records = unpack(client.get_object(Bucket=location.bucket, Key=key)["Body"].read())
+    evil = pack([(k, brotli.compress(b"alert('pwned')")) for k in sorted(records)])  # intact, wrong
+    client.put_object(Bucket=location.bucket, Key=key, Body=evil)
+    report = build(make_config(tmp_path, site, "b", url))
+    assert report.remote is not None and report.remote.rejected == len(records) and report.remote.hits == 0
+    out = tmp_path / "b" / "out"
+    for entry in Manifest.load(out / "manifest.json").assets.values():
+        original = (out / entry.path).read_bytes()
+        for name, enc in entry.encodings.items():
+            assert decode(name, (out / enc.path).read_bytes(), len(original)) == original
