@@ -288,3 +288,41 @@ def test_attributes_given_once_do_not_stick_to_later_calls(env: Environment) -> 
     assert with_nonce != plain
     assert render(env, "{{ asset_tag('js/main.js') }}") == plain
     assert render(env, "{{ asset_tag('js/main.js', nonce='n2') }}") == with_nonce.replace("n1", "n2")
+
+
+# -- live_reload_tag -------------------------------------------------------------------------------------
+
+
+def test_live_reload_tag_renders_nothing_unless_live_reload_is_on(env: Environment) -> None:
+    assert render(env, "[{{ live_reload_tag() }}]") == "[]"
+
+
+def test_live_reload_tag_loads_the_watchers_client_script_on_its_default_port(manifest_path: Path) -> None:
+    env = Environment(autoescape=True)
+    install(env, manifest_path, live_reload=True)
+    assert render(env, "{{ live_reload_tag() }}") == (
+        '<script src="http://127.0.0.1:35729/assetpipe-live-reload.js" async></script>'
+    )
+
+
+def test_live_reload_tag_uses_the_port_given(manifest_path: Path) -> None:
+    env = Environment(autoescape=True)
+    install(env, manifest_path, live_reload=True, live_reload_port=4000)
+    assert "http://127.0.0.1:4000/assetpipe-live-reload.js" in render(env, "{{ live_reload_tag() }}")
+
+
+@pytest.mark.parametrize("port", [0, 65536, -1, True, "4000"])
+def test_a_live_reload_port_out_of_range_is_an_error(manifest_path: Path, port: object) -> None:
+    with pytest.raises(AssetpipeError, match="live reload port must be 1-65535"):
+        install(Environment(), manifest_path, live_reload=True, live_reload_port=port)  # type: ignore[arg-type]
+
+
+def test_the_extension_renders_the_live_reload_tag_when_the_environment_turns_it_on(manifest_path: Path) -> None:
+    env = Environment(extensions=[AssetPipeExtension], autoescape=True)
+    env.assetpipe_manifest = str(manifest_path)  # type: ignore[attr-defined]
+    assert render(env, "[{{ live_reload_tag() }}]") == "[]"
+    on = Environment(extensions=[AssetPipeExtension], autoescape=True)
+    on.assetpipe_manifest = str(manifest_path)  # type: ignore[attr-defined]
+    on.assetpipe_live_reload = True  # type: ignore[attr-defined]
+    on.assetpipe_live_reload_port = 4001  # type: ignore[attr-defined]
+    assert ":4001/assetpipe-live-reload.js" in render(on, "{{ live_reload_tag() }}")

@@ -1,10 +1,12 @@
-"""Glob patterns over logical paths: ``**`` spans folders, ``*``/``?`` stay in one, gitignore anchoring."""
+"""Glob patterns over logical paths with .gitignore's semantics: ``**`` spans folders, ``*``/``?`` stay in
+one, anchoring, ``!`` re-inclusion, ``\\`` escapes."""
 
 from __future__ import annotations
 
 import pytest
 
 from assetpipe.config import ALWAYS_EXCLUDED, DEFAULT_UNHASHED
+from assetpipe.errors import ConfigError
 from assetpipe.patterns import PathSet, path_set
 
 
@@ -59,7 +61,6 @@ def test_character_classes_and_their_negation() -> None:
     assert matches("[!ab].png", "c.png")
     assert not matches("[!ab].png", "a.png")
     assert matches("v[0-9].js", "v7.js")
-    assert not matches("x[!a]y", "x/y")
 
 
 def test_regex_syntax_in_a_class_is_literal() -> None:
@@ -68,13 +69,14 @@ def test_regex_syntax_in_a_class_is_literal() -> None:
     assert not matches("[\\]x", "]x")
 
 
-def test_an_invalid_class_matches_its_text_literally_instead_of_raising() -> None:
-    assert matches("[z-a].png", "[z-a].png")
-    assert not matches("[z-a].png", "b.png")
+def test_an_invalid_class_is_a_configuration_error_naming_the_pattern() -> None:
+    with pytest.raises(ConfigError, match=r"invalid pattern '\[z-a\]\.png'"):
+        path_set(["*.css", "[z-a].png"])
 
 
-def test_an_unclosed_bracket_is_literal() -> None:
-    assert matches("a[.png", "a[.png")
+def test_an_unclosed_bracket_matches_nothing_as_in_git() -> None:
+    assert not matches("a[.png", "a[.png")
+    assert not matches("a[.png", "a.png")
 
 
 def test_regex_metacharacters_are_literal() -> None:
@@ -125,3 +127,39 @@ def test_editor_droppings_are_always_excluded(logical_path: str) -> None:
 
 def test_ordinary_files_are_not_editor_droppings() -> None:
     assert not path_set(ALWAYS_EXCLUDED).matches("css/app.css")
+
+
+def test_a_bang_pattern_takes_back_what_an_earlier_one_matched() -> None:
+    published = path_set(["**", "!secret/**"])
+    assert published.matches("css/app.css")
+    assert not published.matches("secret/key.pem")
+    assert not published.matches("secret/deep/key.pem")
+
+
+def test_the_last_matching_pattern_decides() -> None:
+    assert not path_set(["*.map", "!keep.map"]).matches("js/keep.map")
+    assert path_set(["*.map", "!keep.map", "js/*.map"]).matches("js/keep.map")
+    assert path_set(["*.map", "!keep.map"]).matches("js/other.map")
+
+
+def test_a_bang_pattern_can_take_back_a_file_under_a_matched_folder() -> None:
+    # git never looks inside an excluded folder; assetpipe matches every file's own path.
+    assert not path_set(["vendor/", "!vendor/keep.js"]).matches("vendor/keep.js")
+    assert path_set(["vendor/", "!vendor/keep.js"]).matches("vendor/drop.js")
+
+
+def test_a_backslash_escapes_a_glob_character_and_a_leading_bang() -> None:
+    assert matches("\\*.css", "*.css")
+    assert not matches("\\*.css", "a.css")
+    assert matches("\\!important.txt", "!important.txt")
+
+
+def test_two_stars_inside_a_segment_do_not_span_folders() -> None:
+    assert matches("foo**bar", "foo-x-bar")
+    assert not matches("foo**bar", "foo/x/bar")
+    assert matches("foo/**/bar", "foo/x/y/bar")
+
+
+def test_a_pattern_naming_a_folder_matches_what_is_inside_it() -> None:
+    assert matches("css/vendor", "css/vendor/a.css")
+    assert not matches("css/vendor", "css/vendor.css")

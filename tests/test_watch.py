@@ -275,7 +275,8 @@ def test_a_broken_edit_prints_the_error_keeps_the_last_manifest_and_the_next_goo
         theme = session.src / "css/theme.css"
         theme.write_bytes(broken if isinstance(broken, bytes) else broken.encode())
         wait_for(lambda: session.errors(), "an error line")
-        assert session.errors()[0].startswith("error: " + message), session.errors()
+        # Named as typed from the working directory: SRC is outside it here, so the path is absolute.
+        assert session.errors()[0].startswith(f"error: {session.src}/{message}"), session.errors()
         assert (session.out / "manifest.json").read_bytes() == manifest_bytes
         for entry in session.manifest().values():
             assert (session.out / str(entry["path"])).is_file()
@@ -496,7 +497,7 @@ def test_a_change_seen_by_a_failed_rebuild_is_still_built_by_the_next_good_one(t
         yield ["css/main.css"]
 
     watch_loop(config, edits(), lines.append)
-    assert lines[1].startswith("error: css/main.css:1:")
+    assert lines[1].startswith(f"error: {src}/css/main.css:1:")
     util = read_manifest(out)["js/util.js"]["path"]
     assert (out / str(util)).read_text(encoding="utf-8") == "export const x = 2;\n"
 
@@ -514,6 +515,20 @@ def test_a_long_session_keeps_the_first_build_record_and_only_the_latest_rebuild
     watch_loop(config, edits(), lambda line: None)
     records = sorted((out / ".assetpipe" / "builds").glob("*.json"))
     assert len(records) == 2  # the first build's and the latest rebuild's, not one per save
+
+
+def test_the_change_line_names_only_published_paths_not_an_editors_temporary_file(tmp_path: Path) -> None:
+    src = age(write_tree(tmp_path / "src", SITE))
+    config = Config(source=src, output=tmp_path / "out", compress=False, cache_dir=tmp_path / "cache")
+    lines: list[str] = []
+
+    def edits() -> Iterator[Sequence[str]]:
+        # sed -i writes css/sedFIsWxT, then renames it over the file: the watcher sees both names.
+        (src / "css/theme.css").write_text("a { color: teal; }\n", encoding="utf-8")
+        yield ["css/sedFIsWxT", "css/theme.css"]
+
+    watch_loop(config, edits(), lines.append)
+    assert lines[1].startswith("changed css/theme.css: ")
 
 
 # -- work per save is proportional to the change ---------------------------------------------------------

@@ -14,8 +14,11 @@ class Kind(Enum):
     URL = "url"  # CSS url(), image-set() string, new URL(..., import.meta.url)
     IMPORT = "import"  # CSS @import
     MODULE = "module"  # JS static import / export ... from
-    DYNAMIC = "dynamic"  # JS import("...")
+    DYNAMIC = "dynamic"  # JS import("...") and import.meta.resolve("...")
     SOURCE_MAP = "source_map"
+    # A URL the browser resolves against the page, not the file (JS new Worker("w.js")): left as written,
+    # with a warning, because it cannot follow hashing.
+    PAGE_RELATIVE = "page_relative"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,14 +56,7 @@ class Asset:
         return posixpath.splitext(self.logical_path)[1].lower()
 
 
-CSS_SUFFIXES = frozenset({".css"})
 JS_SUFFIXES = frozenset({".js", ".mjs"})
-
-
-def is_scanned(logical_path: str) -> bool:
-    """True for the text types whose references assetpipe finds and rewrites."""
-    suffix = posixpath.splitext(logical_path)[1].lower()
-    return suffix in CSS_SUFFIXES or suffix in JS_SUFFIXES
 
 
 def is_module(logical_path: str) -> bool:

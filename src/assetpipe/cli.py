@@ -6,13 +6,14 @@ stderr, so ``assetpipe snippet nginx > static.conf`` is always safe.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -20,25 +21,88 @@ from assetpipe import __version__
 from assetpipe.codecs import CODECS
 from assetpipe.errors import AssetpipeError
 
+if TYPE_CHECKING:
+    from assetpipe.manifest import Manifest
+    from assetpipe.pipeline import BuildReport
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _fail(exc: AssetpipeError, verbose: bool) -> None:
+def _fail(exc: AssetpipeError, verbose: bool, source: Path | None = None) -> None:
     if verbose:
         traceback.print_exception(exc, file=sys.stderr)
-    click.echo(f"error: {exc}", err=True)
+    click.echo(f"error: {exc.render(source)}", err=True)
     sys.exit(exc.exit_code)
 
 
-def _run(verbose: bool, fn: Callable[[], Any]) -> Any:
-    """Call into the library, turning an AssetpipeError into one line on stderr and an exit code."""
+def _run(verbose: bool, fn: Callable[[], Any], source: Path | None = None) -> Any:
+    """Call into the library, turning an AssetpipeError into one line on stderr and an exit code.
+
+    ``source`` is SRC, so that a source file's error names it as the user would type it.
+    """
     try:
         return fn()
     except AssetpipeError as exc:
-        _fail(exc, verbose)
+        _fail(exc, verbose, source)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+
+
+def _size(n: int) -> str:
+    return f"{n} B" if n < 1000 else f"{n / 1000:.1f} kB" if n < 1_000_000 else f"{n / 1_000_000:.1f} MB"
+
+
+def _actions(report: BuildReport) -> Mapping[str, Sequence[str]]:
+    """Per-file actions (read, reused, written, compressed, from cache), where the build records them.
+
+    The interface the CLI expects from the pipeline: ``BuildReport.outcomes``, logical path -> actions in
+    the order they happened. Until a build reports them, the per-file records carry what the manifest
+    says (name, size, siblings) and the summary carries the counts.
+    """
+    outcomes = getattr(report, "outcomes", None)
+    return outcomes if isinstance(outcomes, Mapping) else {}
+
+
+def file_records(report: BuildReport) -> list[dict[str, Any]]:
+    """One record per published file, sorted by logical path: for --verbose and build --json."""
+    actions = _actions(report)
+    records: list[dict[str, Any]] = []
+    for logical, entry in sorted(report.manifest.assets.items()):
+        record: dict[str, Any] = {
+            "logical_path": logical,
+            "path": entry.path,
+            "size": entry.size,
+            "immutable": entry.immutable,
+            "encodings": {
+                name: {"path": e.path, "size": e.size} for name, e in sorted(entry.encodings.items())
+            },
+        }
+        if logical in actions:
+            record["actions"] = list(actions[logical])
+        records.append(record)
+    return records
+
+
+def file_line(record: Mapping[str, Any]) -> str:
+    """``css/app.css -> css/app.3f2a1b9c0d4e.css (1.2 kB; br 402 B, gzip 455 B) [written, compressed]``"""
+    siblings = ", ".join(f"{name} {_size(e['size'])}" for name, e in record["encodings"].items())
+    sizes = _size(record["size"]) + (f"; {siblings}" if siblings else "")
+    line = f"  {record['logical_path']} -> {record['path']} ({sizes})"
+    if "actions" in record:
+        line += f" [{', '.join(record['actions'])}]"
+    return line
+
+
+def build_json(report: BuildReport) -> dict[str, Any]:
+    """``build --json``: the summary's numbers, the warnings and a record per file."""
+    summary: dict[str, Any] = {}
+    for f in dataclasses.fields(report):
+        value = getattr(report, f.name)
+        if f.name in ("manifest", "warnings", "outcomes"):
+            continue
+        summary[f.name] = str(value) if isinstance(value, Path) else value
+    return {"summary": summary, "warnings": [str(w) for w in report.warnings], "files": file_records(report)}
 
 
 class TerminalReporter:
@@ -128,7 +192,12 @@ def build_options(fn: F) -> F:
         click.option("--cache-dir", type=click.Path(path_type=Path), help="Compression cache directory."),
         click.option("--no-wait", is_flag=True, help="Fail at once if another build holds OUT's lock."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary."),
-        click.option("--verbose", "-v", is_flag=True, help="Show tracebacks and per-file detail."),
+        click.option(
+            "--verbose",
+            "-v",
+            is_flag=True,
+            help="List every file with its output name and siblings; tracebacks.",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -160,6 +229,15 @@ def cli() -> None:
     """Fingerprint, precompress and manifest static assets."""
 
 
+def config_option(fn: F) -> F:
+    return click.option(
+        "--config",
+        "config_file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="assetpipe.toml or pyproject.toml to read (default: found in the working directory).",
+    )(fn)
+
+
 @cli.command()
 @build_options
 @click.option(
@@ -174,6 +252,13 @@ def cli() -> None:
     help="Trust no record of earlier builds: check every output and sibling in OUT byte for byte and restore "
     "any that differ.",
 )
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the summary and a record per file as JSON on stdout."
+)
+@click.option(
+    "--report", "size_table", is_flag=True,
+    help="Print a size table on stdout: what changed since the previous manifest, totals, budgets.",
+)  # fmt: skip
 def build(**params: Any) -> None:
     """Build SRC into content-hashed files, siblings and OUT/manifest.json."""
     from assetpipe.config import load_config
@@ -186,7 +271,8 @@ def build(**params: Any) -> None:
         from assetpipe.shard import parse_shard
 
         shard = _run(verbose, lambda: parse_shard(params["shard"]))
-    reporter = TerminalReporter(quiet=bool(params["quiet"]), verbose=verbose)
+    previous = _previous_manifest(config.output) if params["size_table"] else None
+    reporter = TerminalReporter(quiet=bool(params["quiet"]) or bool(params["as_json"]), verbose=verbose)
     report = _run(
         verbose,
         lambda: run_build(
@@ -196,17 +282,71 @@ def build(**params: Any) -> None:
             repair=bool(params["repair"]),
             shard=shard,
         ),
+        config.source,
     )
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
+    if verbose:
+        for record in file_records(report):
+            click.echo(file_line(record), err=True)
+    if params["as_json"]:
+        click.echo(json.dumps(build_json(report), indent=2, sort_keys=True))
     if not params["quiet"]:
         click.echo(report.summary(), err=True)
+    if params["size_table"]:
+        from assetpipe.report import size_report, table
+
+        for line in table(size_report(report.manifest, previous, config.budgets)):
+            click.echo(line)
+
+
+def _previous_manifest(output: Path) -> Manifest | None:
+    from assetpipe.report import load_previous
+
+    return load_previous(output.resolve())
+
+
+@cli.command()
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=Path("dist"), show_default=True)
+@click.option("--html", "html_file", type=click.Path(path_type=Path), help="Write the page here.")
+@click.option("--against", type=click.Path(path_type=Path), help="An older manifest.json to compare with.")
+@click.option(
+    "--config", "config_file", type=click.Path(path_type=Path),
+    help="Config file whose budgets to mark (default: found in the working directory).",
+)  # fmt: skip
+@click.option("--verbose", "-v", is_flag=True)
+def report(
+    output: Path, html_file: Path | None, against: Path | None, config_file: Path | None, verbose: bool
+) -> None:
+    """Print OUT's size table; --html writes the page with a treemap, totals and the comparison."""
+    from assetpipe.config import load_budgets
+    from assetpipe.manifest import Manifest
+    from assetpipe.report import size_report, table, write_html
+
+    manifest = _run(verbose, lambda: Manifest.load(output / "manifest.json"))
+    previous = _run(verbose, lambda: Manifest.load(against)) if against is not None else None
+    budgets = _run(verbose, lambda: load_budgets(config_file, Path.cwd()))
+    sizes = size_report(manifest, previous, budgets)
+    for line in table(sizes):
+        click.echo(line)
+    if html_file is not None:
+        _run(verbose, lambda: write_html(sizes, html_file))
+        click.echo(f"wrote {html_file}", err=True)
 
 
 @cli.command()
 @build_options
 @click.option("--compress", "compress_on", is_flag=True, help="Keep writing siblings while watching.")
 @click.option("--debounce", type=click.FloatRange(min=0), help="Seconds to gather a burst of events (0.05).")
+@click.option("--live-reload", is_flag=True, help="Tell open pages about each rebuild (live_reload_tag()).")
+@click.option(
+    "--live-reload-port", type=click.IntRange(1, 65535), default=35729, show_default=True,
+    help="Port of the live reload server.",
+)  # fmt: skip
+@click.option(
+    "--live-reload-host", default="127.0.0.1", show_default=True,
+    help="Address the live reload server binds (anything but loopback is reachable from the network).",
+)  # fmt: skip
 def watch(**params: Any) -> None:
     """Build, then rebuild incrementally on every change until interrupted."""
     from assetpipe.config import load_config
@@ -224,19 +364,29 @@ def watch(**params: Any) -> None:
         if not quiet or line.startswith(("error:", "warning:")):
             click.echo(line, err=True)
 
-    _run(verbose, lambda: run_watch(config, debounce=debounce, echo=echo))
+    live_reload = (params["live_reload_host"], params["live_reload_port"]) if params["live_reload"] else None
+    _run(verbose, lambda: run_watch(config, debounce=debounce, echo=echo, live_reload=live_reload))
+
+
+def _output_settings(config_file: Path | None, output: Path | None, verbose: bool) -> Any:
+    """OUT and the snippet root as a build would find them: config file, then flags on top."""
+    from assetpipe.config import load_output_settings
+
+    overrides = {"output": output} if output is not None else {}
+    return _run(verbose, lambda: load_output_settings(config_file, Path.cwd(), overrides))
 
 
 @cli.command()
-@click.argument("server", type=click.Choice(["nginx", "caddy", "apache", "axum", "headers"]))
+@click.argument("server", type=click.Choice(["nginx", "caddy", "apache", "axum", "headers", "rust"]))
 @click.option(
     "--manifest",
     "manifest_path",
     type=click.Path(path_type=Path),
-    default=Path("dist/manifest.json"),
-    show_default=True,
+    help="The manifest to serve (default: manifest.json in the configured OUT, else dist/).",
 )
-@click.option("--root", help="Absolute path of OUT on the server (default: the manifest's folder).")
+@click.option(
+    "--root", help="Absolute path of OUT on the server (default: snippet_root, else the manifest's folder)."
+)
 @click.option("--serve-manifest", is_flag=True, help="Serve manifest.json (no-cache) instead of hiding it.")
 @click.option(
     "--cors",
@@ -253,16 +403,11 @@ def watch(**params: Any) -> None:
     metavar="ROUTE=ASSET,ASSET",
     help="headers only: a preload Link header for an HTML route, e.g. /=css/app.css,js/main.js (repeatable).",
 )
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="assetpipe.toml or pyproject.toml whose cors to use (default: found in the working directory).",
-)
-@click.option("--verbose", "-v", is_flag=True)
+@config_option
+@click.option("--verbose", "-v", is_flag=True, help="Show tracebacks.")
 def snippet(
     server: str,
-    manifest_path: Path,
+    manifest_path: Path | None,
     root: str | None,
     serve_manifest: bool,
     cors_origins: tuple[str, ...],
@@ -294,8 +439,13 @@ def snippet(
         cors = _run(verbose, lambda: parse_cors(given))
     else:
         cors = _run(verbose, lambda: load_cors(config_file, Path.cwd()))
+    settings = _output_settings(config_file, None, verbose)
+    manifest_path = manifest_path if manifest_path is not None else settings.output / "manifest.json"
     manifest = _run(verbose, lambda: Manifest.load(manifest_path))
-    root_path = root if root is not None else str(manifest_path.resolve().parent)
+    root_path = root
+    if root_path is None:
+        snippet_root = settings.snippet_root
+        root_path = snippet_root if snippet_root is not None else str(manifest_path.resolve().parent)
     text = _run(
         verbose,
         lambda: render(
@@ -306,14 +456,18 @@ def snippet(
 
 
 @cli.command()
-@click.option("--output", "-o", type=click.Path(path_type=Path), default=Path("dist"), show_default=True)
+@click.option(
+    "--output", "-o", type=click.Path(path_type=Path), help="OUT (default: from the config, else dist)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
-@click.option("--verbose", "-v", is_flag=True)
-def verify(output: Path, as_json: bool, verbose: bool) -> None:
+@config_option
+@click.option("--verbose", "-v", is_flag=True, help="Show tracebacks.")
+def verify(output: Path | None, as_json: bool, config_file: Path | None, verbose: bool) -> None:
     """Check every manifest entry against the bytes on disk."""
     from assetpipe.verify import verify as run_verify
 
-    report = _run(verbose, lambda: run_verify(output))
+    settings = _output_settings(config_file, output, verbose)
+    report = _run(verbose, lambda: run_verify(settings.output))
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2, sort_keys=True))
     else:
@@ -323,20 +477,32 @@ def verify(output: Path, as_json: bool, verbose: bool) -> None:
 
 
 @cli.command()
-@click.option("--output", "-o", type=click.Path(path_type=Path), default=Path("dist"), show_default=True)
+@click.option(
+    "--output", "-o", type=click.Path(path_type=Path), help="OUT (default: from the config, else dist)."
+)
 @click.option("--keep", type=click.IntRange(min=1), default=3, show_default=True, help="Newest builds kept.")
 @click.option("--age", type=click.FloatRange(min=0), default=3600, show_default=True, help="Seconds.")
 @click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
 @click.option("--no-wait", is_flag=True, help="Fail at once if a build holds OUT's lock.")
-@click.option("--verbose", "-v", is_flag=True)
-def clean(output: Path, keep: int, age: float, dry_run: bool, no_wait: bool, verbose: bool) -> None:
+@config_option
+@click.option("--verbose", "-v", is_flag=True, help="Show tracebacks.")
+def clean(
+    output: Path | None,
+    keep: int,
+    age: float,
+    dry_run: bool,
+    no_wait: bool,
+    config_file: Path | None,
+    verbose: bool,
+) -> None:
     """Remove files that no kept build references (with their .br and .gz)."""
     from assetpipe.clean import clean as run_clean
 
+    settings = _output_settings(config_file, output, verbose)
     report = _run(
         verbose,
         lambda: run_clean(
-            output,
+            settings.output,
             keep=keep,
             age=age,
             dry_run=dry_run,

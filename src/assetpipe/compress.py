@@ -366,6 +366,8 @@ class Compressor:
         self._closing = False
         self._error: BaseException | None = None
         self._results: dict[str, dict[str, Encoding]] = {}
+        self._compressed: set[str] = set()
+        self._fetched: set[str] = set()
         self._counters = _Counters()
         self._threads: list[threading.Thread] = []
 
@@ -479,6 +481,18 @@ class Compressor:
             return {rel: dict(encs) for rel, encs in self._results.items()}
 
     @property
+    def compressed(self) -> frozenset[str]:
+        """The rel_paths that needed a compressor call."""
+        with self._cond:
+            return frozenset(self._compressed)
+
+    @property
+    def fetched(self) -> frozenset[str]:
+        """The rel_paths that had a sibling from the cache."""
+        with self._cond:
+            return frozenset(self._fetched)
+
+    @property
     def stats(self) -> CompressionStats:
         with self._cond:
             snapshot = self._counters.snapshot()
@@ -539,6 +553,7 @@ class Compressor:
                 self._done(task, None, exc)
             return
         with self._cond:
+            self._fetched.add(task.rel_path)
             self._done(task, encoding, None)
 
     def _remote_cached(self, entry_key: str, encoding: str, data: bytes) -> bytes | None:
@@ -577,7 +592,10 @@ class Compressor:
         method = task.method
         entry_key = cache_key(task.digest, method.compressor, method.settings)
         payload = None if task.looked_up else self._cached(entry_key, method.encoding, data)
-        if payload is None:
+        if payload is not None:
+            with self._cond:
+                self._fetched.add(task.rel_path)
+        else:
             start = time.thread_time()
             try:
                 payload = method.run(data)
@@ -588,6 +606,7 @@ class Compressor:
                 self.cache.stage(entry_key, payload)
             self._upload(entry_key, payload)
             with self._cond:
+                self._compressed.add(task.rel_path)
                 self._counters.misses += 1
                 self._counters.calls += 1
                 self._counters.cpu += cpu

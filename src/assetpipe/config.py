@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from assetpipe.budgets import Budget, parse_budgets
 from assetpipe.codecs import CODECS
 from assetpipe.cors import DEFAULT as DEFAULT_CORS
 from assetpipe.cors import Cors, parse_cors
@@ -85,6 +86,7 @@ class Config:
     snippet_root: str | None = None
     # Which origins may read the assets cross-origin, for the snippets: "*", a list of origins, or false.
     cors: Cors = DEFAULT_CORS
+    budgets: tuple[Budget, ...] = ()  # checked before publish: over budget, the build fails (budgets.py)
     config_file: Path | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -121,6 +123,7 @@ _KEYS: dict[str, tuple[tuple[type, ...], bool]] = {
     "snippets_dir": ((str,), True),
     "snippet_root": ((str,), False),
     "cors": ((str, list, bool), False),
+    "budgets": ((dict,), False),
 }
 assert set(_KEYS) | {"config_file"} == {f.name for f in fields(Config)}
 assert all(
@@ -172,8 +175,10 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 def _check(key: str, value: Any, where: str) -> Any:
     if key not in _KEYS:
-        known = ", ".join(sorted(_KEYS))
-        raise ConfigError(f"unknown key {key!r}", path=where, hint=f"known keys: {known}")
+        import difflib  # only for an error's did-you-mean: not at start-up
+        close = difflib.get_close_matches(key, list(_KEYS), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else "known keys: " + ", ".join(sorted(_KEYS))
+        raise ConfigError(f"unknown key {key!r}", path=where, hint=hint)
     if key == "cors":
         return _check_cors(value, where)  # three shapes, one message that lists them
     types, _ = _KEYS[key]
@@ -182,6 +187,8 @@ def _check(key: str, value: Any, where: str) -> Any:
         raise ConfigError(f"{key!r} must be {types[0].__name__}, not bool", path=where)
     if not isinstance(value, types):
         raise ConfigError(f"{key!r} must be {types[0].__name__}, not {type(value).__name__}", path=where)
+    if key == "budgets" and isinstance(value, dict):
+        return parse_budgets(value, where)
     if isinstance(value, list):
         if not all(isinstance(item, str) for item in value):
             raise ConfigError(f"{key!r} must be a list of strings", path=where)
@@ -220,12 +227,39 @@ def load_cors(config_file: Path | None, cwd: Path) -> Cors:
     return _check_cors(table["cors"], str(path)) if "cors" in table else DEFAULT_CORS
 
 
-def load_config(
-    config_file: Path | None,
-    cwd: Path,
-    overrides: dict[str, Any] | None = None,
-) -> Config:
-    """Merge the config file (named, or found in ``cwd``) with flag overrides into a Config."""
+@dataclass(frozen=True, slots=True)
+class OutputSettings:
+    """What the commands that only read OUT need (verify, clean, snippet), found as a build finds its
+    config: ``output`` defaults to ``dist`` in the working directory when nothing names one."""
+
+    output: Path
+    snippet_root: str | None
+    config_file: Path | None
+
+
+def load_output_settings(
+    config_file: Path | None, cwd: Path, overrides: dict[str, Any] | None = None
+) -> OutputSettings:
+    """The config file's OUT (named, or found in ``cwd``), with ``--output`` on top."""
+    values, path = _values(config_file, cwd, overrides)
+    output = values.get("output") or _resolve(cwd / "dist")
+    return OutputSettings(output=output, snippet_root=values.get("snippet_root"), config_file=path)
+
+
+def load_budgets(config_file: Path | None, cwd: Path) -> tuple[Budget, ...]:
+    """Only the ``budgets`` of the config file (named, or found in ``cwd``): what ``report`` marks."""
+    path = config_file if config_file is not None else find_config_file(cwd)
+    if path is None:
+        return ()
+    table = read_config_file(cwd / path)
+    value = table.get("budgets", {})
+    return _check("budgets", value, str(cwd / path)) if value else ()
+
+
+def _values(
+    config_file: Path | None, cwd: Path, overrides: dict[str, Any] | None
+) -> tuple[dict[str, Any], Path | None]:
+    """The checked values of the config file (named, or found in ``cwd``) with overrides on top."""
     overrides = dict(overrides or {})
     path = config_file if config_file is not None else find_config_file(cwd)
     values: dict[str, Any] = {}
@@ -245,6 +279,16 @@ def load_config(
         if _KEYS[key][1]:
             value = _resolve(cwd / Path(os.path.expanduser(str(value))))
         values[key] = value
+    return values, path
+
+
+def load_config(
+    config_file: Path | None,
+    cwd: Path,
+    overrides: dict[str, Any] | None = None,
+) -> Config:
+    """Merge the config file (named, or found in ``cwd``) with flag overrides into a Config."""
+    values, path = _values(config_file, cwd, overrides)
     where = str(path) if path is not None else "command line"
     for required in ("source", "output"):
         if required not in values:
@@ -267,7 +311,7 @@ def load_config(
             problem = codec.missing() if values.get(codec.config_key, codec.default) else None
             if problem is not None:
                 raise ConfigError(f"{codec.config_key!r} is on, but {problem}", path=where)
-    if CACHE_URL_ENV in os.environ and "cache_url" not in overrides:
+    if CACHE_URL_ENV in os.environ and "cache_url" not in (overrides or {}):
         # The environment (a CI job's settings) over the file; empty switches the remote off.
         env_url = os.environ[CACHE_URL_ENV]
         values["cache_url"] = _check("cache_url", env_url, CACHE_URL_ENV) if env_url else None

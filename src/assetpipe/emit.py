@@ -9,7 +9,7 @@ import hashlib
 from collections.abc import Callable
 
 from assetpipe import references
-from assetpipe.asset import Kind, is_module, is_scanned
+from assetpipe.asset import Kind, is_module
 from assetpipe.errors import SourceError
 from assetpipe.fingerprint import Fingerprint
 from assetpipe.manifest import ManifestEntry
@@ -29,7 +29,7 @@ def final_bytes(node: Node, output_path: Callable[[str], str], base_path: str) -
     """
     asset = node.asset
     raw = read_source(asset)
-    if not is_scanned(asset.logical_path):
+    if not references.is_scanned(asset.logical_path):
         return raw
     if node.digest is not None:
         if hashlib.sha256(raw).digest() != node.digest:
@@ -44,7 +44,17 @@ def final_bytes(node: Node, output_path: Callable[[str], str], base_path: str) -
         if not node.targets:
             return raw
     replacements = [
-        (ref.start, ref.end, new_url(asset.logical_path, target, output_path(target.logical_path), base_path))
+        (
+            ref.start,
+            ref.end,
+            # escaped for where the span sits (a JSON string, an XML attribute, a CSS or JS string)
+            references.escape(
+                asset.logical_path,
+                text,
+                ref,
+                new_url(asset.logical_path, target, output_path(target.logical_path), base_path),
+            ),
+        )
         for ref, target in node.targets
     ]
     return splice(text, replacements).encode("utf-8")

@@ -6,6 +6,9 @@ compiler-style line: ``css/app.css:12:5: broken reference 'img/logo.png': no suc
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 
 class AssetpipeError(Exception):
     """Base of every error assetpipe raises on purpose; anything else is a bug."""
@@ -28,23 +31,47 @@ class AssetpipeError(Exception):
         self.column = column
         self.hint = hint
 
-    def location(self) -> str:
-        """``path:line:column`` with whatever parts are known."""
-        if self.path is None:
+    def location(self, path: str | None = None) -> str:
+        """``path:line:column`` with whatever parts are known (``path`` shown instead of ``self.path``)."""
+        loc = self.path if path is None else path
+        if loc is None:
             return ""
-        loc = self.path
         if self.line is not None:
             loc += f":{self.line}"
             if self.column is not None:
                 loc += f":{self.column}"
         return loc
 
-    def __str__(self) -> str:
-        loc = self.location()
+    def describe(self, path: str | None = None) -> str:
+        """The one-line diagnostic, with ``path`` shown for the file when given (the CLI shows paths as
+        the user would type them; the library knows them relative to SRC)."""
+        loc = self.location(path)
         text = f"{loc}: {self.message}" if loc else self.message
         if self.hint:
             text += f" ({self.hint})"
         return text
+
+    def render(self, source: Path | None = None) -> str:
+        """The one-line diagnostic with the path as the user would type it from the working directory.
+
+        An absolute path is shown relative to the working directory when it lies under it; a SourceError's
+        logical path is first joined to ``source`` (SRC).
+        """
+        if self.path is None:
+            return self.describe()
+        if os.path.isabs(self.path):
+            full = Path(self.path)
+        elif source is not None and isinstance(self, SourceError) and not self.path.startswith(("'", '"')):
+            full = source / self.path  # (a repr()'d unprintable name is shown as it is)
+        else:
+            return self.describe()
+        try:
+            return self.describe(full.relative_to(Path.cwd().resolve()).as_posix())
+        except (ValueError, OSError):
+            return self.describe(str(full))
+
+    def __str__(self) -> str:
+        return self.describe()
 
 
 class ConfigError(AssetpipeError):
@@ -54,7 +81,7 @@ class ConfigError(AssetpipeError):
 
 
 class SourceError(AssetpipeError):
-    """A source file cannot be built as it stands."""
+    """A source file cannot be built as it stands; ``path`` is its logical path (relative to SRC)."""
 
 
 class BrokenReference(SourceError):
@@ -70,7 +97,15 @@ class ReferenceCycle(SourceError):
 
 
 class InvalidEncoding(SourceError):
-    """A text asset (CSS/JS) is not valid UTF-8."""
+    """A scanned text asset (CSS, JS, SVG, app manifest, browserconfig.xml) is not valid UTF-8."""
+
+
+class MalformedSource(SourceError):
+    """A file scanned with a real parser (JSON, XML) is not well-formed, so its references are unknown."""
+
+
+class SourceWarning(SourceError):
+    """Builds, but probably not as meant (a URL that cannot follow hashing): reported, never raised."""
 
 
 class OutputError(AssetpipeError):

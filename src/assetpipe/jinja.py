@@ -1,277 +1,33 @@
 """Jinja2 helper: ``asset()``, ``asset_integrity()`` and ``asset_tag()`` in every template.
 
-``asset_tag`` writes the whole tag, with Subresource Integrity, so templates cannot forget it; for a JS
-module it also writes a ``<link rel="modulepreload">`` for every module the entry imports statically,
-transitively, so the browser fetches the whole graph at once instead of one round trip per level. Tags
-without extra attributes are rendered once per build and cached: a cached call costs a dict lookup.
+The helper and the tag rendering live in ``assetpipe.tags`` (Django's tag library uses them too); this
+module puts them into a Jinja2 Environment, by ``install`` or as an extension.
 """
 
 from __future__ import annotations
 
-import functools
 import os
-import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any
 
 from jinja2 import Environment
 from jinja2.ext import Extension
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
-from assetpipe.errors import AssetpipeError, ManifestError
 from assetpipe.hints import link_header
-from assetpipe.reader import ManifestReader, Snapshot
+from assetpipe.reader import ManifestReader
+from assetpipe.tags import (
+    AssetHelper,
+    TagPlan,
+    live_reload_script,
+    module_imports,
+    plan_tag,
+    render_plan,
+    render_tag,
+)
 
 #: Where the Jinja2 extension looks for the manifest when ``env.assetpipe_manifest`` is not set.
 MANIFEST_VARIABLE = "ASSETPIPE_MANIFEST"
 DEFAULT_MANIFEST = "dist/manifest.json"
-
-AttrValue: TypeAlias = "str | int | float | bool | None"
-Attrs: TypeAlias = "dict[str, AttrValue]"
-
-# An HTML attribute name may contain neither whitespace, quotes, '>', '/', '=' nor control characters;
-# refusing them here is what makes passing user-chosen names through safe.
-_ATTR_NAME = re.compile(r"[^\s\"'>/=\x00-\x1f\x7f]+")
-
-JS_TYPES = frozenset(
-    {"text/javascript", "application/javascript", "application/ecmascript", "text/ecmascript"}
-)
-ICON_TYPES = frozenset({"image/x-icon", "image/vnd.microsoft.icon"})
-
-
-def media_type(content_type: str) -> str:
-    """``text/css; charset=utf-8`` -> ``text/css``."""
-    return content_type.split(";", 1)[0].strip().lower()
-
-
-@functools.lru_cache(maxsize=1024)
-def attr_name(key: str) -> str:
-    """Keyword -> attribute name: ``class_`` -> ``class``, ``data_turbo_track`` -> ``data-turbo-track``."""
-    name = key.rstrip("_").replace("_", "-") or key
-    if not _ATTR_NAME.fullmatch(name):
-        raise ValueError(f"not a valid HTML attribute name: {key!r}")
-    return name
-
-
-def attr_fragment(name: str, value: AttrValue) -> str:
-    """`` name="escaped value"``; True gives a bare name, False and None give nothing."""
-    if value is None or value is False:
-        return ""
-    if value is True:
-        return f" {name}"
-    return f' {name}="{escape(str(value))}"'
-
-
-def module_imports(snap: Snapshot, logical_path: str) -> list[str]:
-    """Every module ``logical_path`` imports statically, transitively, nearest first, each once.
-
-    Breadth-first with a seen-set: import cycles are legal in JS, and the entry itself is never listed
-    (it is loaded by the script tag).
-    """
-    assets = snap.manifest.assets
-    seen = {logical_path}
-    order: list[str] = []
-    queue = [logical_path]
-    for current in queue:  # the list grows while we walk it: a queue without popping
-        for name in assets[current].imports:
-            if name in seen:
-                continue
-            if name not in assets:
-                raise ManifestError(f"{current!r} imports {name!r}, which the manifest does not list")
-            seen.add(name)
-            order.append(name)
-            queue.append(name)
-    return order
-
-
-# -- tag kinds: element, closing tag and default attributes, one entry per kind of asset --------------
-def stylesheet_attrs(snap: Snapshot, logical_path: str) -> Attrs:
-    return {
-        "rel": "stylesheet",
-        "href": snap.urls[logical_path],
-        "integrity": snap.manifest.assets[logical_path].integrity,
-        "crossorigin": "anonymous",
-    }
-
-
-def module_attrs(snap: Snapshot, logical_path: str) -> Attrs:
-    return {
-        "type": "module",
-        "src": snap.urls[logical_path],
-        "integrity": snap.manifest.assets[logical_path].integrity,
-        "crossorigin": "anonymous",
-    }
-
-
-def image_attrs(snap: Snapshot, logical_path: str) -> Attrs:
-    # No integrity: <img> does not support it. Pass alt="..." for anything that is not decoration.
-    return {"src": snap.urls[logical_path]}
-
-
-def icon_attrs(snap: Snapshot, logical_path: str) -> Attrs:
-    return {"rel": "icon", "href": snap.urls[logical_path]}
-
-
-def font_attrs(snap: Snapshot, logical_path: str) -> Attrs:
-    # Fonts are always fetched in CORS mode, so the preload needs crossorigin to be reused. No integrity:
-    # the @font-face request that consumes the preload carries none, and a mismatch means a second fetch.
-    return {
-        "rel": "preload",
-        "href": snap.urls[logical_path],
-        "as": "font",
-        "type": media_type(snap.manifest.assets[logical_path].content_type),
-        "crossorigin": "anonymous",
-    }
-
-
-#: kind -> (element, closing tag, default attributes)
-KINDS: dict[str, tuple[str, str, Callable[[Snapshot, str], Attrs]]] = {
-    "stylesheet": ("link", "", stylesheet_attrs),
-    "module": ("script", "</script>", module_attrs),
-    "image": ("img", "", image_attrs),
-    "icon": ("link", "", icon_attrs),
-    "font": ("link", "", font_attrs),
-}
-
-
-def kind_of(content_type: str) -> str | None:
-    """The tag kind for a media type, or None when no single tag is the obvious one (JSON, maps, text)."""
-    kind = media_type(content_type)
-    if kind == "text/css":
-        return "stylesheet"
-    if kind in JS_TYPES:
-        return "module"
-    if kind in ICON_TYPES:
-        return "icon"
-    if kind.startswith("image/"):
-        return "image"
-    if kind.startswith("font/") or kind in ("application/font-woff", "application/font-woff2"):
-        return "font"
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class TagPlan:
-    """One asset's tag, worked out once per build so that a call escapes only the attributes it adds.
-
-    ``fragments`` are the default attributes already rendered; ``preloads`` are the module's
-    ``<link rel="modulepreload" href=... integrity=...`` left open for the crossorigin and nonce the
-    script ends up with; ``html`` is the whole thing without extra attributes.
-    """
-
-    element: str
-    end: str
-    attrs: Mapping[str, AttrValue]
-    fragments: Mapping[str, str]
-    preloads: tuple[str, ...]
-    html: Markup
-
-
-def assemble(
-    element: str,
-    end: str,
-    attrs: Mapping[str, AttrValue],
-    fragments: Mapping[str, str],
-    preloads: tuple[str, ...],
-) -> str:
-    """The element, preceded (for a module script) by its modulepreload links."""
-    tag = f"<{element}{''.join(fragments.values())}>{end}"
-    if not preloads or attrs.get("type") != "module":
-        return tag
-    # A preload must use the same CORS mode as the import that consumes it, or the browser fetches
-    # twice; and under a nonce-based CSP the preload needs the script's nonce too.
-    crossorigin = attr_fragment("crossorigin", attrs.get("crossorigin"))
-    shared = crossorigin + attr_fragment("nonce", attrs.get("nonce"))
-    return "\n".join([*(preload + shared + ">" for preload in preloads), tag])
-
-
-def plan_tag(snap: Snapshot, logical_path: str) -> TagPlan:
-    """The TagPlan for ``logical_path``; AssetpipeError for a media type that has no obvious tag."""
-    entry = snap.manifest.entry(logical_path)  # UnknownAsset with close matches
-    kind = kind_of(entry.content_type)
-    if kind is None:
-        raise AssetpipeError(
-            f"asset_tag has no tag for {logical_path!r} ({media_type(entry.content_type)})",
-            hint="use asset() for its URL and write the tag in the template",
-        )
-    element, end, defaults = KINDS[kind]
-    attrs = defaults(snap, logical_path)
-    fragments = {name: attr_fragment(name, value) for name, value in attrs.items()}
-    preloads: tuple[str, ...] = ()
-    if kind == "module":
-        preloads = tuple(
-            "<link"
-            + attr_fragment("rel", "modulepreload")
-            + attr_fragment("href", snap.urls[name])
-            + attr_fragment("integrity", snap.manifest.assets[name].integrity)
-            for name in module_imports(snap, logical_path)
-        )
-    # Every value is escaped by attr_fragment, so this is safe markup.
-    html = Markup(assemble(element, end, attrs, fragments, preloads))
-    return TagPlan(element, end, attrs, fragments, preloads, html)
-
-
-def render_plan(plan: TagPlan, extra: Mapping[str, Any]) -> Markup:
-    """The plan's tag with ``extra`` attributes: they override defaults by name (in place) or are appended."""
-    if not extra:
-        return plan.html
-    attrs = dict(plan.attrs)
-    fragments = dict(plan.fragments)
-    for key, value in extra.items():
-        name = attr_name(key)  # checked, so a name cannot break out of the tag
-        attrs[name] = value
-        fragments[name] = attr_fragment(name, value)
-    return Markup(assemble(plan.element, plan.end, attrs, fragments, plan.preloads))
-
-
-def render_tag(snap: Snapshot, logical_path: str, extra: Mapping[str, Any]) -> Markup:
-    """The HTML for ``logical_path`` (see the module docstring), without the helper's cache."""
-    return render_plan(plan_tag(snap, logical_path), extra)
-
-
-class AssetHelper:
-    """What a template sees, bound to one ManifestReader; ``install`` puts its methods into env.globals.
-
-    Holds the tag cache, which belongs to one Snapshot: when the reader re-reads the manifest the next
-    call finds a different snapshot and starts a fresh cache, so a rebuilt file never gets a stale tag.
-    """
-
-    __slots__ = ("_cache", "reader")
-
-    def __init__(self, reader: ManifestReader) -> None:
-        self.reader = reader
-        self._cache: tuple[Snapshot | None, dict[str, TagPlan]] = (None, {})
-
-    def asset(self, logical_path: str) -> str:
-        """Public URL of the built file."""
-        return self.reader.snapshot().url(logical_path)
-
-    def integrity(self, logical_path: str) -> str:
-        """Subresource Integrity value of the built file."""
-        return self.reader.snapshot().manifest.entry(logical_path).integrity
-
-    def tag(self, logical_path: str, **attrs: Any) -> Markup:
-        """The HTML tag(s) that load the asset, with integrity; extra attributes pass through."""
-        snap = self.reader.snapshot()
-        cached_snap, plans = self._cache
-        if cached_snap is not snap:
-            # One tuple assignment: another thread sees either the old pair or the new one, never a mix.
-            plans = {}
-            self._cache = (snap, plans)
-        plan = plans.get(logical_path)
-        if plan is None:
-            plan = plans[logical_path] = plan_tag(snap, logical_path)
-        return render_plan(plan, attrs) if attrs else plan.html
-
-    def globals(self) -> dict[str, Callable[..., Any]]:
-        """The template globals: asset, asset_integrity, asset_tag."""
-        return {
-            "asset": self.asset,
-            "asset_integrity": self.integrity,
-            "asset_tag": self.tag,
-            "asset_link_header": functools.partial(link_header, self.reader),
-        }
 
 
 def install(
@@ -280,12 +36,19 @@ def install(
     *,
     base_url: str | None = None,
     auto_reload: bool = False,
+    live_reload: bool = False,
+    live_reload_port: int | None = None,
 ) -> AssetHelper:
-    """Put asset(), asset_integrity() and asset_tag() into ``env.globals``; returns the helper.
+    """Put asset(), asset_integrity(), asset_tag(), asset_link_header() and live_reload_tag() into
+    ``env.globals``.
 
     Without auto_reload the manifest is read now, so a missing build fails at start-up, not mid-request.
+    ``live_reload`` makes live_reload_tag() load the client of ``assetpipe watch --live-reload`` (on
+    ``live_reload_port``, by default watch's); off, it renders nothing. Returns the helper.
     """
-    helper = AssetHelper(ManifestReader(manifest_path, base_url=base_url, auto_reload=auto_reload))
+    script = live_reload_script(live_reload_port) if live_reload else None
+    reader = ManifestReader(manifest_path, base_url=base_url, auto_reload=auto_reload)
+    helper = AssetHelper(reader, live_reload=script)
     env.globals.update(helper.globals())
     return helper
 
@@ -307,7 +70,8 @@ class _LazyHelper:
             reader = ManifestReader(
                 path, base_url=env.assetpipe_base_url, auto_reload=env.assetpipe_auto_reload
             )
-            helper = self._helper = AssetHelper(reader)
+            script = live_reload_script(env.assetpipe_live_reload_port) if env.assetpipe_live_reload else None
+            helper = self._helper = AssetHelper(reader, live_reload=script)
         return helper
 
     def asset(self, logical_path: str) -> str:
@@ -319,21 +83,27 @@ class _LazyHelper:
     def tag(self, logical_path: str, **attrs: Any) -> Markup:
         return self.get().tag(logical_path, **attrs)
 
+    def live_reload_tag(self) -> Markup:
+        return self.get().live_reload_tag()
+
 
 class AssetPipeExtension(Extension):
     """``Environment(extensions=[AssetPipeExtension])``: the same globals as ``install``.
 
     Configure through the environment after creating it: ``env.assetpipe_manifest`` (else the
     ASSETPIPE_MANIFEST variable, else dist/manifest.json), ``env.assetpipe_base_url`` and
-    ``env.assetpipe_auto_reload``. The manifest is read on the first call.
+    ``env.assetpipe_auto_reload``, ``env.assetpipe_live_reload`` and ``env.assetpipe_live_reload_port``.
+    The manifest is read on the first call.
     """
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         environment.extend(assetpipe_manifest=None, assetpipe_base_url=None, assetpipe_auto_reload=False)
+        environment.extend(assetpipe_live_reload=False, assetpipe_live_reload_port=None)
         lazy = _LazyHelper(environment)
         environment.globals.update(asset=lazy.asset, asset_integrity=lazy.integrity, asset_tag=lazy.tag)
         environment.globals["asset_link_header"] = lambda paths: link_header(lazy.get().reader, paths)
+        environment.globals.update(live_reload_tag=lazy.live_reload_tag)
 
 
 __all__ = [
@@ -341,6 +111,7 @@ __all__ = [
     "AssetPipeExtension",
     "TagPlan",
     "install",
+    "live_reload_script",
     "module_imports",
     "plan_tag",
     "render_plan",

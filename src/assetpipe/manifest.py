@@ -6,7 +6,6 @@ stack (or any language) that can read the JSON can serve a build.
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 from collections.abc import Mapping
@@ -236,6 +235,7 @@ class Manifest:
         try:
             return self.assets[logical_path]
         except KeyError:
+            import difflib  # only for an error's did-you-mean: not at start-up
             close = difflib.get_close_matches(logical_path, list(self.assets), n=3, cutoff=0.6)
             raise UnknownAsset(logical_path, tuple(close)) from None
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from assetpipe.asset import is_scanned
+from assetpipe.budgets import enforce
 from assetpipe.config import Config
 from assetpipe.emit import dependency_key, entry_for, final_bytes
 from assetpipe.errors import AssetpipeError, ConfigError, OutputError, SourceError
@@ -26,6 +26,7 @@ from assetpipe.manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Encoding, Manif
 from assetpipe.paths import resolve_path
 from assetpipe.plan import Node, Plan, plan
 from assetpipe.publish import Staging, publish
+from assetpipe.references import is_scanned
 from assetpipe.reuse import OutView, holds, output_intact, siblings_intact
 from assetpipe.sources import check_layout, scan_with_memo
 from assetpipe.state import (
@@ -83,6 +84,9 @@ class BuildReport:
     warnings: list[str] = field(default_factory=list)
     remote: RemoteStats | None = None  # what the remote cache was asked (cache_url)
     shard: Shard | None = None  # --shard K/N: compressed a share into the caches, published nothing
+    #: Per file, what happened to it, in order: "read" (the source), "reused" or "written" (the output),
+    #: "compressed" (its siblings by a compressor call) or "cache" (its siblings from the cache).
+    outcomes: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def summary(self) -> str:
         parts = [f"{self.files} files ({self.written} written, {self.read} read)", f"{_size(self.bytes_out)}"]
@@ -263,6 +267,8 @@ def _build_locked(
     manifest = Manifest(base_url=config.base_url, assets=entries)
     report.manifest, report.files = manifest, len(entries)
     _count_encodings(report, manifest)
+    if config.budgets:  # before anything is published: over budget, OUT keeps serving the last build
+        _enforce_budgets(config, manifest, ctx.staging, compressing and not defer)
     if config.snippets_dir is not None:
         # Before the manifest: a snippet that cannot be rendered safely fails the build, not half of it.
         from assetpipe.snippets import write_all
@@ -332,6 +338,7 @@ def _emit_all(
                 ctx.outputs[logical] = kept
                 report.reused += 1
                 report.bytes_out += kept.entry.size
+                report.outcomes[logical] = ("reused",)
                 continue
             output, data = _emit(node, ctx)
             ctx.add(logical, output)
@@ -339,6 +346,8 @@ def _emit_all(
             report.reused += not output.written
             report.written += output.written
             report.read += data is not None and logical not in ctx.planned.read  # read again to emit
+            read = logical in ctx.planned.read or data is not None
+            report.outcomes[logical] = ("read",) * read + ("written" if output.written else "reused",)
             if output.siblings is None:
                 if defer:
                     report.deferred += 1
@@ -362,6 +371,12 @@ def _emit_all(
     if compressor is None:
         return results, False
     compressor.close()
+    called, fetched = compressor.compressed, compressor.fetched
+    for logical, output in ctx.outputs.items():
+        path = output.entry.path
+        made = ("compressed",) * (path in called) + ("cache",) * (path in fetched)
+        if made:
+            report.outcomes[logical] = (*report.outcomes.get(logical, ()), *made)
     stats = compressor.stats
     report.cache_hits, report.compressed = stats.cache_hits, stats.compressor_calls
     report.cache_rejected = stats.cache_rejected
@@ -428,6 +443,21 @@ def _publish(
               for e in entries[name].encodings.values()]  # fmt: skip
     staged = {name: entries[name].encodings for name, o in ctx.outputs.items() if o.staged}
     return publish(out, manifest, fresh=fresh, staging=ctx.staging, staged=staged)
+
+
+def _enforce_budgets(config: Config, manifest: Manifest, staging: Staging, siblings: bool) -> None:
+    """Raise BudgetExceeded for a build over budget. Budgets in an encoding this build wrote no siblings in
+    (compression off, or deferred by watch's first pass) are not judged on raw sizes."""
+    from assetpipe.compress import policy_for
+
+    policy = policy_for(config) if siblings else None
+    written = list(policy.encodings()) if policy is not None else []
+    where = str(config.config_file) if config.config_file is not None else None
+    try:
+        enforce(config.budgets, manifest.assets, written, where=where)
+    except AssetpipeError:
+        staging.discard()
+        raise
 
 
 def _previous_state(

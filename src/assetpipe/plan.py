@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass
 
 from assetpipe import references
-from assetpipe.asset import Asset, Reference, is_scanned
+from assetpipe.asset import Asset, Reference
 from assetpipe.config import Config
 from assetpipe.errors import BrokenReference, SourceError
 from assetpipe.graph import build_order_by_weight
@@ -100,7 +100,7 @@ def _node(
     refs: tuple[Reference, ...] = ()
     digest = None
     was_read = False
-    if is_scanned(asset.logical_path):
+    if references.is_scanned(asset.logical_path):
         if record is not None and record.references is not None:
             refs = record.references
         else:
@@ -112,7 +112,8 @@ def _node(
             digest = hashlib.sha256(raw).digest()
     targets: list[tuple[Reference, Target]] = []
     deps: list[str] = []
-    warnings: list[str] = []
+    # Recomputed from the references (not only when read), so a reused record warns on every build too.
+    warnings: list[str] = [str(w) for w in references.warnings(asset.logical_path, refs)]
     for ref in refs:
         try:
             target = resolve(asset.logical_path, ref, config.base_path, by_path)

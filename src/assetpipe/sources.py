@@ -31,7 +31,8 @@ def check_layout(config: Config) -> None:
     src = resolve_path(config.source, "source directory")
     out = resolve_path(config.output, "output directory")
     if not src.is_dir():
-        raise ConfigError("source directory does not exist", path=str(config.source))
+        problem = "is a file, not a directory" if src.exists() else "does not exist"
+        raise ConfigError(f"source directory {problem}", path=str(config.source))
     if src == out:
         raise ConfigError("output directory is the source directory", path=str(out))
     if src.is_relative_to(out):
@@ -148,14 +149,17 @@ def scan_with_memo(
                 target_logical = logical_path(target, src)
                 if target_logical is None:
                     raise EscapesSource(
-                        f"symlink leads outside the source root (to {target}); it is not published",
+                        f"symlink leads outside the source root (to {target}), so the build stops: "
+                        "nothing outside SRC is read or published",
                         path=logical,
+                        hint="replace the link with a copy of what it points to",
                     )
                 if not target.exists():
                     raise SourceError("dangling symlink", path=logical)
                 if is_hidden(target_logical):
                     raise EscapesSource(
-                        "symlink leads to a hidden file or folder, which is never published", path=logical
+                        "symlink leads to a hidden file or folder, which is never published: the build stops",
+                        path=logical,
                     )
             if entry.is_dir():
                 if skip_dirs:

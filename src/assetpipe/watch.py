@@ -18,10 +18,11 @@ import signal
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Protocol
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -43,6 +44,8 @@ from assetpipe.config import ALWAYS_EXCLUDED, Config
 from assetpipe.errors import AssetpipeError
 from assetpipe.files import ensure_directory
 from assetpipe.layout import STATE_DIR
+from assetpipe.livereload import Announcer, LiveReloadServer
+from assetpipe.manifest import MANIFEST_NAME, Manifest
 from assetpipe.paths import is_hidden, logical_path, resolve_path
 from assetpipe.patterns import PathSet, path_set
 from assetpipe.pipeline import BuildReport, build
@@ -214,8 +217,13 @@ def _build_id(report: BuildReport) -> str:
     return report.build_id if report.build_id is not None else build_id(report.manifest)
 
 
-def rebuild_line(paths: Sequence[str], report: BuildReport) -> str:
-    """One line per rebuild: what changed, what was rebuilt, how long it took."""
+def rebuild_line(paths: Sequence[str], report: BuildReport, before: Collection[str] = ()) -> str:
+    """One line per rebuild: what changed, what was rebuilt, how long it took.
+
+    Only published paths are named: in the new manifest, or in the one ``before`` it (a deleted file),
+    or a folder. An editor's or ``sed -i``'s temporary file (``css/sedFIsWxT``) comes and goes unnamed.
+    """
+    paths = [p for p in paths if p.endswith("/") or p in report.manifest.assets or p in before]
     line = (
         f"changed {describe(paths)}: {report.written} written, {report.read} read "
         f"of {report.files} files in {_ms(report.seconds)}"
@@ -246,6 +254,13 @@ class _RebuildRecords:
         self.last = new_id
 
 
+class BuildListener(Protocol):
+    """Told about every build watch runs (live reload's Announcer): the new manifest, or the error line."""
+
+    def built(self, manifest: Manifest) -> object: ...
+    def failed(self, message: str) -> None: ...
+
+
 def watch_loop(
     config: Config,
     changes: Iterable[Sequence[str]],
@@ -253,6 +268,7 @@ def watch_loop(
     *,
     guard: BuildGuard | None = None,
     out_changes: OutChanges | None = None,
+    listener: BuildListener | None = None,
 ) -> BuildState | None:
     """Build once, then once per batch of changed paths; return the last good state.
 
@@ -263,6 +279,8 @@ def watch_loop(
     A build error is echoed in build's own ``error: file:line: ...`` form and the loop goes on; the state
     of the last good build is kept, so the next good save rebuilds from it. With ``out_changes`` (a
     watcher on OUT, started before the first build) a rebuild looks again only at the outputs it names.
+    of the last good build is kept, so the next good save rebuilds from it. ``listener`` hears of each
+    build as soon as its manifest is published (before a deferred compression pass) and of each error.
     """
     guard = guard if guard is not None else BuildGuard()
     reporter = _Echoes(echo, guard)
@@ -276,6 +294,12 @@ def watch_loop(
     # Paths changed since the last good build: a failed build leaves them pending, so the next build
     # (which re-lists only the directories of what changed) still looks at them.
     pending: set[str] = set()
+    published: list[frozenset[str]] = []  # the logical paths of the last good build, for the change line
+
+    def failed(message: str) -> None:
+        echo(f"error: {message}")
+        if listener is not None:
+            listener.failed(message)
 
     def run(paths: Sequence[str] | None) -> None:
         guard.phase = "reading"
@@ -295,6 +319,7 @@ def watch_loop(
                 defer_compression=True,
                 out_touched=out_changes.take() if out_changes is not None else None,
             )
+            before, published[:] = published[:], [frozenset(report.manifest.assets)]
             pending.clear()
             for warning in report.warnings:
                 echo(f"warning: {warning}")
@@ -302,8 +327,11 @@ def watch_loop(
                 echo(report.summary())
                 records.keep = _build_id(report)
             else:
-                echo(rebuild_line(paths, report))
+                echo(rebuild_line(paths, report, before[0] if before else ()))
                 records.replace(resolve_path(config.output, "output directory"), _build_id(report))
+            if listener is not None:
+                # Now, not after compression: the new URLs are served already (siblings only add encodings).
+                listener.built(report.manifest)
             if report.deferred and not guard.stop.is_set():
                 guard.phase = "reading"
                 compressed = build(
@@ -324,12 +352,13 @@ def watch_loop(
                         f"{compressed.cache_hits} from the cache, in {_ms(compressed.seconds)}"
                     )
         except AssetpipeError as exc:
-            echo(f"error: {exc}")
+            echo(f"error: {exc.render(config.source)}")
+            failed(str(exc))
         except OSError as exc:
             # A file that vanishes between the walk and its stat (a checkout in progress): the event that
             # removed it is already queued, so the next batch builds the settled tree.
             where = f"{exc.filename}: " if exc.filename else ""
-            echo(f"error: {where}{exc.strerror or exc}")
+            failed(f"{where}{exc.strerror or exc}")
         finally:
             guard.phase = "idle"
             guard.requests = 0
@@ -441,6 +470,13 @@ def _observer(config: Config, changes: queue.Queue[str], out_changes: OutChanges
     return observer
 
 
+def _current(config: Config) -> Manifest | None:
+    try:
+        return Manifest.load(config.output / MANIFEST_NAME)
+    except AssetpipeError:
+        return None
+
+
 def _install_signals(guard: BuildGuard) -> Callable[[], None]:
     """Route SIGINT and SIGTERM to the guard; return the function that puts the old handlers back."""
     if threading.current_thread() is not threading.main_thread():
@@ -464,14 +500,19 @@ def run_watch(
     debounce: float | None,
     echo: Callable[[str], None],
     stop: threading.Event | None = None,
+    live_reload: tuple[str, int] | None = None,
 ) -> None:
     """Build, then rebuild on every change under SRC until SIGINT, SIGTERM or ``stop``; return normally.
 
     The observer starts before the first build, so an edit made while it runs is not missed.
+    ``live_reload`` (host, port) serves live reload events there while watching (see livereload.py).
     """
     window = DEFAULT_DEBOUNCE if debounce is None else debounce
     guard = BuildGuard(stop=stop if stop is not None else threading.Event())
     changes: queue.Queue[str] = queue.Queue()
+    server = LiveReloadServer(*live_reload).start() if live_reload is not None else None
+    # Seeded with OUT's manifest as it is, so the first build announces what changed since the last session.
+    listener = Announcer(server.broadcaster, _current(config)) if server is not None else None
     restore = _install_signals(guard)
     try:
         with warnings.catch_warnings():
@@ -488,6 +529,10 @@ def run_watch(
                 )
                 batch = batches(changes, window, guard.stop)
                 watch_loop(config, batch, echo, guard=guard, out_changes=out_changes)
+                if server is not None:
+                    echo(f"live reload on {server.url} (live_reload_tag() loads it)")
+                batches_ = batches(changes, window, guard.stop)
+                watch_loop(config, batches_, echo, guard=guard, listener=listener)
             finally:
                 observer.stop()
                 observer.join()
@@ -495,4 +540,6 @@ def run_watch(
         pass  # a stop request that could not wait: the build stopped at a safe point (see BuildGuard)
     finally:
         restore()
+        if server is not None:
+            server.close()  # open pages see the stream end and retry until a new watcher answers
     echo("stopped")

@@ -9,6 +9,7 @@ import pytest
 from assetpipe.manifest import Manifest
 
 from .dist import PAGE, build_site
+from .django_project import collectstatic, make_project
 
 
 @pytest.fixture
@@ -24,3 +25,11 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def manifest(site: Path) -> Manifest:
     return Manifest.load(site / "dist" / "manifest.json")
+
+
+@pytest.fixture(scope="session")
+def django_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Django test project, collected once (with compression), for the tests that only read it."""
+    root = make_project(tmp_path_factory.mktemp("django"))
+    collectstatic(root)
+    return root

@@ -111,3 +111,63 @@ def test_an_unknown_asset_fails_the_request_with_its_name(site: Path) -> None:
     app.testing = True  # let the exception reach the test client instead of becoming a 500 page
     with pytest.raises(UnknownAsset, match=r"unknown asset 'css/ap\.css' \(did you mean 'css/app\.css'\?\)"):
         app.test_client().get("/bad")
+
+
+# -- url_for('static', ...) through the manifest ----------------------------------------------------------
+URL_FOR_PAGE = """<link rel="stylesheet" href="{{ url_for('static', filename='css/app.css') }}">
+<script type="module" src="{{ url_for('static', filename='js/main.js') }}"></script>
+"""
+
+
+def test_url_for_static_gives_the_hashed_url_and_it_serves_the_built_bytes(
+    site: Path, manifest: Manifest
+) -> None:
+    (site / "templates" / "url_for.html").write_text(URL_FOR_PAGE, encoding="utf-8")
+    app = make_app(site)
+    app.add_url_rule("/url-for", "url_for_page", lambda: render_template("url_for.html"))
+    AssetPipe(app)
+    client = app.test_client()
+    html = client.get("/url-for").get_data(as_text=True)
+    assert f'href="{manifest.url("css/app.css")}"' in html
+    assert f'src="{manifest.url("js/main.js")}"' in html
+    served = client.get(manifest.url("css/app.css")).get_data()
+    assert sri(served) == manifest.entry("css/app.css").integrity
+
+
+def test_url_for_a_blueprint_static_uses_that_folders_own_manifest(site: Path, manifest: Manifest) -> None:
+    from flask import Blueprint, url_for
+
+    shop = build_site(site / "shop", {"css/app.css": "main { color: red }\n"})
+    plain = site / "plain_static"
+    plain.mkdir()
+    app = make_app(site)
+    app.register_blueprint(
+        Blueprint("shop", __name__, static_folder=str(site / "shop" / "dist"), static_url_path="/shop-static")
+    )
+    app.register_blueprint(
+        Blueprint("plain", __name__, static_folder=str(plain), static_url_path="/plain-static")
+    )
+    AssetPipe(app)
+    with app.test_request_context():
+        assert (
+            url_for("shop.static", filename="css/app.css") == "/shop-static/" + shop.entry("css/app.css").path
+        )
+        assert url_for("static", filename="css/app.css") == manifest.url("css/app.css")
+        # No manifest.json in that folder: not a build's output, Flask's own URL.
+        assert url_for("plain.static", filename="css/app.css") == "/plain-static/css/app.css"
+    assert (
+        app.test_client().get(url_for_shop := "/shop-static/" + shop.entry("css/app.css").path).status_code
+        == 200
+    ), url_for_shop
+
+
+def test_url_for_a_path_the_manifest_lacks_is_an_error_except_in_debug(site: Path) -> None:
+    from flask import url_for
+
+    app = make_app(site)
+    AssetPipe(app)
+    with app.test_request_context(), pytest.raises(UnknownAsset, match=r"did you mean 'css/app\.css'"):
+        url_for("static", filename="css/ap.css")
+    app.debug = True
+    with app.test_request_context():
+        assert url_for("static", filename="css/ap.css") == "/static/css/ap.css"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from assetpipe.asset import Kind, Reference
 from assetpipe.references import find
 from assetpipe.references.css import find_css_references
@@ -240,6 +242,22 @@ def test_source_map_line_and_column() -> None:
     assert [(r.line, r.column) for r in refs] == [(2, 22)]
 
 
+@pytest.mark.parametrize(
+    ("text", "link"),
+    [
+        ("a{}\n/*# sourceMappingURL=m.map */\n/* end */\n", "m.map"),
+        ("/*# sourceMappingURL=a.map */ /*# sourceMappingURL=b.map */", "b.map"),
+        ("/*# sourceMappingURL=m.map */\na{}", None),  # mid-stylesheet: a comment
+        ("a{}\n/*# sourceMappingURL=m.map", None),  # unclosed
+        ("a{}\n/*# sourceMappingURL = m.map */", None),  # no space around "=" (ECMA-426)
+    ],
+)
+def test_a_source_map_link_is_the_last_comment_with_only_whitespace_or_comments_after_it(
+    text: str, link: str | None
+) -> None:
+    assert urls(text) == ([link] if link else [])
+
+
 def test_a_comment_that_only_mentions_source_maps_is_not_one() -> None:
     assert urls("/* see sourceMappingURL=x.map for details */ /* #sourceMappingURL */") == []
 
@@ -301,8 +319,9 @@ def test_find_dispatches_on_the_css_suffix_case_insensitively() -> None:
 
 
 def test_find_returns_nothing_for_types_that_are_not_scanned() -> None:
-    assert find("img/logo.svg", '<image href="a.png"/> url(a.png)') == ()
+    assert find("img/logo.txt", '<image href="a.png"/> url(a.png)') == ()
     assert find("README", "url(a.png)") == ()
+    assert find("data/app.json", '{"icons": [{"src": "a.png"}]}') == ()
 
 
 def test_references_are_frozen_records() -> None:

@@ -323,8 +323,11 @@ def test_a_source_map_comment_that_is_not_last_is_ignored_in_a_classic_script() 
     ],
 )
 def test_import_and_export_words_that_start_no_reference_leave_a_classic_script(words: str) -> None:
-    # A middle source-map comment counts only where the lexer runs: this tells the two paths apart.
-    assert find_js_references("//# sourceMappingURL=old.map\n" + words + "\n") == ()
+    # ECMA-426's two methods disagree on a comment inside a template literal: reading lines (the classic
+    # path) finds it, parsing (the lexer) does not. That tells the two paths apart.
+    tail = "\nlet a = `\n//# sourceMappingURL=foo.js.map\n//`;\n"
+    assert urls(words + tail) == ["foo.js.map"]
+    assert urls('import "./a.js"' + tail) == ["./a.js"]
 
 
 @pytest.mark.parametrize(
@@ -344,3 +347,78 @@ def test_import_and_export_words_that_start_no_reference_leave_a_classic_script(
 )
 def test_module_syntax_behind_comments_or_minified_still_runs_the_lexer(statement: str) -> None:
     assert urls(statement) == ["./a.js"]
+
+
+# -- ECMA-426 source-map links -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("module", ["", 'import "./a.js";\n'])
+@pytest.mark.parametrize(
+    ("tail", "link"),
+    [
+        ("var fun; //# sourceMappingURL=a.js.map", "a.js.map"),  # code before it on its line
+        ("x();\n//@ sourceMappingURL=old.js.map\n\n", "old.js.map"),
+        ("x();\n/*# sourceMappingURL=b.js.map */", "b.js.map"),
+        ("//# sourceMappingURL=a.map\nx();\n//# sourceMappingURL=b.map\n// done\n", "b.map"),
+        ("//# sourceMappingURL=a.map\n//# sourceMappingURL=b.map\n/* c */", "b.map"),  # the last one
+        ("//# sourceMappingURL=a.map\nx();\n", None),  # code after it
+        ("x(); //# sourceMappingURL=a.map\n/* c */ y();", None),
+        ("//# sourceMappingURL = a.map", None),  # ECMA-426's pattern: no space around "="
+        ("// see //# sourceMappingURL=a.map", None),  # the comment must start with # or @
+    ],
+)
+def test_the_source_map_link_is_the_last_comment_followed_only_by_comments(
+    module: str, tail: str, link: str | None
+) -> None:
+    text = module + tail
+    refs = [r for r in find_js_references(text) if r.kind is Kind.SOURCE_MAP]
+    assert [text[r.start : r.end] for r in refs] == ([link] if link else [])
+
+
+def test_a_source_map_marker_in_a_string_of_a_classic_script_is_no_link() -> None:
+    assert find_js_references('var s = "//# sourceMappingURL=b.map";') == ()
+
+
+# -- workers and import.meta.resolve -----------------------------------------------------------------------
+
+
+def test_import_meta_resolve_with_a_fixed_specifier_is_a_reference() -> None:
+    text = 'const a = import.meta.resolve("./a.js"), b = import.meta.resolve(`./b.js`, x);\n' + (
+        'import.meta.resolve(name); import.meta.resolve("./c" + d); x.import.meta.resolve("./e.js")'
+    )
+    assert found(text) == [("./a.js", "./a.js", Kind.DYNAMIC), ("./b.js", "./b.js", Kind.DYNAMIC)]
+
+
+def test_workers_made_from_new_url_are_references() -> None:
+    text = (
+        'new Worker(new URL("./w.js", import.meta.url), {type: "module"});\n'
+        'new SharedWorker(new URL("./s.js", import.meta.url));\n'
+        'navigator.serviceWorker.register(new URL("./sw.js", import.meta.url), {scope: "/"});\n'
+    )
+    assert urls(text) == ["./w.js", "./s.js", "./sw.js"]
+    assert {kind for _, _, kind in found(text)} == {Kind.URL}
+
+
+def test_a_plain_string_worker_is_recorded_as_page_relative_even_in_a_classic_script() -> None:
+    text = 'var w = new Worker("w.js"), s = new SharedWorker(\'s.js\', "name");\nnew Worker(url); new MyWorker("x.js")'
+    assert found(text) == [("w.js", "w.js", Kind.PAGE_RELATIVE), ("s.js", "s.js", Kind.PAGE_RELATIVE)]
+
+
+@pytest.mark.parametrize(
+    ("statement", "new", "written"),
+    [
+        ('import "./a.js"', 'a"b\\.js', 'a\\"b\\\\.js'),
+        ("import './a.js'", "a'b.js", "a\\'b.js"),
+        ("import(`./a.js`)", "a$b.js", "a$b.js"),  # a template with an escape is no longer fixed: none needed
+        ('new URL("a.png", import.meta.url)', "a\nb.png", "a\\nb.png"),
+    ],
+)
+def test_a_new_url_is_escaped_for_its_string_and_reads_back_as_itself(
+    statement: str, new: str, written: str
+) -> None:
+    from assetpipe.references import escape
+
+    [ref] = find_js_references(statement)
+    out = escape("app.js", statement, ref, new)
+    assert out == written
+    assert urls(statement[: ref.start] + out + statement[ref.end :]) == [new]

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from assetpipe.asset import Reference
 from assetpipe.config import Config
-from assetpipe.errors import AssetpipeError
+from assetpipe.errors import AssetpipeError, MalformedSource
 from assetpipe.pipeline import build
 from assetpipe.references.css import find_css_references
 from assetpipe.references.js import find_js_references
@@ -147,3 +147,172 @@ def test_a_build_of_generated_js_succeeds_or_raises_a_clean_error(tmp_path: Path
     out, ok = build_one(tmp_path, "app.js", text)
     if ok:
         rebuilt_references_keep_their_kinds(out, "app.js", text, find_js_references)
+
+
+# -- the parsed formats: SVG, app manifests, browserconfig.xml ----------------------------------------------
+
+XML_FRAGMENTS = [
+    *COMMON,
+    "<", ">", "/>", "</", "<svg", "<use", "<image", "<style>", "</style>", "<![CDATA[", "]]>", "<!--", "-->",
+    "<?xml version='1.0'?>", " href=", " xlink:href=", " style=", " fill=", "url(", "&amp;", "&quot;", "&#x41;",
+    "&lt;", "&e;", "&nope;", "<!DOCTYPE svg [", "<!ENTITY e 'x'>", "<!ENTITY f '&e;'>", "]>", "=", "\"a.png\"",
+    "'#i'", "xmlns:xlink='http://www.w3.org/1999/xlink'", "é",
+]  # fmt: skip
+JSON_FRAGMENTS = [
+    *COMMON, "{", "}", "[", "]", ":", '"icons"', '"src"', '"screenshots"', '"shortcuts"', '"a.png"', "null",
+    "true", "1e5", '"\\u0061.png"', '"\\/"', "NaN", "\ufeff",
+]  # fmt: skip
+# URLs as they may be written inside XML attributes and JSON strings (entities and escapes included), most
+# of which resolve in build_one's tree.
+URLS = [
+    "a.png", "./a.png", "a%20b.png", "a.png#x", "#i", "/static/a.png?v=1&amp;w=2", "a&#46;png", " a.png ",
+    "b.css", "c.js", "gone.png", "../up.png", "data:,x", "http://h/a.png", "",
+]  # fmt: skip
+SVG_OPEN = '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">'
+SVG_ELEMENTS = [
+    '<use href="{u}"/>', "<image xlink:href='{u}'/>", '<feImage href="{u}" xlink:href="x.png"/>',
+    '<rect style="fill:url({u}); stroke: url(&quot;{u}&quot;)"/>', "<rect fill='url(\"{u}\")'/>",
+    "<style>a{{b:url('{u}')}} @import \"{u}\";</style>", "<style><![CDATA[a{{b:url({u})}}]]></style>",
+    '<a href="{u}"><text>t</text></a>', "<g><title>é &amp; ü</title></g>", "<!-- <use href='{u}'/> -->",
+]  # fmt: skip
+BROWSERCONFIG_ELEMENTS = [
+    '<square70x70logo src="{u}"/>', "<TileImage src='{u}'/>", "<TileColor>#fff</TileColor>",
+    '<polling-uri src="{u}"/>', "<wide310x150logo src=\"{u}\"></wide310x150logo>",
+]  # fmt: skip
+JSON_URLS = ["a.png", "./a%20b.png", "a\\u002epng", "/static/a.png?v=1", "gone.png", "#x", 'a\\"b.png', ""]
+
+
+def xml_documents(open_tag: str, close_tag: str, elements: list[str]) -> st.SearchStrategy[str]:
+    """Well-formed documents of ``elements`` with URLs from URLS (or random text) filled in."""
+    url = st.one_of(
+        st.sampled_from(URLS),
+        st.text(
+            alphabet=st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="<&\"'"),
+            max_size=8,
+        ),
+    )
+    element = st.tuples(st.sampled_from(elements), url).map(lambda pair: pair[0].format(u=pair[1]))
+    return st.lists(element, max_size=8).map(lambda parts: open_tag + "".join(parts) + close_tag)
+
+
+def app_manifests() -> st.SearchStrategy[str]:
+    """JSON app manifests: image lists in the places that refer, and in places that don't."""
+    src = st.one_of(
+        st.sampled_from(JSON_URLS),
+        st.text(
+            alphabet=st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters='"\\'), max_size=8
+        ),
+    )
+    image = src.map(lambda u: '{"src": "' + u + '", "sizes": "1x1"}')
+    images = st.lists(image, max_size=3).map(lambda xs: "[" + ", ".join(xs) + "]")
+    member = st.one_of(
+        images.map(lambda xs: '"icons": ' + xs),
+        images.map(lambda xs: '"screenshots": ' + xs),
+        images.map(lambda xs: '"shortcuts": [{"url": "/x", "icons": ' + xs + "}]"),
+        images.map(lambda xs: '"other": ' + xs),
+        src.map(lambda u: '"start_url": "' + u + '"'),
+    )
+    return st.lists(member, max_size=5).map(lambda ms: "{" + ", ".join(ms) + "}")
+
+
+def structured(documents: st.SearchStrategy[str], fragments: list[str]) -> st.SearchStrategy[str]:
+    """Well-formed documents, documents broken by random fragments, and fragments alone."""
+    broken = st.tuples(documents, st.integers(min_value=0), mixed(fragments, fragments)).map(
+        lambda t: t[0][: t[1] % (len(t[0]) + 1)] + t[2] + t[0][t[1] % (len(t[0]) + 1) :]
+    )
+    return st.one_of(documents, documents, broken, mixed(fragments, fragments))
+
+
+SVGS = structured(xml_documents(SVG_OPEN, "</svg>", SVG_ELEMENTS), XML_FRAGMENTS)
+APP_MANIFESTS = structured(app_manifests(), JSON_FRAGMENTS)
+BROWSERCONFIGS = structured(
+    xml_documents(
+        "<browserconfig><msapplication><tile>",
+        "</tile></msapplication></browserconfig>",
+        BROWSERCONFIG_ELEMENTS,
+    ),
+    XML_FRAGMENTS,
+)
+
+
+def find_or_clean_error(name: str, text: str) -> tuple[Reference, ...] | None:
+    from assetpipe.references import find
+
+    try:
+        return find(name, text)
+    except MalformedSource as exc:
+        assert exc.path == name and "\n" not in str(exc)
+        return None
+
+
+@FUZZ
+@given(text=SVGS)
+def test_the_svg_scanner_never_raises_but_its_clean_error(text: str) -> None:
+    refs = find_or_clean_error("a.svg", text)
+    if refs is not None:
+        check_spans(text, refs)
+
+
+@FUZZ
+@given(text=APP_MANIFESTS)
+def test_the_app_manifest_scanner_never_raises_but_its_clean_error(text: str) -> None:
+    refs = find_or_clean_error("site.webmanifest", text)
+    if refs is not None:
+        check_spans(text, refs)
+
+
+@FUZZ
+@given(text=BROWSERCONFIGS)
+def test_the_browserconfig_scanner_never_raises_but_its_clean_error(text: str) -> None:
+    refs = find_or_clean_error("browserconfig.xml", text)
+    if refs is not None:
+        check_spans(text, refs)
+
+
+def check_spans(text: str, refs: tuple[Reference, ...]) -> None:
+    """Spans lie inside the text, in order, without overlap, and positions agree (values may be decoded)."""
+    lines = LineIndex(text)
+    previous_end = 0
+    for ref in refs:
+        assert 0 <= previous_end <= ref.start <= ref.end <= len(text)
+        previous_end = ref.end
+        assert (ref.line, ref.column) == lines.position(ref.start)
+
+
+def rebuilt_scans_alike(out: Path, name: str, text: str) -> None:
+    """The rewritten file parses again, to references of the same kinds."""
+    import json
+
+    from assetpipe.references import find
+
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    written = (out / manifest["assets"][name]["path"]).read_bytes().decode("utf-8")
+    assert [r.kind for r in find(name, written)] == [r.kind for r in find(name, text)]
+
+
+@FUZZ_BUILD
+@given(text=SVGS)
+def test_a_build_of_generated_svg_succeeds_or_raises_a_clean_error(tmp_path: Path, text: str) -> None:
+    out, ok = build_one(tmp_path, "app.svg", text)
+    if ok:
+        rebuilt_scans_alike(out, "app.svg", text)
+
+
+@FUZZ_BUILD
+@given(text=APP_MANIFESTS)
+def test_a_build_of_generated_app_manifests_succeeds_or_raises_a_clean_error(
+    tmp_path: Path, text: str
+) -> None:
+    out, ok = build_one(tmp_path, "site.webmanifest", text)
+    if ok:
+        rebuilt_scans_alike(out, "site.webmanifest", text)
+
+
+@FUZZ_BUILD
+@given(text=BROWSERCONFIGS)
+def test_a_build_of_generated_browserconfig_succeeds_or_raises_a_clean_error(
+    tmp_path: Path, text: str
+) -> None:
+    out, ok = build_one(tmp_path, "browserconfig.xml", text)
+    if ok:
+        rebuilt_scans_alike(out, "browserconfig.xml", text)

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from assetpipe.cli import cli
 from assetpipe.errors import ConfigError
 from assetpipe.manifest import Manifest
-from assetpipe.snippets import FILE_NAMES, RENDERERS, SnippetOptions, render, write_all
+from assetpipe.snippets import FILE_NAMES, MODULES, RENDERERS, SnippetOptions, render, write_all
 from assetpipe.snippets.site import base_path
 
 from .support import SOURCES, make_out
@@ -36,7 +36,9 @@ def urls(manifest: Manifest, *, immutable: bool | None = None, siblings: bool = 
 
 
 def test_every_server_the_cli_offers_has_a_renderer_and_a_file_name() -> None:
+    offered = cli.commands["snippet"].params[0].type.choices  # type: ignore[attr-defined]
     assert set(RENDERERS) == {"nginx", "caddy", "apache", "axum", "headers"}
+    assert set(offered) == set(RENDERERS) | set(MODULES) == {*RENDERERS, "rust"}
     assert set(FILE_NAMES) == set(RENDERERS)
 
 

@@ -6,6 +6,11 @@ Configuration, from ``app.config``:
 ``ASSETPIPE_BASE_URL``     base URL override (default: ASSETPIPE_BASE_URL variable, else the manifest's)
 ``ASSETPIPE_AUTO_RELOAD``  re-read the manifest when it changes (default None: on when ``app.debug``,
                            like Flask's own TEMPLATES_AUTO_RELOAD)
+
+It also makes ``url_for('static', filename=...)`` give the hashed file's URL when the static folder (the
+app's, or a blueprint's for ``'<blueprint>.static'``) is a build's output, that is, holds a manifest.json:
+existing templates need no change. A filename the manifest lacks keeps Flask's URL in debug mode and
+raises UnknownAsset otherwise; a static folder without a manifest.json is left to Flask.
 """
 
 from __future__ import annotations
@@ -16,9 +21,63 @@ from typing import Any
 from flask import Flask, current_app
 from markupsafe import Markup
 
+from assetpipe.errors import ManifestError, UnknownAsset
 from assetpipe.jinja import AssetHelper, install
+from assetpipe.reader import ManifestReader
 
 EXTENSION_NAME = "assetpipe"
+STATIC_SUFFIX = ".static"
+
+
+def static_folder(app: Flask, endpoint: str) -> str | None:
+    """The folder a static endpoint serves: the app's for 'static', a blueprint's for '<name>.static'."""
+    if endpoint == "static":
+        return app.static_folder
+    if endpoint.endswith(STATIC_SUFFIX):
+        blueprint = app.blueprints.get(endpoint[: -len(STATIC_SUFFIX)])
+        return None if blueprint is None else blueprint.static_folder
+    return None
+
+
+class StaticManifests:
+    """``url_for('static', filename=...)`` through the manifest of the folder the endpoint serves.
+
+    One reader per static folder, made on first use; a folder without a readable manifest.json is
+    remembered as such (unless auto-reloading, when a build may appear later).
+    """
+
+    __slots__ = ("app", "auto_reload", "readers")
+
+    def __init__(self, app: Flask, auto_reload: bool) -> None:
+        self.app = app
+        self.auto_reload = auto_reload
+        self.readers: dict[str, ManifestReader | None] = {}
+
+    def reader(self, folder: str) -> ManifestReader | None:
+        if folder in self.readers:
+            return self.readers[folder]
+        path = Path(folder) / "manifest.json"
+        if self.auto_reload and not path.is_file():
+            return None  # not built yet: ask again next time
+        try:
+            reader: ManifestReader | None = ManifestReader(path, auto_reload=self.auto_reload)
+        except ManifestError:
+            reader = None  # not a build's output: Flask's own URLs
+        self.readers[folder] = reader
+        return reader
+
+    def __call__(self, endpoint: str, values: dict[str, Any]) -> None:
+        """A url_defaults callback: swap ``filename`` for the hashed path the manifest records."""
+        filename = values.get("filename")
+        folder = static_folder(self.app, endpoint) if isinstance(filename, str) else None
+        reader = None if folder is None else self.reader(folder)
+        if reader is None:
+            return
+        try:
+            values["filename"] = reader.entry(filename).path  # type: ignore[arg-type]  # str, checked above
+        except UnknownAsset:
+            if not self.app.debug:
+                raise
 
 
 class AssetPipe:
@@ -43,6 +102,7 @@ class AssetPipe:
             auto_reload=app.debug if auto_reload is None else bool(auto_reload),
         )
         app.extensions[EXTENSION_NAME] = helper
+        app.url_defaults(StaticManifests(app, helper.reader.auto_reload))
         return helper
 
     @staticmethod

@@ -3,7 +3,8 @@
 Regex rewriters (Django's among them) crash on ``url( 'a.png' )``, miss bare strings in image-set() and
 rewrite inside comments. Walking the text once, aware of comments, strings, escapes and the function
 each token sits in, finds exactly: url() in every form, @import "x" / @import url(x), the strings directly
-inside image-set() / -webkit-image-set(), and ``/*# sourceMappingURL=... */``. Everything else, URLs in
+inside image-set() / -webkit-image-set(), and ``/*# sourceMappingURL=... */`` when, as ECMA-426 has it,
+nothing but whitespace and comments follows it (one mid-stylesheet is a comment). Everything else, URLs in
 comments and other strings included, is left alone. Malformed CSS never raises: like a browser, the
 scanner recovers (an unterminated string or comment runs to the end of the file).
 """
@@ -13,11 +14,10 @@ from __future__ import annotations
 import re
 
 from assetpipe.asset import Kind, Reference
-from assetpipe.references.text import LineIndex
+from assetpipe.references.text import SOURCE_MAP_COMMENT, LineIndex
 
 _WS = " \t\n\r\f"
 _IMAGE_SET = frozenset({"image-set", "-webkit-image-set"})
-_SOURCE_MAP = re.compile(r"[#@]\s*sourceMappingURL\s*=\s*(\S+)\s*$", re.DOTALL)
 _HEX = "0123456789abcdefABCDEF"
 # Runs the tokenizer may pass over in one step: no comment, string, at-rule, bracket, block end, escape or
 # name start among them (digits are skipped: a name never starts with one). Megabyte utility stylesheets
@@ -99,7 +99,7 @@ def find_css_references(text: str) -> tuple[Reference, ...]:
     lines = LineIndex(text)
     n = len(text)
     stack: list[str] = []  # enclosing function names ("" for plain parentheses)
-    source_map: tuple[str, int, int] | None = None
+    source_map: tuple[str, int, int, int] | None = None  # url, start, end, index after the comment
     i = 0
 
     def add(url: str, start: int, end: int, kind: Kind) -> None:
@@ -121,9 +121,9 @@ def find_css_references(text: str) -> tuple[Reference, ...]:
         if ch == "/" and text.startswith("/*", i):
             end = text.find("*/", i + 2)
             body_end = n if end == -1 else end
-            match = _SOURCE_MAP.match(text, i + 2, body_end)
-            if match is not None:  # only the last one counts, as in browsers (and as in JS)
-                source_map = (match.group(1), match.start(1), match.end(1))
+            match = SOURCE_MAP_COMMENT.match(text, i + 2, body_end) if end != -1 else None
+            if match is not None:  # the last one, if only comments and whitespace follow it (ECMA-426)
+                source_map = (match.group(1), match.start(1), match.end(1), end + 2)
             i = n if end == -1 else end + 2
         elif ch in "\"'":
             value, content_end, after = _read_string(text, i)
@@ -178,7 +178,7 @@ def find_css_references(text: str) -> tuple[Reference, ...]:
         else:
             plain = _PLAIN_RUN.match(text, i)
             i = plain.end() if plain is not None else i + 1
-    if source_map is not None:
+    if source_map is not None and _skip_ws_and_comments(text, source_map[3]) == n:
         add(source_map[0], source_map[1], source_map[2], Kind.SOURCE_MAP)
         refs.sort(key=lambda r: r.start)
     return tuple(refs)
@@ -254,3 +254,34 @@ def _bad_url_end(text: str, i: int) -> int:
             continue
         i += 1
     return n
+
+
+find = find_css_references
+
+
+def context(text: str, ref: Reference) -> str:
+    """How ``ref`` is written: ``"comment"`` (a source map), ``'"'`` or ``"'"`` (quoted), ``""`` (bare)."""
+    if ref.kind is Kind.SOURCE_MAP:
+        return "comment"
+    before = text[ref.start - 1] if ref.start else ""
+    return before if before in "\"'" else ""
+
+
+def escape_in(where: str, url: str) -> str:
+    """``url`` written so that it reads back as itself in the context ``where`` (see context())."""
+    if where == "comment":
+        return url.replace("*/", "*%2F")
+    out: list[str] = []
+    for ch in url:
+        if ch == "\\" or ch == where or (not where and ch in "\"'()"):
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ch == "\x7f" or (not where and ch == " "):
+            out.append(f"\\{ord(ch):x} ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def escape(text: str, ref: Reference, url: str) -> str:
+    """``url`` as it must be written in ``ref``'s span of ``text``."""
+    return escape_in(context(text, ref), url)

@@ -3,8 +3,13 @@
 A small lexer (comments, strings, template literals with nested ``${}``, regex literals told apart from
 division by the previous token) produces tokens; references are recognised only in statement shapes:
 ``import ... from "x"``, ``import "x"``, ``export * from "x"``, ``export {...} from "x"``, ``import("x")``
-with one string literal, ``new URL("x", import.meta.url)``, and a ``//# sourceMappingURL=`` comment.
-A specifier in any other string, comment or template is never touched. Malformed input never raises.
+and ``import.meta.resolve("x")`` with one string literal, ``new URL("x", import.meta.url)`` (which is how
+``new Worker``, ``new SharedWorker`` and ``navigator.serviceWorker.register`` name a module-relative
+script), and the source-map comment as ECMA-426 defines it: the last ``//# sourceMappingURL=`` (or ``//@``,
+or a ``/*# ... */``) comment followed by nothing but comments and whitespace, code before it on its line
+allowed. ``new Worker("w.js")`` with a plain string is resolved against the page, not the module: it is
+recorded as ``Kind.PAGE_RELATIVE`` (never rewritten; the build warns). A specifier in any other string,
+comment or template is never touched. Malformed input never raises.
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ import re
 from typing import NamedTuple
 
 from assetpipe.asset import Kind, Reference
+from assetpipe.references.text import JS_SPACE as _JS_SPACE
+from assetpipe.references.text import SOURCE_MAP_COMMENT as _SOURCE_MAP
 from assetpipe.references.text import LineIndex
 
-_SOURCE_MAP = re.compile(r"[#@]\s*sourceMappingURL\s*=\s*(\S+)\s*$")
 _IDENT_START = re.compile(r"[A-Za-z_$\u0080-\uffff]")
 # A string's body up to its closing quote; an escape (a CRLF continuation included) never ends it, a bare
 # line end does (unterminated: stop there; U+2028/9 are allowed inside strings). Regexes, not a char loop:
@@ -97,7 +103,9 @@ class _Lexer:
         self.text = text
         self.n = len(text)
         self.tokens: list[_Token] = []
-        self.source_maps: list[tuple[str, int, int]] = []
+        # The last source-map comment so far: (url, start, end, number of tokens before it). It is the
+        # file's link only if no token follows it.
+        self.source_map: tuple[str, int, int, int] | None = None
         # For each open "(": whether it follows if/while/for/with, whose ")" ends a condition, after which
         # a "/" starts a regular expression (``if (x) /re/.test(y)``), unlike after a call's ")".
         self._parens: list[bool] = []
@@ -106,6 +114,17 @@ class _Lexer:
         # "}" is followed by a division, unlike a block's (``if (x) {} /re/.test(y)``).
         self._braces: list[bool] = []
         self._object_ends: set[int] = set()  # indices of "}" tokens that close an object literal
+
+    def _source_map_comment(self, start: int, end: int) -> None:
+        m = _SOURCE_MAP.match(self.text, start, end)  # anchored: fails at once unless it starts "#" or "@"
+        if m is not None:
+            self.source_map = (m.group(1), m.start(1), m.end(1), len(self.tokens))
+
+    def source_map_link(self) -> tuple[str, int, int] | None:
+        """ECMA-426, through parsing: the last comment's URL when only comments follow it."""
+        if self.source_map is None or self.source_map[3] != len(self.tokens):
+            return None
+        return self.source_map[:3]
 
     def _regex_allowed(self) -> bool:
         if not self.tokens:
@@ -200,12 +219,12 @@ class _Lexer:
             elif ch == "/" and text.startswith("//", i):
                 m_end = _LINE_END.search(text, i)
                 end = n if m_end is None else m_end.start()  # a lone CR ends a comment too
-                m = _SOURCE_MAP.match(text, i + 2, end)
-                if m is not None:
-                    self.source_maps.append((m.group(1), m.start(1), m.end(1)))
+                self._source_map_comment(i + 2, end)
                 i = end
             elif ch == "/" and text.startswith("/*", i):
                 end = text.find("*/", i + 2)
+                if end != -1:  # an unclosed comment is no comment token (a syntax error)
+                    self._source_map_comment(i + 2, end)
                 i = n if end == -1 else end + 2
             elif ch == "/" and self._regex_allowed():
                 end = self._skip_regex(i)
@@ -337,6 +356,16 @@ def _literal_at(text: str, tokens: list[_Token], j: int) -> tuple[_Token, int] |
     return _Token("string", body, tok.start + 1, close.start), j + 2
 
 
+def _call_argument(text: str, tokens: list[_Token], j: int) -> _Token | None:
+    """The fixed string that is a call's whole first argument at token ``j`` (``(\"x\")`` or ``("x", ...)``);
+    None when it is computed (``"./" + name``, a tagged template, a substitution)."""
+    literal = _literal_at(text, tokens, j)
+    if literal is None or literal[1] >= len(tokens):
+        return None
+    after = tokens[literal[1]]
+    return literal[0] if after.kind == "punct" and after.text in (")", ",") else None
+
+
 def _starts_statement(text: str, prev: _Token | None, tok: _Token) -> bool:
     """Whether ``tok`` can begin a top-level declaration: first, after ``;`` or ``}``, or on a new line.
 
@@ -350,20 +379,24 @@ def _starts_statement(text: str, prev: _Token | None, tok: _Token) -> bool:
     return any(mark in between for mark in _LINE_ENDS)
 
 
-_TRAILING_SOURCE_MAP = re.compile(
-    r"(?:\A|[\n\r\u2028\u2029])[ \t]*//[#@][ \t]*sourceMappingURL[ \t]*=[ \t]*(\S+)\s*\Z"
-)
 _META_URL_ARGUMENT = (",", "import", ".", "meta", ".", "url")
+_META_RESOLVE = (".", "meta", ".", "resolve", "(")
+_WORKERS = frozenset({"Worker", "SharedWorker"})
 # Text that may start a reference: ``import`` before a specifier, a name, a brace, a star or a paren,
-# ``import.meta.url`` (for ``new URL(..., import.meta.url)``), ``export`` before a brace or a star; a "/"
+# ``import.meta.url`` (for ``new URL(..., import.meta.url)``), ``import.meta.resolve``, ``export`` before a
+# brace or a star; a "/"
 # admits a comment in between. The name after ``import`` is only looked at, not consumed: a rejected
 # match must not swallow the start of the next one (``// re-import\nimport "./a.js"``). Never after a
 # name character, "-", "." or a quote (checked by hand: a lookbehind would cost this search its literal
 # prefix, 10x): icon bundles hold thousands of strings such as "file-import", and ``"a"import`` or
 # ``-import`` are not statements.
 _MODULE_SYNTAX = re.compile(
-    r"import(?:\s*[\"'`({*/]|\s+(?=[A-Za-z_$\\\u0080-\uffff])|\s*\.\s*meta\s*\.\s*url)|export\s*[{*/]"
+    r"import(?:\s*[\"'`({*/]|\s+(?=[A-Za-z_$\\\u0080-\uffff])|\s*\.\s*meta\s*\.\s*(?:url|resolve))"
+    r"|export\s*[{*/]"
 )
+# A worker made from a plain string (for its warning); searched apart: in the pattern above, an alternative
+# that does not start with import/export would cost it its literal prefix, and the search 10x.
+_WORKER_CALL = re.compile(r"Worker\s*\(")
 _NOT_BEFORE_KEYWORD = frozenset("$.'\"-_")
 
 
@@ -372,24 +405,76 @@ def _has_module_syntax(text: str) -> bool:
         before = text[m.start() - 1] if m.start() else " "
         if not (before.isalnum() or before in _NOT_BEFORE_KEYWORD):
             return True
+    if "Worker" in text:
+        for m in _WORKER_CALL.finditer(text):
+            start = m.start() - 6 if text.startswith("Shared", m.start() - 6) else m.start()
+            before = text[start - 1] if start else " "
+            if not (before.isalnum() or before in _NOT_BEFORE_KEYWORD):
+                return True
     return False
 
 
+# One step of ECMA-426's "extract a Source Map URL from JavaScript without parsing" on one line: a
+# // comment (the rest of the line), a closed /* */ comment, an unclosed one, the end, or code.
+_LINE_STEP = re.compile(
+    f"[{_JS_SPACE}]*(?://(?P<single>.*)|/\\*(?P<multi>.*?)\\*/|/\\*.*|\\Z|(?P<code>[^/]+|/))", re.DOTALL
+)
+_UNCHANGED = ("", -1, -1)  # a line of nothing but whitespace and non-matching comments
+
+
+def _line_link(text: str, start: int, end: int) -> tuple[str, int, int] | None:
+    """The line's effect on ECMA-426's lastURL: a link, None (code follows any link) or _UNCHANGED."""
+    last: tuple[str, int, int] | None = _UNCHANGED
+    pos = start
+    while pos < end:
+        m = _LINE_STEP.match(text, pos, end)
+        assert m is not None  # one alternative always matches
+        pos = m.end() if m.end() > pos else end
+        group = "single" if m.start("single") != -1 else "multi" if m.start("multi") != -1 else ""
+        if group:
+            link = _SOURCE_MAP.match(text, m.start(group), m.end(group))
+            if link is not None:
+                last = (link.group(1), link.start(1), link.end(1))
+        elif m.start("code") != -1:
+            last = None
+    return last
+
+
+def _source_map_without_parsing(text: str) -> tuple[str, int, int] | None:
+    """ECMA-426's extraction without parsing, walking lines from the end: the first line that sets or
+    clears the link decides (a script's tail is short; its megabytes of code are never walked)."""
+    ends = {c: text.rfind(c) for c in _LINE_ENDS}
+    line_end = len(text)
+    while True:
+        line_start = max(ends.values()) + 1
+        found = _line_link(text, line_start, line_end)
+        if found is not _UNCHANGED:
+            return found
+        if line_start == 0:
+            return None
+        line_end = line_start - 1
+        for c, at in ends.items():
+            if at >= line_end:
+                ends[c] = text.rfind(c, 0, line_end)
+
+
 def _trailing_source_map(text: str) -> tuple[Reference, ...]:
-    """The source-map comment on the last line, the only place browsers look for it.
+    """The source-map link of a classic script, whose lexer is skipped.
 
     Without import/export a file holds no other reference, so the lexer is skipped: vendor bundles run to
-    megabytes. A comment that starts its own line cannot sit inside a string (strings do not span lines)
-    and only a template literal could hide one, which the tail check accepts as browsers do.
+    megabytes. ECMA-426 gives two methods that agree on every file a tool emits; this is the one that
+    reads lines from the end instead of tokens from the start.
     """
     if "sourceMappingURL" not in text:
         return ()
-    tail_start = max(0, len(text) - 4096)
-    m = _TRAILING_SOURCE_MAP.search(text, tail_start)
-    if m is None:
+    found = _source_map_without_parsing(text)
+    if found is None:
         return ()
-    line, column = LineIndex(text).position(m.start(1))
-    return (Reference(m.group(1), m.start(1), m.end(1), line, column, Kind.SOURCE_MAP),)
+    url, start, end = found
+    if any(quote in url for quote in "\"'`"):
+        return ()  # the marker sits in a string literal, where parsing finds no comment: the methods disagree
+    line, column = LineIndex(text).position(start)
+    return (Reference(url, start, end, line, column, Kind.SOURCE_MAP),)
 
 
 def find_js_references(text: str) -> tuple[Reference, ...]:
@@ -416,11 +501,14 @@ def find_js_references(text: str) -> tuple[Reference, ...]:
                 if _starts_statement(text, prev, tok):
                     found.append((nxt, Kind.MODULE))
             elif nxt.kind == "punct" and nxt.text == "(":
-                literal = _literal_at(text, tokens, i + 2)
-                if literal is not None and literal[1] < n:
-                    after = tokens[literal[1]]
-                    if after.kind == "punct" and after.text in (")", ","):
-                        found.append((literal[0], Kind.DYNAMIC))
+                specifier = _call_argument(text, tokens, i + 2)
+                if specifier is not None:
+                    found.append((specifier, Kind.DYNAMIC))
+            elif nxt.kind == "punct" and nxt.text == ".":
+                if tuple(t.text for t in tokens[i + 1 : i + 6]) == _META_RESOLVE:
+                    specifier = _call_argument(text, tokens, i + 6)
+                    if specifier is not None:
+                        found.append((specifier, Kind.DYNAMIC))
             elif (nxt.kind == "name" or (nxt.kind == "punct" and nxt.text in "{*")) and _starts_statement(
                 text, prev, tok
             ):
@@ -447,11 +535,38 @@ def find_js_references(text: str) -> tuple[Reference, ...]:
             and tuple(t.text for t in tokens[literal[1] : literal[1] + 6]) == _META_URL_ARGUMENT
         ):
             found.append((literal[0], Kind.URL))
+        elif (
+            tok.text in _WORKERS
+            and prev is not None
+            and prev.kind == "name"
+            and prev.text == "new"
+            and nxt.kind == "punct"
+            and nxt.text == "("
+            and (worker := _call_argument(text, tokens, i + 2)) is not None
+        ):
+            found.append((worker, Kind.PAGE_RELATIVE))
     refs: list[Reference] = []
     for tok, kind in found:
         line, column = lines.position(tok.start)
         refs.append(Reference(tok.text, tok.start, tok.end, line, column, kind))
-    for url, start, end in lexer.source_maps[-1:]:  # only the last one counts, as in browsers
+    link = lexer.source_map_link()
+    if link is not None:
+        url, start, end = link
         line, column = lines.position(start)
         refs.append(Reference(url, start, end, line, column, Kind.SOURCE_MAP))
     return tuple(sorted(refs, key=lambda r: r.start))
+
+
+find = find_js_references
+_STRING_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def escape(text: str, ref: Reference, url: str) -> str:
+    """``url`` as it must be written in ``ref``'s span of ``text``: inside the same quotes or template."""
+    if ref.kind is Kind.SOURCE_MAP:
+        return url.replace("*/", "*%2F")  # in a // comment nothing else can end it early
+    quote = text[ref.start - 1] if ref.start else ""
+    if quote not in "\"'`":
+        return url
+    out = "".join(_STRING_ESCAPES.get(ch, ch) for ch in url).replace(quote, "\\" + quote)
+    return out.replace("${", "\\${") if quote == "`" else out

@@ -7,7 +7,6 @@ specifiers (``react``), any ``scheme:``, protocol-relative ``//host/x``, ``data:
 
 from __future__ import annotations
 
-import difflib
 import posixpath
 import re
 from collections.abc import Collection
@@ -53,6 +52,8 @@ def resolve(
     Raises EscapesSource for a URL that climbs out of SRC and BrokenReference for one naming a file that
     is not in the build.
     """
+    if ref.kind is Kind.PAGE_RELATIVE:
+        return None  # resolved against the page, which the build does not know: left as written
     url = ref.url.strip()
     if not url or url.startswith("#") or url.startswith("//") or _SCHEME.match(url):
         return None
@@ -83,6 +84,7 @@ def resolve(
             column=ref.column,
         )
     if normal not in known:
+        import difflib  # only for an error's did-you-mean: not at start-up
         close = difflib.get_close_matches(normal, list(known), n=1, cutoff=0.75)
         hint = f"did you mean {close[0]!r}?" if close else None
         raise BrokenReference(

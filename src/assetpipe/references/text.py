@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 import bisect
+import re
 
 from assetpipe.errors import InvalidEncoding
 
+# ECMA-426's "match a Source Map URL in a comment", ^[@#]\s*sourceMappingURL=(\S*?)\s*$, applied to a
+# comment's text (match with the comment's end as endpos), with JavaScript's \s rather than Python's.
+JS_SPACE = "\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+SOURCE_MAP_COMMENT = re.compile(f"[@#][{JS_SPACE}]*sourceMappingURL=([^{JS_SPACE}]*)[{JS_SPACE}]*\\Z")
+
+
+# SVG icon sets hold old files in other 8-bit encodings. One that holds none of the words a reference
+# needs (svg.find's own quick test) cannot refer, so it is decoded as Latin-1, which maps every byte to
+# one character: its references are found (none), and the build copies its bytes as they are.
+_MAY_REFER = {".svg": (b"href", b"url(", b"@import", b"&")}
+
 
 def decode_utf8(data: bytes, logical_path: str) -> str:
-    """Decode a CSS/JS file; invalid UTF-8 names the file, line and byte offset."""
+    """Decode a scanned file; invalid UTF-8 names the file, line and byte offset."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
+        words = _MAY_REFER.get(logical_path[logical_path.rfind(".") :].lower())
+        if words is not None and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            low = data.lower()
+            if not any(word in low for word in words):
+                return data.decode("latin-1")
         line = data.count(b"\n", 0, exc.start) + 1
         raise InvalidEncoding(
             f"not valid UTF-8 at byte offset {exc.start} (byte 0x{data[exc.start]:02x})",

@@ -14,10 +14,10 @@ from pathlib import Path
 from assetpipe.errors import ConfigError
 from assetpipe.files import write_atomic
 from assetpipe.manifest import Manifest
-from assetpipe.snippets import apache, axum, caddy, headers, nginx
+from assetpipe.snippets import apache, axum, caddy, headers, nginx, rust
 from assetpipe.snippets.site import CorsSetting, SnippetOptions, as_cors
 
-__all__ = ["FILE_NAMES", "RENDERERS", "SnippetOptions", "render", "write_all"]
+__all__ = ["FILE_NAMES", "MODULES", "RENDERERS", "SnippetOptions", "render", "write_all"]
 
 RENDERERS: dict[str, Callable[[Manifest, SnippetOptions], str]] = {
     "nginx": nginx.render,
@@ -25,6 +25,11 @@ RENDERERS: dict[str, Callable[[Manifest, SnippetOptions], str]] = {
     "apache": apache.render,
     "axum": axum.render,
     "headers": headers.render,
+}
+#: Code generated for the application rather than the server (``assetpipe snippet rust``): it names the
+#: assets for templates, so its URLs keep the manifest's whole base URL, a CDN's host included.
+MODULES: dict[str, Callable[[Manifest, SnippetOptions], str]] = {
+    "rust": rust.render,
 }
 #: The file each snippet is written to by ``write_all``.
 FILE_NAMES: dict[str, str] = {
@@ -50,11 +55,10 @@ def render(
     ``cors`` is a Cors or the config file's spelling: ``"*"`` (default), a list of origins, or False.
     ``links`` maps HTML routes to the logical paths their responses preload (``headers`` only).
     """
-    try:
-        renderer = RENDERERS[server]
-    except KeyError:
-        known = ", ".join(sorted(RENDERERS))
-        raise ConfigError(f"unknown server {server!r}", hint=f"choose one of {known}") from None
+    renderer = RENDERERS.get(server) or MODULES.get(server)
+    if renderer is None:
+        known = ", ".join(sorted({**RENDERERS, **MODULES}))
+        raise ConfigError(f"unknown server {server!r}", hint=f"choose one of {known}")
     if links and server != "headers":
         raise ConfigError(
             f"preload links are written by the headers snippet, not by {server}",

@@ -1,0 +1,21 @@
+"""``{% load assetpipe %}``: ``{% asset %}``, ``{% asset_integrity %}`` and ``{% asset_tag %}``.
+
+    {% asset_tag "css/app.css" %}
+    {% asset_tag "js/main.js" nonce=request.csp_nonce %}
+    <img src="{% asset 'img/logo.svg' %}" alt="Logo">
+
+The same output as the Jinja2 helpers (``assetpipe.tags`` renders both); keyword arguments become
+attributes as there (``data_turbo_track="reload"`` -> ``data-turbo-track``). ``asset_tag`` returns
+Markup, which Django's autoescaping keeps as it is.
+"""
+
+from __future__ import annotations
+
+from django import template
+
+from assetpipe.integrations.django.lookup import asset, asset_integrity, asset_tag
+
+register = template.Library()
+register.simple_tag(asset, name="asset")
+register.simple_tag(asset_integrity, name="asset_integrity")
+register.simple_tag(asset_tag, name="asset_tag")

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import path
+
+
+def page(request: HttpRequest, name: str) -> HttpResponse:
+    return render(request, name)
+
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", page, {"name": "page.html"}),
+    path("jinja/", page, {"name": "jinja_page.html"}),
+    path("docs/", page, {"name": "docs.html"}),
+    path("tag-attrs/", page, {"name": "tag_attrs.html"}),
+    path("tag-unknown/", page, {"name": "tag_unknown.html"}),
+    path("static-unknown/", page, {"name": "static_unknown.html"}),
+]
