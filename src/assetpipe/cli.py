@@ -547,7 +547,16 @@ def publish(
         raise click.UsageError("--age applies only with --keep")
     kept_age = 3600.0 if age is None else age
     report = _run(
-        verbose, lambda: run_publish(output, to, dry_run=dry_run, jobs=jobs, keep=keep, age=kept_age)
+        verbose,
+        lambda: run_publish(
+            output,
+            to,
+            dry_run=dry_run,
+            jobs=jobs,
+            keep=keep,
+            age=kept_age,
+            on_wait=lambda message: click.echo(message, err=True),
+        ),
     )
     lines = report.lines()
     for line in lines[-1:] if quiet else lines:

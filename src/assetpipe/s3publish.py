@@ -24,6 +24,7 @@ a successful publish: objects no kept build references are deleted, then the rec
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -37,6 +38,7 @@ from assetpipe.builds import BuildRecord, build_id
 from assetpipe.clean import kept_builds
 from assetpipe.codecs import CODECS
 from assetpipe.errors import ManifestError, OutputError
+from assetpipe.lock import output_lock
 from assetpipe.manifest import MANIFEST_NAME, Manifest
 from assetpipe.remote import CACHE_PREFIX, RemoteError, describe, request_errors, s3_client, sha256_b64
 from assetpipe.s3url import S3Location, parse_s3_url
@@ -113,14 +115,33 @@ def publish(
     now: float | None = None,
     client: Any | None = None,
     on_put: Callable[[str], None] | None = None,
+    wait: bool = True,
+    on_wait: Callable[[str], None] | None = None,
 ) -> PublishReport:
     """Upload OUT to ``to`` (``s3://bucket/prefix``) in the order of the module docstring.
 
     ``keep`` (with ``age``) prunes the bucket afterwards with clean's rule; ``on_put`` is told each key
     uploaded, in order (for tests and progress).
     """
-    started = time.perf_counter()
     location = parse_s3_url(to, what="--to")
+    Manifest.load(out_dir / MANIFEST_NAME)  # before the lock: a mistyped --output stays untouched
+    # OUT's lock, as clean takes it: a build cannot change OUT between verifying and sending.
+    with output_lock(out_dir, wait=wait, on_wait=on_wait):
+        return _publish_locked(out_dir, location, dry_run, jobs, keep, age, now, client, on_put)
+
+
+def _publish_locked(
+    out_dir: Path,
+    location: S3Location,
+    dry_run: bool,
+    jobs: int,
+    keep: int | None,
+    age: float,
+    now: float | None,
+    client: Any | None,
+    on_put: Callable[[str], None] | None,
+) -> PublishReport:
+    started = time.perf_counter()
     manifest_path = out_dir / MANIFEST_NAME
     manifest = Manifest.load(manifest_path)
     checked = verify(out_dir)
@@ -142,19 +163,20 @@ def publish(
     record_upload = Upload(RECORDS + bid + ".json", "application/json", NO_CACHE)
     record_bytes = (json.dumps(record.to_json(), sort_keys=True, separators=(",", ":")) + "\n").encode()
 
-    def send(items: Iterable[tuple[Upload, bytes]]) -> None:
+    def send(items: Iterable[Upload]) -> None:
         todo = []
-        for upload, body in items:
+        for upload in items:
+            body = _read(out_dir / upload.path)  # not kept: a big OUT is read again when it is sent
             if _same(listed.get(upload.path), body):
                 report.skipped += 1
             else:
-                todo.append((upload, body))
+                todo.append(upload)
                 report.uploaded.append(upload.path)
                 report.bytes_sent += len(body)
         if not dry_run:
-            sender.put_all(todo)
+            sender.put_all([(u, functools.partial(_read, out_dir / u.path)) for u in todo])
 
-    send((u, _read(out_dir / u.path)) for u in hashed)
+    send(hashed)
     # Recorded before it goes live (a build going live again gets a fresh time: retention counts from
     # then), unless the bucket serves this build already and holds its record.
     live = _same(listed.get(MANIFEST_NAME), manifest_bytes) and record_upload.path in listed
@@ -162,15 +184,21 @@ def publish(
         report.uploaded.append(record_upload.path)
         report.bytes_sent += len(record_bytes)
         if not dry_run:
-            sender.put_all([(record_upload, record_bytes)])
+            sender.put_all([(record_upload, lambda: record_bytes)])
     for group in _sets(unhashed):
         bodies = [(u, _read(out_dir / u.path)) for u in group]
         stale = _stale_siblings(group[0].path, bodies, listed)
         report.deleted += stale
         if not dry_run:
             sender.delete(stale)  # before the file: every moment serves one version, whatever is asked
-        send(bodies)
-    send([(Upload(MANIFEST_NAME, "application/json", NO_CACHE), manifest_bytes)])
+        send(group)
+    if _same(listed.get(MANIFEST_NAME), manifest_bytes):
+        report.skipped += 1
+    else:
+        report.uploaded.append(MANIFEST_NAME)
+        report.bytes_sent += len(manifest_bytes)
+        if not dry_run:  # the bytes verified and named by the build id, not a re-read
+            sender.put_all([(Upload(MANIFEST_NAME, "application/json", NO_CACHE), lambda: manifest_bytes)])
     if keep is not None:
         report.deleted += _prune(sender, listed, manifest, bid, keep, age, when, dry_run)
     report.seconds = time.perf_counter() - started
@@ -299,7 +327,8 @@ class _Sender:
                 ) from None
         return records
 
-    def _put(self, upload: Upload, body: bytes) -> None:
+    def _put(self, upload: Upload, read: Callable[[], bytes]) -> None:
+        body = read()
         extra = {"ContentEncoding": upload.content_encoding} if upload.content_encoding else {}
         try:
             self.client.put_object(
@@ -316,12 +345,12 @@ class _Sender:
         if self.on_put is not None:
             self.on_put(upload.path)
 
-    def put_all(self, items: list[tuple[Upload, bytes]]) -> None:
+    def put_all(self, items: list[tuple[Upload, Callable[[], bytes]]]) -> None:
         """Upload ``items`` on ``jobs`` threads; the first failure stops the rest and is raised."""
         if not items:
             return
         with ThreadPoolExecutor(min(self.jobs, len(items)), thread_name_prefix="assetpipe-publish") as pool:
-            futures = [pool.submit(self._put, upload, body) for upload, body in items]
+            futures = [pool.submit(self._put, upload, read) for upload, read in items]
             try:
                 for future in futures:
                     future.result()
