@@ -206,6 +206,52 @@ def test_load_cors_needs_no_source_or_output(tmp_path: Path) -> None:
     assert load_cors(None, tmp_path / "nowhere").origins == ("*",)
 
 
+def test_mounts_and_the_import_map_are_read_relative_to_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "assetpipe.toml").write_text(
+        'source = "src"\noutput = "dist"\nimportmap_packages = ["lit", "@lit/reactive-element"]\n'
+        '[mounts]\n"vendor/lit" = "node_modules/lit"\n'
+        '"vendor/x/" = { path = "../x", exclude = ["*.ts"] }\n'
+        '[importmap]\n"htmx.org" = "vendor/htmx/htmx.esm.js"\n"lit/" = "vendor/lit/"\n'
+        '[importmap_scopes."vendor/legacy/"]\n"lit" = "vendor/lit2/index.js"\n'
+    )
+    cfg = load_config(None, tmp_path)
+    assert [(m.prefix, m.directory, m.exclude) for m in cfg.mounts] == [
+        ("vendor/lit/", tmp_path / "node_modules" / "lit", ()),
+        ("vendor/x/", tmp_path.parent / "x", ("*.ts",)),
+    ]
+    assert cfg.importmap == (("htmx.org", "vendor/htmx/htmx.esm.js"), ("lit/", "vendor/lit/"))
+    assert cfg.importmap_scopes == (("vendor/legacy/", (("lit", "vendor/lit2/index.js"),)),)
+    assert cfg.importmap_packages == ("lit", "@lit/reactive-element")
+    assert cfg.node_modules == tmp_path / "node_modules"
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('[mounts]\n"../up" = "x"\n', "mount prefix '../up' is not a logical path"),
+        ('[mounts]\n".git/x" = "x"\n', "mount prefix '.git/x' is not a logical path"),
+        ('[mounts]\n"v" = 3\n', "mount 'v' must be a directory"),
+        ('[mounts]\n"v" = { path = "x", exlude = [] }\n', "mount 'v': unknown key 'exlude'"),
+        ('[mounts]\n"v" = "x"\n"v/" = "y"\n', "two mounts share one prefix"),
+        ('[importmap]\n"./a.js" = "js/a.js"\n', "[importmap] key './a.js' is not a bare specifier"),
+        ('[importmap]\n"https://x/a.js" = "js/a.js"\n', "is not a bare specifier"),
+        ('[importmap]\n"lit/" = "vendor/lit/index.js"\n', "a key ending in '/' maps to a folder"),
+        ('[importmap]\n"lit" = "vendor/lit/"\n', "a key ending in '/' maps to a folder"),
+        ('[importmap]\n"lit" = "/static/lit.js"\n', "target '/static/lit.js' is not a logical path"),
+        ('[importmap]\n"lit" = 1\n', "must map to a logical path"),
+        ('[importmap_scopes]\n"js/" = "x"\n', 'importmap_scopes."js/"] must be a table'),
+        ('importmap_packages = ["../evil"]\n', "'../evil' is not an npm package name"),
+        ("importmap = []\n", "'importmap' must be dict"),
+    ],
+)
+def test_a_bad_mount_or_import_map_entry_names_it_and_the_file(tmp_path: Path, table: str, message: str) -> None:
+    (tmp_path / "assetpipe.toml").write_text('source = "src"\noutput = "dist"\n' + table)
+    with pytest.raises(ConfigError) as info:
+        load_config(None, tmp_path)
+    assert message in info.value.message
+    assert info.value.path == str(tmp_path / "assetpipe.toml")
+
+
 # -- cache_url (the remote cache) ----------------------------------------------------------------------
 
 

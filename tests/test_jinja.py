@@ -326,3 +326,49 @@ def test_the_extension_renders_the_live_reload_tag_when_the_environment_turns_it
     on.assetpipe_live_reload = True  # type: ignore[attr-defined]
     on.assetpipe_live_reload_port = 4001  # type: ignore[attr-defined]
     assert ":4001/assetpipe-live-reload.js" in render(on, "{{ live_reload_tag() }}")
+# -- importmap_tag --------------------------------------------------------------------------------------
+def importmap_env(tmp_path: Path, base_url: str | None = None) -> Environment:
+    from assetpipe.manifest import ImportMapData
+
+    hostile = "x</script><script>alert(1)</script>&<!--"
+    manifest = Manifest(
+        base_url="/static/",
+        assets={"vendor/lit/index.js": ManifestEntry("vendor/lit/index.0123456789ab.js", "0123456789ab",
+                                                     "sha384-" + "A" * 64, 10, "text/javascript")},
+        importmap=ImportMapData(
+            imports={"lit": "/static/vendor/lit/index.0123456789ab.js", hostile: "/static/x.js"},
+            scopes={"/static/vendor/old/": {"lit": "/static/vendor/old/lit.js"}},
+            integrity={"/static/vendor/lit/index.0123456789ab.js": "sha384-" + "A" * 64},
+        ),
+    )
+    manifest.write(tmp_path)
+    env = Environment(autoescape=True)
+    install(env, tmp_path / "manifest.json", base_url=base_url)
+    return env
+
+
+def test_importmap_tag_writes_the_map_as_json_that_cannot_close_the_script_element(tmp_path: Path) -> None:
+    import json
+
+    html = importmap_env(tmp_path).from_string("{{ importmap_tag() }}").render()
+    assert html.startswith('<script type="importmap">') and html.endswith("</script>")
+    body = html[len('<script type="importmap">') : -len("</script>")]
+    assert "<" not in body and ">" not in body and "&" not in body
+    data = json.loads(body)
+    assert data["imports"]["x</script><script>alert(1)</script>&<!--"] == "/static/x.js"
+    assert data["imports"]["lit"] == "/static/vendor/lit/index.0123456789ab.js"
+    assert data["scopes"] == {"/static/vendor/old/": {"lit": "/static/vendor/old/lit.js"}}
+    assert data["integrity"] == {"/static/vendor/lit/index.0123456789ab.js": "sha384-" + "A" * 64}
+
+
+def test_importmap_tag_moves_every_url_to_an_overriding_base_url_and_takes_a_nonce(tmp_path: Path) -> None:
+    env = importmap_env(tmp_path, base_url="https://cdn.example.com/s/")
+    html = env.from_string('{{ importmap_tag(nonce="n0") }}').render()
+    assert html.startswith('<script type="importmap" nonce="n0">')
+    assert '"lit":"https://cdn.example.com/s/vendor/lit/index.0123456789ab.js"' in html
+    assert '"https://cdn.example.com/s/vendor/old/":' in html
+    assert "/static/" not in html
+
+
+def test_importmap_tag_is_empty_when_the_build_has_no_map(env: Environment) -> None:
+    assert env.from_string("{{ importmap_tag() }}").render() == ""

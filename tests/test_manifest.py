@@ -88,3 +88,18 @@ def test_every_codec_s_encoding_round_trips_and_is_written_sorted_like_json_dump
     assert text == json.dumps(manifest.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     assert Manifest.loads(text) == manifest
     assert manifest.output_files() == {"css/app.css", "css/app.css.br", "css/app.css.gz", "css/app.css.zst"}
+
+
+def test_a_manifest_with_an_import_map_is_written_like_json_dumps_and_reads_back() -> None:
+    from assetpipe.manifest import ImportMapData
+
+    entry = ManifestEntry("js/a.0123456789ab.js", "0123456789ab", "sha384-" + "A" * 64, 1, "text/javascript")
+    data = ImportMapData(
+        imports={"lit": "/static/js/a.0123456789ab.js", "é</script>": "/static/x.js"},
+        scopes={"/static/vendor/": {"b": "/static/js/a.0123456789ab.js"}},
+        integrity={"/static/js/a.0123456789ab.js": "sha384-" + "A" * 64},
+    )
+    manifest = Manifest("/static/", {"js/a.js": entry}, importmap=data)
+    text = manifest.dumps()
+    assert text == json.dumps(manifest.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    assert Manifest.loads(text) == manifest

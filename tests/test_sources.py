@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from assetpipe.config import Config
-from assetpipe.errors import ConfigError, EscapesSource
+from assetpipe.config import Config, Mount
+from assetpipe.errors import ConfigError, EscapesSource, SourceError
 from assetpipe.sources import check_layout, scan
-from tests.conftest import Tree
+from tests.conftest import Tree, write_tree
 
 
 def scanned(src: Path, tmp_path: Path) -> list[str]:
@@ -66,3 +66,70 @@ def test_a_source_behind_a_symlink_loop_is_one_config_error(tmp_path: Path) -> N
     (tmp_path / "b").symlink_to(tmp_path / "a")
     with pytest.raises(ConfigError, match="cannot resolve source directory"):
         check_layout(Config(source=tmp_path / "a" / "src", output=tmp_path / "out"))
+
+
+# -- mounts -------------------------------------------------------------------------------------------
+def mounted(tmp_path: Path, *mounts: Mount, **kw: object) -> list[tuple[str, str]]:
+    config = Config(source=tmp_path / "src", output=tmp_path / "out", mounts=mounts, **kw)  # type: ignore[arg-type]
+    return [(a.logical_path, str(Path(a.source).relative_to(tmp_path))) for a in scan(config)]
+
+
+def test_a_mount_is_read_under_its_prefix_with_its_own_filters_and_the_configs(tmp_path: Path) -> None:
+    write_tree(tmp_path / "src", {"js/app.js": ""})
+    write_tree(tmp_path / "nm/lit", {"index.js": "", "index.d.ts": "", "x/a.js": "", "x/a.js.map": "",
+                                     ".npmignore": ""})
+    mount = Mount("vendor/lit/", tmp_path / "nm/lit", exclude=("*.ts",))
+    assert mounted(tmp_path, mount, exclude=("*.map",)) == [
+        ("js/app.js", "src/js/app.js"),
+        ("vendor/lit/index.js", "nm/lit/index.js"),
+        ("vendor/lit/x/a.js", "nm/lit/x/a.js"),
+    ]
+
+
+def test_a_symlink_in_a_mount_may_lead_into_another_mount_or_the_source_but_nowhere_else(
+    tmp_path: Path,
+) -> None:
+    write_tree(tmp_path / "src", {"js/shared.js": ""})
+    write_tree(tmp_path / "packages/ui", {"ui.js": ""})
+    write_tree(tmp_path / "nm", {"real.js": ""})
+    (tmp_path / "nm" / "ui").symlink_to(tmp_path / "packages" / "ui")  # an npm workspace link
+    (tmp_path / "nm" / "shared.js").symlink_to(tmp_path / "src" / "js" / "shared.js")
+    mounts = (Mount("vendor/", tmp_path / "nm"), Mount("ui-src/", tmp_path / "packages"))
+    assert [name for name, _ in mounted(tmp_path, *mounts)] == [
+        "js/shared.js", "ui-src/ui/ui.js", "vendor/real.js", "vendor/shared.js", "vendor/ui/ui.js"
+    ]
+    (tmp_path / "elsewhere.js").write_text("")
+    (tmp_path / "nm" / "evil.js").symlink_to(tmp_path / "elsewhere.js")
+    with pytest.raises(EscapesSource, match="outside the source root and the mounts") as info:
+        mounted(tmp_path, *mounts)
+    assert info.value.path == f"vendor/evil.js ({tmp_path / 'nm' / 'evil.js'})"
+
+
+def test_two_files_on_one_logical_path_are_an_error_naming_both(tmp_path: Path) -> None:
+    write_tree(tmp_path / "src", {"vendor/lit/index.js": "mine"})
+    write_tree(tmp_path / "nm/lit", {"index.js": "theirs"})
+    with pytest.raises(SourceError, match="two files have this logical path") as info:
+        mounted(tmp_path, Mount("vendor/lit/", tmp_path / "nm/lit"))
+    assert info.value.path == "vendor/lit/index.js"
+    assert str(tmp_path / "nm/lit/index.js") in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("where", "problem"),
+    [("missing", "is not a directory"), ("out/sub", "overlaps the output directory"),
+     (".", "overlaps the output directory"), ("src/..", "overlaps the output directory")],
+)
+def test_a_mount_that_is_missing_or_overlaps_out_is_a_config_error(
+    tmp_path: Path, where: str, problem: str
+) -> None:
+    write_tree(tmp_path / "src", {"a.js": ""})
+    (tmp_path / "out" / "sub").mkdir(parents=True)
+    with pytest.raises(ConfigError, match=problem):
+        mounted(tmp_path, Mount("v/", tmp_path / where))
+
+
+def test_a_mount_containing_the_source_is_refused(tmp_path: Path) -> None:
+    write_tree(tmp_path / "proj/src", {"a.js": ""})
+    config = Config(source=tmp_path / "proj/src", output=tmp_path / "out", mounts=(Mount("v/", tmp_path / "proj"),))
+    with pytest.raises(ConfigError, match="contains the source directory"):
+        scan(config)

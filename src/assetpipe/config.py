@@ -7,8 +7,10 @@ that is silently ignored publishes what the user meant to hide.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,6 +20,7 @@ from assetpipe.codecs import CODECS
 from assetpipe.cors import DEFAULT as DEFAULT_CORS
 from assetpipe.cors import Cors, parse_cors
 from assetpipe.errors import ConfigError
+from assetpipe.paths import is_hidden_name
 from assetpipe.paths import resolve_path as _resolve
 from assetpipe.s3url import check_cache_url
 
@@ -54,6 +57,28 @@ ALWAYS_EXCLUDED: tuple[str, ...] = (
 
 
 @dataclass(frozen=True, slots=True)
+class Mount:
+    """A directory read as if it were under SRC at ``prefix`` ("vendor/lit/"): read-only input.
+
+    ``include``/``exclude`` are the mount's own filters, matched against paths relative to ``directory``;
+    the config's include/exclude apply to the logical paths as well.
+    """
+
+    prefix: str
+    directory: Path
+    include: tuple[str, ...] = ("**",)
+    exclude: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # "vendor/lit" and "vendor/lit/" are one folder: never "vendor/litindex.js".
+        object.__setattr__(self, "prefix", self.prefix.strip("/") + "/")
+
+
+#: specifier -> logical path; a key ending in "/" is a prefix (its value ends in "/" too).
+ImportTable = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Everything one build needs; paths absolute."""
 
@@ -87,6 +112,12 @@ class Config:
     # Which origins may read the assets cross-origin, for the snippets: "*", a list of origins, or false.
     cors: Cors = DEFAULT_CORS
     budgets: tuple[Budget, ...] = ()  # checked before publish: over budget, the build fails (budgets.py)
+    # Import maps and mounts (assetpipe.importmap reads the packages; sources scans the mounts).
+    mounts: tuple[Mount, ...] = ()
+    importmap: ImportTable = ()
+    importmap_scopes: tuple[tuple[str, ImportTable], ...] = ()  # logical path or prefix -> table
+    importmap_packages: tuple[str, ...] = ()
+    node_modules: Path | None = None  # default: node_modules beside the config file
     config_file: Path | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -124,6 +155,11 @@ _KEYS: dict[str, tuple[tuple[type, ...], bool]] = {
     "snippet_root": ((str,), False),
     "cors": ((str, list, bool), False),
     "budgets": ((dict,), False),
+    "mounts": ((dict,), False),
+    "importmap": ((dict,), False),
+    "importmap_scopes": ((dict,), False),
+    "importmap_packages": ((list,), False),
+    "node_modules": ((str,), True),
 }
 assert set(_KEYS) | {"config_file"} == {f.name for f in fields(Config)}
 assert all(
@@ -181,6 +217,8 @@ def _check(key: str, value: Any, where: str) -> Any:
         raise ConfigError(f"unknown key {key!r}", path=where, hint=hint)
     if key == "cors":
         return _check_cors(value, where)  # three shapes, one message that lists them
+    if key in _TABLES and isinstance(value, dict):
+        return _TABLES[key](value, where)
     types, _ = _KEYS[key]
     # bool is an int subclass: refuse `min_size = true`.
     if isinstance(value, bool) and bool not in types:
@@ -192,7 +230,7 @@ def _check(key: str, value: Any, where: str) -> Any:
     if isinstance(value, list):
         if not all(isinstance(item, str) for item in value):
             raise ConfigError(f"{key!r} must be a list of strings", path=where)
-        return tuple(value)
+        return _packages(value, where) if key == "importmap_packages" else tuple(value)
     if key in _CHOICES and value not in _CHOICES[key]:
         raise ConfigError(f"{key!r} must be one of {', '.join(_CHOICES[key])}, not {value!r}", path=where)
     if key in ("min_size", "jobs") and isinstance(value, int) and value < (1 if key == "jobs" else 0):
@@ -315,7 +353,111 @@ def load_config(
         # The environment (a CI job's settings) over the file; empty switches the remote off.
         env_url = os.environ[CACHE_URL_ENV]
         values["cache_url"] = _check("cache_url", env_url, CACHE_URL_ENV) if env_url else None
+    anchor = path.parent if path is not None else cwd
     if "cache_dir" not in values:
-        anchor = path.parent if path is not None else cwd
         values["cache_dir"] = _resolve(anchor / ".assetpipe-cache")
+    values["mounts"] = tuple(
+        replace(m, directory=_resolve(anchor / os.path.expanduser(m.directory)))
+        for m in values.get("mounts", ())
+    )
+    if values.get("importmap_packages") and "node_modules" not in values:
+        values["node_modules"] = _resolve(anchor / "node_modules")
     return Config(config_file=path, **values)
+
+
+# -- mounts and import maps: tables whose keys are the user's (prefixes, specifiers), checked here --------
+_SCHEME_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+_BAD_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
+def _logical(value: str, what: str, where: str, *, prefix: bool) -> str:
+    """A logical path (or, with ``prefix``, a folder ending in '/') as written in the config, checked."""
+    body = value.strip("/") if prefix else value
+    parts = body.split("/")
+    if (
+        not body
+        or value.startswith("/")
+        or _BAD_CHARS.search(value)
+        or any(p in ("", ".", "..") or is_hidden_name(p) for p in parts)
+    ):
+        raise ConfigError(
+            f"{what} {value!r} is not a logical path",
+            path=where,
+            hint="a POSIX path relative to the source root, without '.', '..', hidden or empty segments",
+        )
+    return body + "/" if prefix else body
+
+
+def _mounts(table: dict[str, Any], where: str) -> tuple[Mount, ...]:
+    mounts: list[Mount] = []
+    for prefix, spec in sorted(table.items()):
+        logical = _logical(prefix, "mount prefix", where, prefix=True)
+        if isinstance(spec, str):
+            spec = {"path": spec}
+        if not isinstance(spec, dict) or not isinstance(spec.get("path"), str) or not spec["path"]:
+            raise ConfigError(
+                f"mount {prefix!r} must be a directory, or a table with 'path' (and 'include'/'exclude')",
+                path=where,
+            )
+        unknown = set(spec) - {"path", "include", "exclude"}
+        if unknown:
+            raise ConfigError(f"mount {prefix!r}: unknown key {sorted(unknown)[0]!r}", path=where)
+        filters = {k: _check(k, spec[k], where) for k in ("include", "exclude") if k in spec}
+        mounts.append(Mount(logical, Path(spec["path"]), **filters))
+    if len({m.prefix for m in mounts}) < len(mounts):
+        raise ConfigError("two mounts share one prefix", path=where)
+    return tuple(mounts)
+
+
+def _import_table(table: dict[str, Any], where: str, what: str = "importmap") -> ImportTable:
+    pairs: list[tuple[str, str]] = []
+    for specifier, target in sorted(table.items()):
+        if (
+            not specifier
+            or specifier.startswith(("/", "./", "../"))
+            or _SCHEME_LIKE.match(specifier)
+            or _BAD_CHARS.search(specifier)
+        ):
+            raise ConfigError(
+                f"[{what}] key {specifier!r} is not a bare specifier",
+                path=where,
+                hint="map package names such as lit or lit/ (relative and URL imports resolve without a map)",
+            )
+        if not isinstance(target, str):
+            raise ConfigError(f"[{what}] {specifier!r} must map to a logical path (a string)", path=where)
+        prefix = specifier.endswith("/")
+        if prefix != target.endswith("/"):
+            raise ConfigError(
+                f"[{what}] {specifier!r} -> {target!r}: a key ending in '/' maps to a folder ending in '/', "
+                "and only such a key does",
+                path=where,
+            )
+        pairs.append((specifier, _logical(target, f"[{what}] target", where, prefix=prefix)))
+    return tuple(pairs)
+
+
+def _import_scopes(table: dict[str, Any], where: str) -> tuple[tuple[str, ImportTable], ...]:
+    scopes: list[tuple[str, ImportTable]] = []
+    for scope, imports in sorted(table.items()):
+        name = f'importmap_scopes."{scope}"'
+        key = _logical(scope, f"[{name}] scope", where, prefix=scope.endswith("/"))
+        if not isinstance(imports, dict):
+            raise ConfigError(f"[{name}] must be a table of specifiers", path=where)
+        scopes.append((key, _import_table(imports, where, name)))
+    return tuple(scopes)
+
+
+def _packages(names: list[Any], where: str) -> tuple[str, ...]:
+    for name in names:
+        if not isinstance(name, str) or not _PACKAGE_NAME.fullmatch(name):
+            raise ConfigError(f"'importmap_packages': {name!r} is not an npm package name", path=where)
+    return tuple(dict.fromkeys(names))
+
+
+# An npm package name (importmap.PACKAGE_NAME: config sits below importmap, so the pattern is repeated).
+_PACKAGE_NAME = re.compile(r"(?:@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*", re.IGNORECASE)
+_TABLES: dict[str, Callable[[Any, str], Any]] = {
+    "mounts": _mounts,
+    "importmap": _import_table,
+    "importmap_scopes": _import_scopes,
+}

@@ -9,7 +9,6 @@ import hashlib
 from collections.abc import Callable
 
 from assetpipe import references
-from assetpipe.asset import Kind, is_module
 from assetpipe.errors import SourceError
 from assetpipe.fingerprint import Fingerprint
 from assetpipe.manifest import ManifestEntry
@@ -62,9 +61,7 @@ def final_bytes(node: Node, output_path: Callable[[str], str], base_path: str) -
 
 def entry_for(node: Node, path: str, fp: Fingerprint, *, immutable: bool) -> ManifestEntry:
     """The manifest entry of ``node``'s output at ``path`` (without encodings: compression adds them)."""
-    imports = sorted(
-        {t.logical_path for r, t in node.targets if r.kind is Kind.MODULE and is_module(t.logical_path)}
-    )
+    imports = node.module_imports  # bare specifiers too: the helper preloads through the import map
     return ManifestEntry(
         path=path,
         hash=fp.hash,

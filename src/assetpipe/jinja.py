@@ -18,9 +18,11 @@ from assetpipe.reader import ManifestReader
 from assetpipe.tags import (
     AssetHelper,
     TagPlan,
+    importmap_json,
     live_reload_script,
     module_imports,
     plan_tag,
+    render_importmap,
     render_plan,
     render_tag,
 )
@@ -104,16 +106,19 @@ class AssetPipeExtension(Extension):
         environment.globals.update(asset=lazy.asset, asset_integrity=lazy.integrity, asset_tag=lazy.tag)
         environment.globals["asset_link_header"] = lambda paths: link_header(lazy.get().reader, paths)
         environment.globals.update(live_reload_tag=lazy.live_reload_tag)
+        environment.globals["importmap_tag"] = lambda **attrs: lazy.get().importmap_tag(**attrs)
 
 
 __all__ = [
     "AssetHelper",
     "AssetPipeExtension",
     "TagPlan",
+    "importmap_json",
     "install",
     "live_reload_script",
     "module_imports",
     "plan_tag",
+    "render_importmap",
     "render_plan",
     "render_tag",
 ]

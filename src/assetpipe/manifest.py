@@ -84,6 +84,35 @@ class ManifestEntry:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ImportMapData:
+    """The import map a page needs, as published: specifier -> URL (top level and per scope URL), and the
+    Subresource Integrity value of every module URL it can lead to. The JSON of a ``<script
+    type="importmap">``; URLs carry the manifest's base URL."""
+
+    imports: Mapping[str, str]
+    scopes: Mapping[str, Mapping[str, str]]
+    integrity: Mapping[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "imports": dict(sorted(self.imports.items())),
+            "integrity": dict(sorted(self.integrity.items())),
+            "scopes": {s: dict(sorted(t.items())) for s, t in sorted(self.scopes.items())},
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ImportMapData:
+        def table(value: Any) -> dict[str, str]:
+            return {str(k): str(v) for k, v in dict(value).items()}
+
+        return cls(
+            imports=table(data.get("imports", {})),
+            scopes={str(s): table(t) for s, t in dict(data.get("scopes", {})).items()},
+            integrity=table(data.get("integrity", {})),
+        )
+
+
 _ENTRY_TEXT: dict[tuple[object, ...], str] = {}
 _ENTRY_TEXT_LIMIT = 200_000
 
@@ -161,6 +190,7 @@ class Manifest:
     base_url: str
     assets: Mapping[str, ManifestEntry]
     version: int = VERSION
+    importmap: ImportMapData | None = None  # only when the build has an import map
 
     # -- reading -----------------------------------------------------------------------------------
     @classmethod
@@ -187,17 +217,22 @@ class Manifest:
             raise ManifestError(f"not an assetpipe manifest of version {VERSION}", path=source)
         try:
             assets = {str(k): ManifestEntry.from_json(v) for k, v in dict(data["assets"]).items()}
-            return cls(base_url=str(data["base_url"]), assets=assets)
+            raw_map = data.get("importmap")
+            importmap = ImportMapData.from_json(raw_map) if raw_map is not None else None
+            return cls(base_url=str(data["base_url"]), assets=assets, importmap=importmap)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ManifestError(f"malformed manifest: {exc!r}", path=source) from None
 
     # -- writing -----------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "version": self.version,
             "base_url": self.base_url,
             "assets": {k: self.assets[k].to_json() for k in sorted(self.assets)},
         }
+        if self.importmap is not None:
+            data["importmap"] = self.importmap.to_json()
+        return data
 
     def dumps(self) -> str:
         """The file's text: exactly ``json.dumps(to_json(), indent=2, sort_keys=True)`` plus a newline.
@@ -216,8 +251,15 @@ class Manifest:
             '{\n  "assets": {\n'
             + ",\n".join(parts)
             + f'\n  }},\n  "base_url": {json.dumps(self.base_url, ensure_ascii=False)},\n'
+            + self._importmap_text()
             + f'  "version": {json.dumps(self.version)}\n}}\n'
         )
+
+    def _importmap_text(self) -> str:
+        if self.importmap is None:
+            return ""
+        text = json.dumps(self.importmap.to_json(), indent=2, sort_keys=True, ensure_ascii=False)
+        return '  "importmap": ' + text.replace("\n", "\n  ") + ",\n"
 
     def write(self, out_dir: Path, text: str | None = None) -> Path:
         """Write OUT/manifest.json atomically (temp file in OUT, fsync, rename, fsync the directory).

@@ -21,6 +21,9 @@ from assetpipe.emit import dependency_key, entry_for, final_bytes
 from assetpipe.errors import AssetpipeError, ConfigError, OutputError, SourceError
 from assetpipe.files import ensure_directory, write_atomic
 from assetpipe.fingerprint import Fingerprint, fingerprint, hashed_path
+from assetpipe.importmap import ImportMap
+from assetpipe.importmap import load as load_importmap
+from assetpipe.importmap import published as publish_importmap
 from assetpipe.lock import output_lock
 from assetpipe.manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Encoding, Manifest, ManifestEntry
 from assetpipe.paths import resolve_path
@@ -115,12 +118,15 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
-def settings_of(config: Config) -> Settings:
+def settings_of(config: Config, imap: ImportMap | None = None) -> Settings:
     """The two settings keys a build record is valid for (the only place they are computed)."""
     output = settings_key(
         "v2", resolve_path(config.source, "source directory"),
         resolve_path(config.output, "output directory"), config.base_url, config.unhashed,
         config.broken_references,
+        # Only with a map or mounts, so a build without them keeps the records it had before import maps.
+        *([imap.fingerprint()] if imap is not None and (imap.active or imap.mounts or config.mounts) else []),
+        *((m.prefix, str(m.directory), m.include, m.exclude) for m in config.mounts),
     )  # fmt: skip
     from assetpipe.compress import policy_for
 
@@ -245,13 +251,15 @@ def _build_locked(
     out_touched: Collection[str] | None,
     shard: Shard | None = None,
 ) -> tuple[BuildReport, BuildState]:
-    settings = settings_of(config)
+    imap = load_importmap(config)
+    settings = settings_of(config, imap)
     persisted = state is None  # a caller that passes its state (watch) keeps it in memory
     state = _previous_state(config, out, settings, state, repair)
     recorded_ns = now_ns()
-    assets, scan_memo = scan_with_memo(config, memo=state.scan_memo, touched=touched)
+    mounts = config.mounts + imap.mounts
+    assets, scan_memo = scan_with_memo(config, memo=state.scan_memo, touched=touched, mounts=mounts)
     last = state.emitted if isinstance(state.emitted, _Emitted) else None
-    planned = plan(config, assets, state, last.plan if last is not None else None)
+    planned = plan(config, assets, state, last.plan if last is not None else None, imap)
     # A watcher's events only tell news since the record in memory, never since one read from disk.
     view = OutView.of(out, None if persisted or repair else out_touched)
     compressing = settings.compression != "off"
@@ -264,7 +272,10 @@ def _build_locked(
         ctx.staging.discard()
         return report, state
     entries = _entries(ctx, results)
-    manifest = Manifest(base_url=config.base_url, assets=entries)
+    published = (
+        publish_importmap(imap, planned.bare_uses(), entries, config.base_url) if imap.active else None
+    )
+    manifest = Manifest(base_url=config.base_url, assets=entries, importmap=published)
     report.manifest, report.files = manifest, len(entries)
     _count_encodings(report, manifest)
     if config.budgets:  # before anything is published: over budget, OUT keeps serving the last build

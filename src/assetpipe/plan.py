@@ -10,15 +10,18 @@ here, before OUT is touched.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 
 from assetpipe import references
-from assetpipe.asset import Asset, Reference
+from assetpipe.asset import Asset, Kind, Reference, is_module
 from assetpipe.config import Config
 from assetpipe.errors import BrokenReference, SourceError
 from assetpipe.graph import build_order_by_weight
+from assetpipe.importmap import ImportMap, Resolved, check_specifier, check_targets, is_bare
 from assetpipe.layout import STATE_DIR
 from assetpipe.manifest import MANIFEST_NAME
+from assetpipe.paths import resolve_path
 from assetpipe.patterns import path_set
 from assetpipe.references.resolve import Target, resolve
 from assetpipe.references.text import decode_utf8
@@ -35,6 +38,16 @@ class Node:
     dependencies: tuple[str, ...]  # logical paths of the targets, in first-reference order
     digest: bytes | None  # sha256 of the bytes the references were found in, when read by this build
     warnings: tuple[str, ...] = ()  # references left as written (broken_references = "warn")
+    # Bare specifiers resolved through the import map: left as written (the browser resolves them), so no
+    # part of the order: a cycle through them blocks nothing.
+    bare: tuple[tuple[Reference, Resolved], ...] = ()
+
+    @property
+    def module_imports(self) -> tuple[str, ...]:
+        """The modules this one imports statically, through relative URLs and bare specifiers alike."""
+        found = [t.logical_path for r, t in self.targets if r.kind is Kind.MODULE]
+        found += [b.logical_path for r, b in self.bare if r.kind is Kind.MODULE]
+        return tuple(sorted({name for name in found if is_module(name)}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +62,10 @@ class Plan:
     def warnings(self) -> tuple[str, ...]:
         return tuple(w for name in self.order for w in self.nodes[name].warnings)
 
+    def bare_uses(self) -> list[tuple[str, Resolved]]:
+        """Every (specifier, resolution) the build's modules use, for the published import map."""
+        return [(ref.url, found) for name in self.order for ref, found in self.nodes[name].bare]
+
 
 def read_source(asset: Asset) -> bytes:
     try:
@@ -58,12 +75,24 @@ def read_source(asset: Asset) -> bytes:
         raise SourceError(f"cannot read: {exc.strerror or exc}", path=asset.logical_path) from None
 
 
-def plan(config: Config, assets: list[Asset], state: BuildState, last: Plan | None = None) -> Plan:
+def plan(
+    config: Config,
+    assets: list[Asset],
+    state: BuildState,
+    last: Plan | None = None,
+    imap: ImportMap | None = None,
+) -> Plan:
     """Find and resolve every reference, and the order to emit in (see the module docstring).
 
-    ``last`` is the previous plan, for the same settings, when the caller kept it (watch).
+    ``last`` is the previous plan, for the same settings, when the caller kept it (watch). With an active
+    ``imap`` every bare specifier in a module must resolve through it to a module in the build.
     """
     by_path = {a.logical_path: a for a in assets}
+    if imap is not None and not imap.active:
+        imap = None
+    if imap is not None:
+        check_targets(imap, by_path, str(config.config_file) if config.config_file else None)
+    src = str(resolve_path(config.source, "source directory")) + os.sep
     if last is not None and last.nodes.keys() != by_path.keys():
         last = None  # a file came or went: references may resolve differently
     if last is not None:
@@ -83,7 +112,16 @@ def plan(config: Config, assets: list[Asset], state: BuildState, last: Plan | No
             if known is not None and known.asset == asset:
                 nodes[asset.logical_path] = known
                 continue
-        node, was_read = _node(config, asset, record, by_path)
+        try:
+            node, was_read = _node(config, asset, record, by_path, imap)
+        except SourceError as exc:
+            if asset.source.startswith(src) or exc.path != asset.logical_path:
+                raise
+            # A mounted file: its logical path, and where it really is.
+            raise type(exc)(
+                f"{exc.message} (file {asset.source})",
+                path=exc.path, line=exc.line, column=exc.column, hint=exc.hint,
+            ) from None  # fmt: skip
         nodes[asset.logical_path] = node
         if was_read:
             read.add(asset.logical_path)
@@ -94,7 +132,11 @@ def plan(config: Config, assets: list[Asset], state: BuildState, last: Plan | No
 
 
 def _node(
-    config: Config, asset: Asset, record: FileRecord | None, by_path: dict[str, Asset]
+    config: Config,
+    asset: Asset,
+    record: FileRecord | None,
+    by_path: dict[str, Asset],
+    imap: ImportMap | None,
 ) -> tuple[Node, bool]:
     """Find (or take from the record) ``asset``'s references and resolve them; True if it was read."""
     refs: tuple[Reference, ...] = ()
@@ -114,8 +156,13 @@ def _node(
     deps: list[str] = []
     # Recomputed from the references (not only when read), so a reused record warns on every build too.
     warnings: list[str] = [str(w) for w in references.warnings(asset.logical_path, refs)]
+    bare: list[tuple[Reference, Resolved]] = []
     for ref in refs:
         try:
+            if imap is not None and ref.kind in (Kind.MODULE, Kind.DYNAMIC) and is_bare(ref.url):
+                logical = asset.logical_path
+                bare.append((ref, check_specifier(imap, logical, ref.url, by_path, ref.line, ref.column)))
+                continue
             target = resolve(asset.logical_path, ref, config.base_path, by_path)
         except BrokenReference as exc:
             if config.broken_references != "warn":
@@ -127,7 +174,7 @@ def _node(
         targets.append((ref, target))
         if target.logical_path not in deps:
             deps.append(target.logical_path)
-    node = Node(asset, refs, tuple(targets), tuple(deps), digest, tuple(warnings))
+    node = Node(asset, refs, tuple(targets), tuple(deps), digest, tuple(warnings), tuple(bare))
     return node, was_read
 
 

@@ -7,15 +7,17 @@ when they sit under SRC; a symlink that leads outside SRC is an error, never fol
 
 from __future__ import annotations
 
+import itertools
 import os
 import posixpath
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from assetpipe.asset import Asset
-from assetpipe.config import ALWAYS_EXCLUDED, Config
+from assetpipe.config import ALWAYS_EXCLUDED, Config, Mount
 from assetpipe.errors import ConfigError, EscapesSource, SourceError
 from assetpipe.files import is_temp
 from assetpipe.paths import is_hidden, is_hidden_name, logical_path, resolve_path
@@ -70,8 +72,33 @@ def _dirty(touched: Collection[str]) -> tuple[frozenset[str], tuple[str, ...]]:
     return frozenset(d + "/" if d else "" for d in parents), tuple(p for p in touched if p.endswith("/"))
 
 
+def check_mounts(config: Config, mounts: tuple[Mount, ...]) -> list[tuple[Mount, Path]]:
+    """Each mount with its resolved directory; ConfigError for one that is missing or overlaps OUT or SRC."""
+    src = resolve_path(config.source, "source directory")
+    out = resolve_path(config.output, "output directory")
+    where = str(config.config_file) if config.config_file is not None else None
+    checked: list[tuple[Mount, Path]] = []
+    for mount in mounts:
+        real = resolve_path(mount.directory, f"mount {mount.prefix!r}")
+        problem = None
+        if not real.is_dir():
+            problem = "is not a directory"
+        elif real.is_relative_to(out) or out.is_relative_to(real):
+            problem = "overlaps the output directory"
+        elif src.is_relative_to(real):
+            problem = "contains the source directory"
+        if problem is not None:
+            raise ConfigError(f"mount {mount.prefix!r}: {real} {problem}", path=where)
+        checked.append((mount, real))
+    return checked
+
+
 def scan_with_memo(
-    config: Config, *, memo: ScanMemo | None = None, touched: Collection[str] | None = None
+    config: Config,
+    *,
+    memo: ScanMemo | None = None,
+    touched: Collection[str] | None = None,
+    mounts: tuple[Mount, ...] | None = None,
 ) -> tuple[list[Asset], ScanMemo]:
     """Like scan, and also returns the per-directory listings, for a later scan that knows what changed.
 
@@ -80,8 +107,14 @@ def scan_with_memo(
     touched directory, or its own (inode, mtime) moved; every other directory's listing is taken from
     ``memo``. A file's content changing always touches it, so nothing is missed, while a save in one
     folder of a 2,500-file tree costs one directory listing instead of 2,500 stats.
+
+    ``mounts`` (default: the config's) are walked after SRC under their prefixes, with their own filters;
+    their symlinks may lead into SRC or another mount, nowhere else. Two files with one logical path are
+    an error naming both.
     """
     src = resolve_path(config.source, "source directory")
+    roots = check_mounts(config, config.mounts if mounts is None else mounts)
+    inside = [src, *(real for _, real in roots)]
     # Only directories strictly inside SRC can be skipped; check_layout refuses the other overlaps.
     skip_dirs = {
         where
@@ -90,7 +123,7 @@ def scan_with_memo(
             for d in (config.output, config.cache_dir, config.snippets_dir)
             if d is not None
         )
-        if where != src and where.is_relative_to(src)
+        if where not in inside and any(where.is_relative_to(root) for root in inside)
     }
     include = path_set(config.include)
     exclude = path_set(config.exclude + ALWAYS_EXCLUDED)
@@ -98,6 +131,8 @@ def scan_with_memo(
     new_memo: ScanMemo = {}
     use_memo = memo is not None and touched is not None
     dirty_parents, dirty_trees = _dirty(touched or ())
+
+    own: tuple[str, Mount, Any, Any] | None = None  # the mount being walked: prefix, mount, its filters
 
     def walk(directory: Path, prefix: str, ancestors: frozenset[tuple[int, int]], linked: bool) -> None:
         try:
@@ -146,12 +181,15 @@ def scan_with_memo(
             is_link = entry.is_symlink()
             if is_link:
                 target = resolve_path(Path(entry.path), "symlink", SourceError)
-                target_logical = logical_path(target, src)
+                target_logical = next(
+                    (t for t in (logical_path(target, root) for root in inside) if t is not None), None
+                )
                 if target_logical is None:
+                    where, what = ("source root and the mounts", "them") if roots else ("source root", "SRC")
                     raise EscapesSource(
-                        f"symlink leads outside the source root (to {target}), so the build stops: "
-                        "nothing outside SRC is read or published",
-                        path=logical,
+                        f"symlink leads outside the {where} (to {target}), so the build stops: "
+                        f"nothing outside {what} is read or published",
+                        path=logical if own is None else f"{logical} ({entry.path})",
                         hint="replace the link with a copy of what it points to",
                     )
                 if not target.exists():
@@ -177,6 +215,10 @@ def scan_with_memo(
                 continue  # sockets, fifos
             if not include.matches(logical) or exclude.matches(logical):
                 continue
+            if own is not None:
+                relative = logical[len(own[0]) :]
+                if not own[2].matches(relative) or own[3].matches(relative):
+                    continue
             try:
                 fst = entry.stat()  # one syscall; follows a symlink already checked to stay inside
             except FileNotFoundError:
@@ -199,5 +241,22 @@ def scan_with_memo(
             walk(Path(path), sub, ancestors, sub_linked)
 
     walk(src, "", frozenset(), False)
+    for mount, real in roots:
+        own = (mount.prefix, mount, path_set(mount.include), path_set(mount.exclude))
+        # Walked as if reached through a symlink: a watcher on SRC sees none of its changes.
+        walk(real, mount.prefix, frozenset(), True)
     assets.sort(key=lambda a: a.logical_path)
+    if roots:
+        _check_unique(assets)
     return assets, new_memo
+
+
+def _check_unique(assets: list[Asset]) -> None:
+    """Mounts must not give one logical path two files (``assets`` is sorted)."""
+    for a, b in itertools.pairwise(assets):
+        if a.logical_path == b.logical_path:
+            raise SourceError(
+                f"two files have this logical path: {a.source} and {b.source}",
+                path=a.logical_path,
+                hint="move a mount to another prefix, or exclude one of them",
+            )

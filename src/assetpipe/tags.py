@@ -11,6 +11,7 @@ module; only the manifest model is seen here, never the build.
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -247,6 +248,41 @@ def render_tag(snap: Snapshot, logical_path: str, extra: Mapping[str, Any]) -> M
     return render_plan(plan_tag(snap, logical_path), extra)
 
 
+def importmap_json(snap: Snapshot) -> str | None:
+    """The build's import map as the JSON of a ``<script type="importmap">``, safe inside that element
+    ("<", ">" and "&" escaped as JSON escapes), with the snapshot's base URL; None when there is none."""
+    data = snap.manifest.importmap
+    if data is None:
+        return None
+    built = snap.manifest.base_url if snap.manifest.base_url.endswith("/") else snap.manifest.base_url + "/"
+
+    def rebase(url: str) -> str:  # a base URL override (a CDN) moves every URL of the map with it
+        return snap.base_url + url[len(built) :] if built != snap.base_url and url.startswith(built) else url
+
+    body = {
+        "imports": {k: rebase(v) for k, v in sorted(data.imports.items())},
+        "scopes": {
+            rebase(s): {k: rebase(v) for k, v in sorted(t.items())} for s, t in sorted(data.scopes.items())
+        },
+        "integrity": {rebase(k): v for k, v in sorted(data.integrity.items())},
+    }
+    if not body["scopes"]:
+        del body["scopes"]
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    # "</script" or "<!--" inside the element would end or change it; JSON escapes mean the same text.
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def render_importmap(snap: Snapshot, extra: Mapping[str, Any]) -> Markup:
+    """``<script type="importmap">`` with the build's map (``extra`` attributes, e.g. a nonce, added); empty
+    when the build has no map. One per page, before any module script or modulepreload."""
+    text = importmap_json(snap)
+    if text is None:
+        return Markup("")
+    attrs = "".join(attr_fragment(attr_name(k), v) for k, v in extra.items() if attr_name(k) != "type")
+    return Markup(f'<script type="importmap"{attrs}>{text}</script>')
+
+
 class AssetHelper:
     """What a template sees, bound to one ManifestReader: ``asset``, ``integrity`` and ``tag``.
 
@@ -286,12 +322,18 @@ class AssetHelper:
         """The live reload client's script tag when live reload is on; nothing otherwise."""
         return self._live_reload
 
+    def importmap_tag(self, **attrs: Any) -> Markup:
+        """The page's ``<script type="importmap">`` (see :func:`render_importmap`)."""
+        return render_importmap(self.reader.snapshot(), attrs)
+
     def globals(self) -> dict[str, Callable[..., Any]]:
-        """The template globals: asset, asset_integrity, asset_tag, asset_link_header, live_reload_tag."""
+        """The template globals: asset, asset_integrity, asset_tag, importmap_tag, asset_link_header,
+        live_reload_tag."""
         return {
             "asset": self.asset,
             "asset_integrity": self.integrity,
             "asset_tag": self.tag,
+            "importmap_tag": self.importmap_tag,
             "asset_link_header": functools.partial(link_header, self.reader),
             "live_reload_tag": self.live_reload_tag,
         }
@@ -312,11 +354,13 @@ __all__ = [
     "AssetHelper",
     "TagPlan",
     "Target",
+    "importmap_json",
     "live_reload_script",
     "module_imports",
     "plan_for",
     "plan_source_tag",
     "plan_tag",
+    "render_importmap",
     "render_plan",
     "render_tag",
 ]

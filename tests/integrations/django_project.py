@@ -35,6 +35,7 @@ STATIC_UNKNOWN = "{% load static %}<link href=\"{% static 'css/ap.css' %}\">"
 TAG_ATTRS = (
     """{% load assetpipe %}{% asset_tag "css/app.css" media="print" data_x=request.GET.x integrity=False %}"""
 )
+LIVE_RELOAD = """{% load assetpipe %}[{% live_reload_tag %}]"""
 TAG_UNKNOWN = """{% load assetpipe %}{% asset "css/ap.css" %}|{% asset_integrity "css/ap.css" %}|{% asset_tag "css/ap.css" %}"""
 
 
@@ -47,6 +48,7 @@ def make_project(root: Path, sources: Mapping[str, str] | None = None) -> Path:
         "docs.html": blocks("Django", "django")[0],
         "tag_attrs.html": TAG_ATTRS,
         "tag_unknown.html": TAG_UNKNOWN,
+        "live_reload.html": LIVE_RELOAD,
     }
     write_tree(root / "templates", templates)
     write_tree(root / "jinja2", {"jinja_page.html": JINJA_PAGE})

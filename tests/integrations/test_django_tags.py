@@ -64,3 +64,11 @@ def test_without_collectstatic_strict_names_the_command_and_lenient_gives_unhash
     (lenient,) = get(root, "/", settings={"ASSETPIPE_STRICT": False})
     assert '<link rel="stylesheet" href="/static/css/app.css" crossorigin="anonymous">' in lenient["body"]
     assert '<link rel="icon" href="/static/img/logo.svg">' in lenient["body"]  # {% static %}
+
+
+def test_live_reload_tag_loads_the_watch_client_only_in_debug(django_project: Path) -> None:
+    (off,) = get(django_project, "/live-reload/")
+    (on,) = get(django_project, "/live-reload/", settings={"DEBUG": True, "ASSETPIPE_LIVE_RELOAD_PORT": 35800})
+    (forced_off,) = get(django_project, "/live-reload/", settings={"DEBUG": True, "ASSETPIPE_LIVE_RELOAD": False})
+    assert off["body"] == "[]" and forced_off["body"] == "[]"
+    assert on["body"] == '[<script src="http://127.0.0.1:35800/assetpipe-live-reload.js" async></script>]'

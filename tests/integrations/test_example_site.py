@@ -42,6 +42,8 @@ def built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Manifest:
         base_url="/static/",
         gzip_backend="zlib",
         cache_dir=tmp_path / "cache",
+        importmap_packages=("nanoid",),  # as example_site/assetpipe.toml
+        node_modules=EXAMPLE / "node_modules",
     )
     return build(config).manifest
 

@@ -171,3 +171,14 @@ def test_url_for_a_path_the_manifest_lacks_is_an_error_except_in_debug(site: Pat
     app.debug = True
     with app.test_request_context():
         assert url_for("static", filename="css/ap.css") == "/static/css/ap.css"
+
+
+def test_live_reload_tag_loads_the_watch_client_only_when_the_app_debugs(site: Path) -> None:
+    from flask import render_template_string
+
+    for debug, expected in ((False, "[]"), (True, '[<script src="http://127.0.0.1:35729/assetpipe-live-reload.js" async></script>]')):
+        app = make_app(site)
+        app.debug = debug
+        AssetPipe(app)
+        with app.test_request_context():
+            assert render_template_string("[{{ live_reload_tag() }}]") == expected

@@ -103,6 +103,8 @@ def test_chromium_loads_every_asset_br_encoded_with_sri_and_a_second_visit_fetch
         snippets_dir=tmp_path / "snippets",
         gzip_backend="zlib",
         cache_dir=tmp_path / "cache",
+        importmap_packages=("nanoid",),  # as example_site/assetpipe.toml: details.js imports "nanoid"
+        node_modules=EXAMPLE / "node_modules",
     )
     manifest: Manifest = build(config).manifest
     pages = tmp_path / "pages"
@@ -160,7 +162,8 @@ def test_chromium_loads_every_asset_br_encoded_with_sri_and_a_second_visit_fetch
     fetched = Counter(uri for _, uri in requests)
     immutable = {manifest.url(name) for name, entry in manifest.assets.items() if entry.immutable}
     hashed = {uri: n for uri, n in fetched.items() if uri in immutable}
-    for logical in ("css/app.css", "css/fonts.css", "js/main.js", "js/lib/details.js", "img/logo.svg"):
+    for logical in ("css/app.css", "css/fonts.css", "js/main.js", "js/lib/details.js", "img/logo.svg",
+                    "vendor/nanoid/index.browser.js"):  # fmt: skip
         assert manifest.url(logical) in hashed, logical
     # Each hashed file reached nginx exactly once, during the first visit; unhashed ones (favicon.ico,
     # no-cache) may be revalidated like the pages.
@@ -170,8 +173,15 @@ def test_chromium_loads_every_asset_br_encoded_with_sri_and_a_second_visit_fetch
     assert fetched["/"] == 2 and fetched["/about/"] == 1
     # Every stylesheet and script the page loaded (the whole @import chain, every module, the lazy one)
     # arrived as its br sibling: the example's files are all past min_size, so each has one.
-    styles_and_scripts = {url for url in encodings if url.endswith((".css", ".js"))}
-    css_and_js = {n for n in manifest.assets if n.endswith((".css", ".js"))}
+    # The vendored package (nanoid, through the import map) is published whole and the page loads only
+    # what it imports, some of it too small for a sibling: those are checked on their own below.
+    vendor = origin + "/static/vendor/"
+    styles_and_scripts = {url for url in encodings if url.endswith((".css", ".js")) and not url.startswith(vendor)}
+    css_and_js = {n for n in manifest.assets if n.endswith((".css", ".js")) and not n.startswith("vendor/")}
     assert styles_and_scripts == {origin + manifest.url(n) for n in css_and_js}
     assert all("br" in manifest.assets[n].encodings for n in css_and_js)
     assert {url: encodings[url] for url in styles_and_scripts} == dict.fromkeys(styles_and_scripts, "br")
+    vendored = {n for n in manifest.assets if origin + manifest.url(n) in encodings and n.startswith("vendor/")}
+    assert vendored == {"vendor/nanoid/index.browser.js", "vendor/nanoid/url-alphabet/index.js"}
+    for name in vendored:
+        assert encodings[origin + manifest.url(name)] == ("br" if "br" in manifest.assets[name].encodings else "")

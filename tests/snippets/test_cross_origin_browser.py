@@ -167,7 +167,8 @@ def site() -> Iterator[Site]:
     work = public_tempdir("assetpipe-cross-origin-")
     try:
         config = Config(
-            source=EXAMPLE / "assets", output=work / "out", gzip_backend="zlib", cache_dir=work / "cache"
+            source=EXAMPLE / "assets", output=work / "out", gzip_backend="zlib", cache_dir=work / "cache",
+            importmap_packages=("nanoid",), node_modules=EXAMPLE / "node_modules",  # as the example's config
         )
         yield Site(build(config).manifest, work / "out", work)
     finally:

@@ -6,6 +6,8 @@ Configuration, from ``app.config``:
 ``ASSETPIPE_BASE_URL``     base URL override (default: ASSETPIPE_BASE_URL variable, else the manifest's)
 ``ASSETPIPE_AUTO_RELOAD``  re-read the manifest when it changes (default None: on when ``app.debug``,
                            like Flask's own TEMPLATES_AUTO_RELOAD)
+``ASSETPIPE_LIVE_RELOAD``  ``live_reload_tag()`` loads ``assetpipe watch --live-reload``'s client (default
+                           None: on when ``app.debug``); ``ASSETPIPE_LIVE_RELOAD_PORT`` its port
 
 It also makes ``url_for('static', filename=...)`` give the hashed file's URL when the static folder (the
 app's, or a blueprint's for ``'<blueprint>.static'``) is a build's output, that is, holds a manifest.json:
@@ -92,6 +94,9 @@ class AssetPipe:
         app.config.setdefault("ASSETPIPE_MANIFEST", "dist/manifest.json")
         app.config.setdefault("ASSETPIPE_BASE_URL", None)
         app.config.setdefault("ASSETPIPE_AUTO_RELOAD", None)
+        app.config.setdefault("ASSETPIPE_LIVE_RELOAD", None)
+        app.config.setdefault("ASSETPIPE_LIVE_RELOAD_PORT", None)
+        live_reload = app.config["ASSETPIPE_LIVE_RELOAD"]
         # Path's "/" keeps an absolute setting as it is and anchors a relative one at the app, not the cwd.
         manifest_path = Path(app.root_path) / app.config["ASSETPIPE_MANIFEST"]
         auto_reload = app.config["ASSETPIPE_AUTO_RELOAD"]
@@ -100,6 +105,8 @@ class AssetPipe:
             manifest_path,
             base_url=app.config["ASSETPIPE_BASE_URL"],
             auto_reload=app.debug if auto_reload is None else bool(auto_reload),
+            live_reload=app.debug if live_reload is None else bool(live_reload),
+            live_reload_port=app.config["ASSETPIPE_LIVE_RELOAD_PORT"],
         )
         app.extensions[EXTENSION_NAME] = helper
         app.url_defaults(StaticManifests(app, helper.reader.auto_reload))

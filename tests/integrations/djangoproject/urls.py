@@ -17,5 +17,6 @@ urlpatterns = [
     path("docs/", page, {"name": "docs.html"}),
     path("tag-attrs/", page, {"name": "tag_attrs.html"}),
     path("tag-unknown/", page, {"name": "tag_unknown.html"}),
+    path("live-reload/", page, {"name": "live_reload.html"}),
     path("static-unknown/", page, {"name": "static_unknown.html"}),
 ]

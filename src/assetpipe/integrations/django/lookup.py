@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from assetpipe.errors import ManifestError, UnknownAsset
 from assetpipe.reader import ManifestReader
-from assetpipe.tags import AssetHelper, plan_source_tag, render_plan
+from assetpipe.tags import AssetHelper, live_reload_script, plan_source_tag, render_plan
 
 #: Settings whose change drops the shared helper (Django's override_settings sends setting_changed).
 WATCHED_SETTINGS = frozenset(
@@ -25,6 +25,8 @@ WATCHED_SETTINGS = frozenset(
         "ASSETPIPE_MANIFEST",
         "ASSETPIPE_BASE_URL",
         "ASSETPIPE_AUTO_RELOAD",
+        "ASSETPIPE_LIVE_RELOAD",
+        "ASSETPIPE_LIVE_RELOAD_PORT",
         "DEBUG",
         "STATIC_ROOT",
         "STATIC_URL",
@@ -141,6 +143,15 @@ def asset_integrity(logical_path: str) -> str:
     if serve_sources() or built_url(logical_path) is None:
         return ""
     return helper().integrity(logical_path)
+
+
+def live_reload_tag() -> Markup:
+    """The client script of ``assetpipe watch --live-reload`` when ASSETPIPE_LIVE_RELOAD (default DEBUG) is
+    on, on ASSETPIPE_LIVE_RELOAD_PORT (default watch's); nothing otherwise."""
+    on = getattr(settings, "ASSETPIPE_LIVE_RELOAD", None)
+    if not (bool(settings.DEBUG) if on is None else bool(on)):
+        return Markup()
+    return live_reload_script(getattr(settings, "ASSETPIPE_LIVE_RELOAD_PORT", None))
 
 
 def asset_tag(logical_path: str, **attrs: Any) -> Markup:

@@ -1,4 +1,5 @@
-"""``{% load assetpipe %}``: ``{% asset %}``, ``{% asset_integrity %}`` and ``{% asset_tag %}``.
+"""``{% load assetpipe %}``: ``{% asset %}``, ``{% asset_integrity %}``, ``{% asset_tag %}`` and
+``{% live_reload_tag %}`` (the client of ``assetpipe watch --live-reload``, when DEBUG; else nothing).
 
     {% asset_tag "css/app.css" %}
     {% asset_tag "js/main.js" nonce=request.csp_nonce %}
@@ -13,9 +14,10 @@ from __future__ import annotations
 
 from django import template
 
-from assetpipe.integrations.django.lookup import asset, asset_integrity, asset_tag
+from assetpipe.integrations.django.lookup import asset, asset_integrity, asset_tag, live_reload_tag
 
 register = template.Library()
 register.simple_tag(asset, name="asset")
 register.simple_tag(asset_integrity, name="asset_integrity")
 register.simple_tag(asset_tag, name="asset_tag")
+register.simple_tag(live_reload_tag, name="live_reload_tag")
