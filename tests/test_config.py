@@ -250,3 +250,44 @@ def test_a_bad_mount_or_import_map_entry_names_it_and_the_file(tmp_path: Path, t
         load_config(None, tmp_path)
     assert message in info.value.message
     assert info.value.path == str(tmp_path / "assetpipe.toml")
+
+
+# -- cache_url (the remote cache) ----------------------------------------------------------------------
+
+
+def test_cache_url_comes_from_the_file_and_the_environment_overrides_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "assetpipe.toml").write_text(
+        'source = "src"\noutput = "out"\ncache_url = "s3://team-bucket/assets/cache"\n', encoding="utf-8"
+    )
+    monkeypatch.delenv("ASSETPIPE_CACHE_URL", raising=False)
+    assert load_config(None, tmp_path).cache_url == "s3://team-bucket/assets/cache"
+    monkeypatch.setenv("ASSETPIPE_CACHE_URL", "s3://ci-bucket/cache")
+    assert load_config(None, tmp_path).cache_url == "s3://ci-bucket/cache"
+    monkeypatch.setenv("ASSETPIPE_CACHE_URL", "")  # an untrusted job switches the shared cache off
+    assert load_config(None, tmp_path).cache_url is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://bucket/x", "s3://", "s3://B/x", "s3://ab/x", "s3://bucket/../x", "s3://key:secret@bucket/x",
+     "file://relative/dir", "s3://bucket/x?versionId=1"],
+)  # fmt: skip
+def test_a_bad_cache_url_names_the_file(tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ASSETPIPE_CACHE_URL", raising=False)
+    (tmp_path / "assetpipe.toml").write_text(
+        f'source = "src"\noutput = "out"\ncache_url = "{url}"\n', encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match="cache_url") as info:
+        load_config(None, tmp_path)
+    assert info.value.path == str(tmp_path / "assetpipe.toml")
+
+
+def test_a_bad_cache_url_in_the_environment_names_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ASSETPIPE_CACHE_URL", "s3:/oops")
+    with pytest.raises(ConfigError) as info:
+        load_config(None, tmp_path, {"source": "src", "output": "out"})
+    assert str(info.value).startswith("ASSETPIPE_CACHE_URL: cache_url 's3:/oops' must look like")

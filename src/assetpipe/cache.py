@@ -338,6 +338,20 @@ class Cache:
                 continue
 
 
+def pack(items: list[tuple[str, bytes]]) -> bytes:
+    """``items`` (key, payload) as one pack, in the format of the packs under ``<root>/packs/``."""
+    return _pack_bytes(items)[0]
+
+
+def unpack(raw: bytes) -> dict[str, bytes]:
+    """The records of a pack whose payload matches its digest (a cut or corrupted record is left out)."""
+    return {
+        entry_key: raw[start : start + size]
+        for entry_key, start, size, digest in _pack_records(raw)
+        if _hex_digest(raw[start : start + size]) == digest
+    }
+
+
 def _hex_digest(payload: bytes) -> bytes:
     """The sha256 of ``payload`` in hex, as entry headers and pack records store it."""
     return hashlib.sha256(payload).hexdigest().encode()

@@ -241,6 +241,12 @@ def config_option(fn: F) -> F:
 @cli.command()
 @build_options
 @click.option(
+    "--shard",
+    metavar="K/N",
+    help="CI matrix job K of N: compress only this job's share of the siblings into the caches; publish "
+    "nothing (a final ordinary build then finds every sibling in the cache).",
+)
+@click.option(
     "--repair",
     is_flag=True,
     help="Trust no record of earlier builds: check every output and sibling in OUT byte for byte and restore "
@@ -260,12 +266,21 @@ def build(**params: Any) -> None:
 
     verbose = bool(params["verbose"])
     config = _run(verbose, lambda: load_config(params.get("config_file"), Path.cwd(), _overrides(params)))
+    shard = None
+    if params.get("shard") is not None:
+        from assetpipe.shard import parse_shard
+
+        shard = _run(verbose, lambda: parse_shard(params["shard"]))
     previous = _previous_manifest(config.output) if params["size_table"] else None
     reporter = TerminalReporter(quiet=bool(params["quiet"]) or bool(params["as_json"]), verbose=verbose)
     report = _run(
         verbose,
         lambda: run_build(
-            config, reporter=reporter, wait=not params["no_wait"], repair=bool(params["repair"])
+            config,
+            reporter=reporter,
+            wait=not params["no_wait"],
+            repair=bool(params["repair"]),
+            shard=shard,
         ),
         config.source,
     )
@@ -496,6 +511,55 @@ def clean(
         ),
     )
     for line in report.lines():
+        click.echo(line)
+
+
+@cli.command()
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=Path("dist"), show_default=True)
+@click.option("--to", "to", required=True, metavar="s3://BUCKET/PREFIX", help="Where to publish OUT.")
+@click.option("--dry-run", is_flag=True, help="List what would be uploaded and deleted; send nothing.")
+@click.option(
+    "--jobs", "-j", type=click.IntRange(min=1), default=8, show_default=True, help="Uploads at once."
+)
+@click.option(
+    "--keep",
+    type=click.IntRange(min=1),
+    help="Afterwards, delete objects no kept build references (clean's rule: the KEEP newest builds, any "
+    "younger than --age, the live one). Without it nothing is deleted.",
+)
+@click.option("--age", type=click.FloatRange(min=0), help="With --keep: seconds (default 3600).")
+@click.option("--quiet", "-q", is_flag=True, help="Only the summary line.")
+@click.option("--verbose", "-v", is_flag=True)
+def publish(
+    output: Path,
+    to: str,
+    dry_run: bool,
+    jobs: int,
+    keep: int | None,
+    age: float | None,
+    quiet: bool,
+    verbose: bool,
+) -> None:
+    """Upload OUT to S3-compatible storage: files and siblings with their headers, manifest last."""
+    from assetpipe.s3publish import publish as run_publish
+
+    if age is not None and keep is None:
+        raise click.UsageError("--age applies only with --keep")
+    kept_age = 3600.0 if age is None else age
+    report = _run(
+        verbose,
+        lambda: run_publish(
+            output,
+            to,
+            dry_run=dry_run,
+            jobs=jobs,
+            keep=keep,
+            age=kept_age,
+            on_wait=lambda message: click.echo(message, err=True),
+        ),
+    )
+    lines = report.lines()
+    for line in lines[-1:] if quiet else lines:
         click.echo(line)
 
 

@@ -15,6 +15,12 @@ used; one that does not is dropped from the cache and the compressor runs. Work 
 largest first, while the pipeline is still hashing and writing other files: brotli, zopfli, zlib and zstd
 release the GIL, and threads measured faster than processes here (no pickling of inputs and outputs, one
 copy of each input in memory).
+
+With a remote cache (:class:`assetpipe.remote.RemoteTier`), a task the local cache misses is first looked
+up remotely on a separate pool of I/O threads, so network waits overlap with the compressor calls of other
+tasks instead of holding a CPU worker; a remote payload is checked like a local one (it must decode to the
+input) before it is used and copied into the local cache, and a compression result is uploaded on the
+same I/O pool. Only a task both caches miss reaches the compression queue.
 """
 
 from __future__ import annotations
@@ -28,10 +34,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assetpipe.cache import DEFAULT_MAX_BYTES, Cache
 from assetpipe.cache import key as cache_key
@@ -57,6 +64,9 @@ from assetpipe.config import Config
 from assetpipe.errors import ConfigError, OutputError
 from assetpipe.files import write_atomic
 from assetpipe.manifest import Encoding
+
+if TYPE_CHECKING:
+    from assetpipe.remote import RemoteStats, RemoteTier
 
 #: Types that are already compressed: a sibling would save nothing and cost a compressor call.
 DEFAULT_SKIP_EXTENSIONS: frozenset[str] = frozenset(
@@ -210,6 +220,7 @@ class CompressionStats:
     check_seconds: float = 0.0  # thread CPU seconds spent decoding cache hits to check them
     compressor_calls: int = 0
     compressor_seconds: float = 0.0  # thread CPU seconds inside compressor calls
+    remote: RemoteStats | None = None  # what the remote cache was asked, when there is one
 
     def saving(self, encoding: str) -> float:
         """Fraction of the original bytes a sibling saves on average (0.0 when there are none)."""
@@ -226,6 +237,7 @@ class _Task:
     size: int
     method: Method
     mtime_ns: int
+    looked_up: bool = False  # both caches were asked already (remote lookup): compress at once
 
 
 class _Counters:
@@ -335,9 +347,12 @@ class Compressor:
         jobs: int | None,
         fsync: bool = False,
         max_cache_bytes: int = DEFAULT_MAX_BYTES,
+        remote: RemoteTier | None = None,
     ) -> None:
         self.policy = policy
         self.cache = Cache(cache_dir) if cache_dir is not None else None
+        self.remote = remote
+        self._io: ThreadPoolExecutor | None = None  # remote lookups and uploads, started with the workers
         self.max_cache_bytes = max_cache_bytes
         self.fsync = fsync
         self._jobs = jobs if jobs is not None else default_jobs()
@@ -381,6 +396,12 @@ class Compressor:
         for thread in self._threads:
             thread.join()
         self._threads.clear()
+        if self._io is not None:
+            # Uploads finish (each is bounded by the remote's timeouts, and a failing remote is off at once).
+            self._io.shutdown(wait=True, cancel_futures=cancel)
+            self._io = None
+        if self.remote is not None:
+            self.remote.flush()  # the build's small entries as one pack object
         if self.cache is not None:
             self.cache.flush()  # staged small entries become one pack (after a cancel too: they are sound)
             if self._counters.misses and not cancel:
@@ -388,10 +409,18 @@ class Compressor:
 
     def _start_workers(self) -> None:
         # Started lazily, so a build that compresses nothing never starts a thread.
+        for encoding in self.policy.encodings():
+            # The codecs import their libraries on first use; two threads importing zopfli.zopfli at once
+            # race ("cannot access submodule 'zopfli' of module 'zopfli'"), so import them here, first.
+            decodes_to(encoding, method_for(self.policy, encoding, 0, "text/plain").run(b""), b"")
         for i in range(self._jobs):
             thread = threading.Thread(target=self._work, name=f"assetpipe-compress-{i}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        if self.remote is not None:
+            from assetpipe.remote import CONNECTIONS
+
+            self._io = ThreadPoolExecutor(CONNECTIONS, thread_name_prefix="assetpipe-remote")
 
     # -- the caller's side -------------------------------------------------------------------------
     def submit(self, out_path: Path, rel_path: str, data: bytes, content_type: str, mtime_ns: int) -> None:
@@ -422,11 +451,18 @@ class Compressor:
                     self._pending_bytes += size
                 method = method_for(self.policy, encoding, size, content_type)
                 task = _Task(out_path, rel_path, data if keep else None, digest, size, method, mtime_ns)
-                # Largest first (then submission order): the big files decide when the pool is done.
-                bisect.insort(self._queue, (-size, self._seq, task), key=lambda item: item[:2])
-                self._seq += 1
                 self._pending += 1
+                if self._io is not None:
+                    self._io.submit(self._look_up, task)  # both caches first, off the CPU workers
+                else:
+                    self._enqueue(task)
             self._cond.notify_all()
+
+    def _enqueue(self, task: _Task) -> None:
+        """Queue ``task`` for a compression worker (the caller holds the lock)."""
+        # Largest first (then submission order): the big files decide when the pool is done.
+        bisect.insort(self._queue, (-task.size, self._seq, task), key=lambda item: item[:2])
+        self._seq += 1
 
     def results(self, progress: Callable[[int], None] | None = None) -> dict[str, dict[str, Encoding]]:
         """Wait for every submitted file: rel_path -> {encoding: Encoding} for the siblings kept.
@@ -459,7 +495,8 @@ class Compressor:
     @property
     def stats(self) -> CompressionStats:
         with self._cond:
-            return self._counters.snapshot()
+            snapshot = self._counters.snapshot()
+        return replace(snapshot, remote=self.remote.stats) if self.remote is not None else snapshot
 
     # -- the workers' side -------------------------------------------------------------------------
     def _work(self) -> None:
@@ -481,16 +518,61 @@ class Compressor:
             if task.size >= RELEASE_AFTER_SIZE:
                 release_memory()
             with self._cond:
-                self._pending -= 1
                 self._running_memory -= memory
-                if task.data is not None:
-                    self._pending_bytes -= task.size
-                if error is not None:
-                    if self._error is None:
-                        self._error = error
-                elif encoding is not None:
-                    self._results.setdefault(task.rel_path, {})[task.method.encoding] = encoding
-                self._cond.notify_all()
+                self._done(task, encoding, error)
+
+    def _done(self, task: _Task, encoding: Encoding | None, error: BaseException | None) -> None:
+        """Book a finished task (the caller holds the lock)."""
+        self._pending -= 1
+        if task.data is not None:
+            self._pending_bytes -= task.size
+        if error is not None:
+            if self._error is None:
+                self._error = error
+        elif encoding is not None:
+            self._results.setdefault(task.rel_path, {})[task.method.encoding] = encoding
+        self._cond.notify_all()
+
+    def _look_up(self, task: _Task) -> None:
+        """On an I/O thread: finish ``task`` from the local or the remote cache, else queue it to compress."""
+        try:
+            data = task.data if task.data is not None else _read_back(task)
+            method = task.method
+            entry_key = cache_key(task.digest, method.compressor, method.settings)
+            payload = self._cached(entry_key, method.encoding, data)
+            if payload is None:
+                payload = self._remote_cached(entry_key, method.encoding, data)
+            if payload is None:
+                with self._cond:
+                    self._enqueue(replace(task, looked_up=True))
+                    self._cond.notify_all()
+                return
+            encoding = self._finish(task, data, payload)
+        except BaseException as exc:  # handed to the caller by results()
+            with self._cond:
+                self._done(task, None, exc)
+            return
+        with self._cond:
+            self._fetched.add(task.rel_path)
+            self._done(task, encoding, None)
+
+    def _remote_cached(self, entry_key: str, encoding: str, data: bytes) -> bytes | None:
+        """The remote payload for ``entry_key`` if it decodes to exactly ``data`` (then kept locally too)."""
+        assert self.remote is not None
+        payload = self.remote.get(entry_key)
+        if payload is None:
+            return None
+        start = time.thread_time()
+        good = decodes_to(encoding, payload, data)
+        cpu = time.thread_time() - start
+        self.remote.verified(good, "an entry did not decompress to its input")
+        with self._cond:
+            self._counters.check += cpu
+        if not good:
+            return None  # never used, never copied into the local cache
+        if self.cache is not None:
+            self.cache.stage(entry_key, payload)
+        return payload
 
     def _next_index(self) -> int | None:
         """The largest queued task whose working memory fits beside the running ones (any, if none run)."""
@@ -509,7 +591,7 @@ class Compressor:
         data = task.data if task.data is not None else _read_back(task)
         method = task.method
         entry_key = cache_key(task.digest, method.compressor, method.settings)
-        payload = self._cached(entry_key, method.encoding, data)
+        payload = None if task.looked_up else self._cached(entry_key, method.encoding, data)
         if payload is not None:
             with self._cond:
                 self._fetched.add(task.rel_path)
@@ -522,11 +604,26 @@ class Compressor:
             cpu = time.thread_time() - start
             if self.cache is not None:
                 self.cache.stage(entry_key, payload)
+            self._upload(entry_key, payload)
             with self._cond:
                 self._compressed.add(task.rel_path)
                 self._counters.misses += 1
                 self._counters.calls += 1
                 self._counters.cpu += cpu
+        return self._finish(task, data, payload)
+
+    def _upload(self, entry_key: str, payload: bytes) -> None:
+        """Send a compression result to the remote too, on the I/O pool (content-addressed: idempotent)."""
+        if self.remote is None or self._io is None or not self.remote.available:
+            return
+        try:
+            self._io.submit(self.remote.put, entry_key, payload)
+        except RuntimeError:
+            pass  # the pool is shutting down (a cancelled build): the remote is only an optimisation
+
+    def _finish(self, task: _Task, data: bytes, payload: bytes) -> Encoding | None:
+        """Decide whether ``payload`` pays and put it beside the output (or remove a stale sibling)."""
+        method = task.method
         target = _sibling(task.out_path, method.encoding)
         if not self.policy.keeps(task.size, len(payload)):
             _remove_stale_sibling(target, data, method.encoding)

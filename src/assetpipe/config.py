@@ -22,6 +22,10 @@ from assetpipe.cors import Cors, parse_cors
 from assetpipe.errors import ConfigError
 from assetpipe.paths import is_hidden_name
 from assetpipe.paths import resolve_path as _resolve
+from assetpipe.s3url import check_cache_url
+
+#: The environment variable that sets (or, empty, unsets) ``cache_url`` over the config file.
+CACHE_URL_ENV = "ASSETPIPE_CACHE_URL"
 
 #: Always unhashed unless ``unhashed_defaults = false``: a user's ``unhashed`` globs are added to these.
 DEFAULT_UNHASHED: tuple[str, ...] = (
@@ -100,6 +104,9 @@ class Config:
     min_saving: float = 0.05
     jobs: int | None = None
     cache_dir: Path | None = None
+    #: A shared second cache level: ``s3://bucket/prefix`` (credentials and endpoint from the standard AWS
+    #: sources only) or ``file:///dir``; ASSETPIPE_CACHE_URL overrides it ("" switches it off).
+    cache_url: str | None = None
     snippets_dir: Path | None = None
     snippet_root: str | None = None
     # Which origins may read the assets cross-origin, for the snippets: "*", a list of origins, or false.
@@ -143,6 +150,7 @@ _KEYS: dict[str, tuple[tuple[type, ...], bool]] = {
     "min_saving": ((float, int), False),
     "jobs": ((int,), False),
     "cache_dir": ((str,), True),
+    "cache_url": ((str,), False),
     "snippets_dir": ((str,), True),
     "snippet_root": ((str,), False),
     "cors": ((str, list, bool), False),
@@ -231,6 +239,11 @@ def _check(key: str, value: Any, where: str) -> Any:
         if not 0 <= value < 1:
             raise ConfigError(f"'min_saving' must be a fraction in [0, 1), not {value}", path=where)
         return float(value)
+    if key == "cache_url":
+        try:
+            return check_cache_url(str(value))
+        except ConfigError as exc:
+            raise ConfigError(exc.message, path=where) from None
     return value
 
 
@@ -336,6 +349,10 @@ def load_config(
             problem = codec.missing() if values.get(codec.config_key, codec.default) else None
             if problem is not None:
                 raise ConfigError(f"{codec.config_key!r} is on, but {problem}", path=where)
+    if CACHE_URL_ENV in os.environ and "cache_url" not in (overrides or {}):
+        # The environment (a CI job's settings) over the file; empty switches the remote off.
+        env_url = os.environ[CACHE_URL_ENV]
+        values["cache_url"] = _check("cache_url", env_url, CACHE_URL_ENV) if env_url else None
     anchor = path.parent if path is not None else cwd
     if "cache_dir" not in values:
         values["cache_dir"] = _resolve(anchor / ".assetpipe-cache")

@@ -49,6 +49,8 @@ from assetpipe.state import (
 
 if TYPE_CHECKING:
     from assetpipe.compress import Compressor
+    from assetpipe.remote import RemoteStats
+    from assetpipe.shard import Shard
 
 
 class Reporter(Protocol):
@@ -83,6 +85,8 @@ class BuildReport:
     build_id: str | None = None  # of the build this one published (None: OUT already served it)
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    remote: RemoteStats | None = None  # what the remote cache was asked (cache_url)
+    shard: Shard | None = None  # --shard K/N: compressed a share into the caches, published nothing
     #: Per file, what happened to it, in order: "read" (the source), "reused" or "written" (the output),
     #: "compressed" (its siblings by a compressor call) or "cache" (its siblings from the cache).
     outcomes: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -97,6 +101,12 @@ class BuildReport:
             parts.append(f"{self.compressed} compressed, {self.cache_hits} cache hits")
         if self.cache_rejected:
             parts.append(f"{self.cache_rejected} cache entries rejected (not the compression of their input)")
+        if self.remote is not None:
+            parts.append(self.remote.summary())
+        if self.shard is not None:
+            return f"shard {self.shard}: " + ", ".join(parts[2:] or ["nothing to compress"]) + (
+                f" in {self.seconds:.2f}s (caches filled, nothing published)"
+            )
         return "built " + ", ".join(parts) + f" in {self.seconds:.2f}s -> {self.manifest_path}"
 
 
@@ -136,6 +146,7 @@ def build(
     repair: bool = False,
     defer_compression: bool = False,
     out_touched: Collection[str] | None = None,
+    shard: Shard | None = None,
 ) -> BuildReport:
     """Build SRC into OUT; see the module docstring for the order and the guarantees.
 
@@ -147,6 +158,9 @@ def build(
     already right stay listed), leaving them for the next build. ``out_touched`` (with ``state``) names
     the OUT paths a watcher on OUT saw change since that state was recorded: every other recorded output
     is taken as it was, without a stat.
+
+    ``shard`` (``--shard K/N``, CI matrix jobs) compresses only this job's share of the outputs
+    (:func:`assetpipe.shard.share`) into the caches and publishes, records and saves nothing.
     """
     started = time.perf_counter()
     check_layout(config)
@@ -158,7 +172,7 @@ def build(
     on_wait = reporter.waiting if reporter is not None else None
     with output_lock(out, wait=wait, on_wait=on_wait):
         report, new_state = _build_locked(
-            config, out, reporter, state, touched, repair, defer_compression, out_touched
+            config, out, reporter, state, touched, repair, defer_compression, out_touched, shard
         )
     if changed is not None:
         changed(new_state)
@@ -235,6 +249,7 @@ def _build_locked(
     repair: bool,
     defer: bool,
     out_touched: Collection[str] | None,
+    shard: Shard | None = None,
 ) -> tuple[BuildReport, BuildState]:
     imap = load_importmap(config)
     settings = settings_of(config, imap)
@@ -251,7 +266,11 @@ def _build_locked(
     ctx = _Emitting(out, view, config.base_path, planned, state, Staging(out), compressing, last)
     report = BuildReport(manifest=Manifest(config.base_url, {}), manifest_path=out / MANIFEST_NAME)
     report.read, report.warnings = len(planned.read), list(planned.warnings)
-    results, compressed = _emit_all(config, ctx, report, reporter, defer)
+    results, compressed = _emit_all(config, ctx, report, reporter, defer, shard)
+    if shard is not None:  # --shard: the caches hold this job's share now; nothing goes live
+        report.shard = shard
+        ctx.staging.discard()
+        return report, state
     entries = _entries(ctx, results)
     published = (
         publish_importmap(imap, planned.bare_uses(), entries, config.base_url) if imap.active else None
@@ -305,7 +324,12 @@ def _land(
 
 
 def _emit_all(
-    config: Config, ctx: _Emitting, report: BuildReport, reporter: Reporter | None, defer: bool
+    config: Config,
+    ctx: _Emitting,
+    report: BuildReport,
+    reporter: Reporter | None,
+    defer: bool,
+    shard: Shard | None = None,
 ) -> tuple[dict[str, dict[str, Encoding]], bool]:
     """Emit every source in dependency order, writing or staging each; compress what needs siblings.
 
@@ -339,9 +363,13 @@ def _emit_all(
                 if defer:
                     report.deferred += 1
                     continue
+                if shard is not None:
+                    continue  # a share is chosen from every output, once all are emitted (below)
                 compressor = compressor or _compressor(config)
                 _submit(compressor, ctx, logical, output, data)
         _check_collisions(ctx)
+        if shard is not None:
+            compressor = _submit_share(config, ctx, shard)
         results = compressor.results(progress=_progress(reporter, compressor)) if compressor else {}
     except BaseException:
         if compressor is not None:
@@ -363,8 +391,26 @@ def _emit_all(
     stats = compressor.stats
     report.cache_hits, report.compressed = stats.cache_hits, stats.compressor_calls
     report.cache_rejected = stats.cache_rejected
+    report.remote = stats.remote
+    if compressor.remote is not None:
+        report.warnings += compressor.remote.warnings()
     report.compressor_seconds = stats.compressor_seconds
     return results, True
+
+
+def _submit_share(config: Config, ctx: _Emitting, shard: Shard) -> Compressor | None:
+    """``--shard K/N``: queue the siblings of this job's share of every output (even one whose siblings OUT
+    holds already: the job is there to fill the caches), chosen by :func:`assetpipe.shard.share`."""
+    from assetpipe.shard import share
+
+    mine = share(((o.entry.path, o.entry.size) for o in ctx.outputs.values()), shard)
+    todo = [(name, o) for name, o in ctx.outputs.items() if o.entry.path in mine]
+    if not todo or not ctx.compressing:
+        return None
+    compressor = _compressor(config)
+    for logical, output in todo:
+        _submit(compressor, ctx, logical, output, None)
+    return compressor
 
 
 def _made_siblings(
@@ -610,7 +656,12 @@ def _compressor(config: Config) -> Compressor:
 
     policy = policy_for(config)
     assert policy is not None, "only called when the settings compress"
-    return Compressor(policy, cache_dir=config.cache_dir, jobs=config.jobs)
+    remote = None
+    if config.cache_url:  # boto3 is imported only here, when a remote is configured
+        from assetpipe.remote import RemoteTier
+
+        remote = RemoteTier(config.cache_url)
+    return Compressor(policy, cache_dir=config.cache_dir, jobs=config.jobs, remote=remote)
 
 
 __all__ = ["AssetpipeError", "BuildReport", "ConfigError", "build"]

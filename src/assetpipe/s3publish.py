@@ -1,0 +1,374 @@
+"""Publish OUT to an S3-compatible bucket: ``assetpipe publish --output dist --to s3://bucket/prefix``.
+
+It reads what verify and clean read (manifest.json and the files under OUT), never the build. Each file and
+each sibling becomes its own object, with the headers a CDN in front passes on: the original's
+Content-Type, ``Content-Encoding`` on siblings, ``Cache-Control: public, max-age=31536000, immutable``
+exactly for what the manifest marks immutable and ``no-cache`` for the rest; every upload carries a SHA-256
+the store verifies before it stores the object.
+
+The order keeps the bucket serving one whole build at every moment, like the local publish:
+
+1. OUT is verified first (:func:`assetpipe.verify.verify`): a file that does not match the manifest stops
+   publish before anything is sent;
+2. hashed files and their siblings (new names nothing live names yet), concurrently; an object already
+   there with the same bytes (same size and MD5 ETag from one listing) is skipped;
+3. the build's record under ``.assetpipe/builds/`` (what remote retention keeps);
+4. only when all of that succeeded, unhashed files, each as a set: its live siblings that change are
+   deleted first (clients then get the file itself), the file, then its new siblings;
+5. manifest.json last.
+
+A run that fails or is killed leaves the previous manifest live; running again skips what is there and
+finishes. ``keep`` applies clean's retention rule (:func:`assetpipe.clean.kept_builds`) to the bucket after
+a successful publish: objects no kept build references are deleted, then the records of dropped builds.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assetpipe.builds import BuildRecord, build_id
+from assetpipe.clean import kept_builds
+from assetpipe.codecs import CODECS
+from assetpipe.errors import ManifestError, OutputError
+from assetpipe.lock import output_lock
+from assetpipe.manifest import MANIFEST_NAME, Manifest
+from assetpipe.remote import CACHE_PREFIX, RemoteError, describe, request_errors, s3_client, sha256_b64
+from assetpipe.s3url import S3Location, parse_s3_url
+from assetpipe.verify import verify
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+NO_CACHE = "no-cache"
+#: Build records live here under the prefix (as in OUT/.assetpipe/builds/); never served, never pruned.
+RECORDS = ".assetpipe/builds/"
+DEFAULT_JOBS = 8
+
+
+class PublishError(RemoteError):
+    """Publishing stopped; the bucket still serves the previous manifest."""
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """One object to send: OUT path, and the headers it is stored with."""
+
+    path: str  # relative to OUT (POSIX); the object key is the prefix + this
+    content_type: str
+    cache_control: str
+    content_encoding: str | None = None
+
+
+@dataclass(slots=True)
+class PublishReport:
+    """What publish sent (or, with ``dry_run``, would send), skipped and deleted; paths under the prefix."""
+
+    to: str
+    dry_run: bool
+    build_id: str = ""
+    uploaded: list[str] = field(default_factory=list)
+    bytes_sent: int = 0
+    skipped: int = 0
+    deleted: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def lines(self) -> list[str]:
+        verb = "would" if self.dry_run else ""
+        up, rm = (f"{verb} upload", f"{verb} delete") if verb else ("uploaded", "deleted")
+        out = [f"{up} {self.to}{key}" for key in self.uploaded]
+        out += [f"{rm} {self.to}{key}" for key in self.deleted]
+        out.append(
+            f"{up} {len(self.uploaded)} objects ({self.bytes_sent} bytes), {self.skipped} already there, "
+            f"{rm} {len(self.deleted)}; {self.to} serves build {self.build_id} ({self.seconds:.2f}s)"
+        )
+        return out
+
+
+def uploads(manifest: Manifest) -> tuple[list[Upload], list[Upload]]:
+    """(hashed files and their siblings, unhashed files and their siblings): the objects a build is."""
+    hashed: list[Upload] = []
+    unhashed: list[Upload] = []
+    for logical in sorted(manifest.assets):
+        entry = manifest.assets[logical]
+        cache = IMMUTABLE if entry.immutable else NO_CACHE
+        group = hashed if entry.immutable else unhashed
+        group.append(Upload(entry.path, entry.content_type, cache))
+        for name, enc in sorted(entry.encodings.items()):
+            group.append(Upload(enc.path, entry.content_type, cache, CODECS[name].name))
+    return hashed, unhashed
+
+
+def publish(
+    out_dir: Path,
+    to: str,
+    *,
+    dry_run: bool = False,
+    jobs: int = DEFAULT_JOBS,
+    keep: int | None = None,
+    age: float = 3600,
+    now: float | None = None,
+    client: Any | None = None,
+    on_put: Callable[[str], None] | None = None,
+    wait: bool = True,
+    on_wait: Callable[[str], None] | None = None,
+) -> PublishReport:
+    """Upload OUT to ``to`` (``s3://bucket/prefix``) in the order of the module docstring.
+
+    ``keep`` (with ``age``) prunes the bucket afterwards with clean's rule; ``on_put`` is told each key
+    uploaded, in order (for tests and progress).
+    """
+    location = parse_s3_url(to, what="--to")
+    Manifest.load(out_dir / MANIFEST_NAME)  # before the lock: a mistyped --output stays untouched
+    # OUT's lock, as clean takes it: a build cannot change OUT between verifying and sending.
+    with output_lock(out_dir, wait=wait, on_wait=on_wait):
+        return _publish_locked(out_dir, location, dry_run, jobs, keep, age, now, client, on_put)
+
+
+def _publish_locked(
+    out_dir: Path,
+    location: S3Location,
+    dry_run: bool,
+    jobs: int,
+    keep: int | None,
+    age: float,
+    now: float | None,
+    client: Any | None,
+    on_put: Callable[[str], None] | None,
+) -> PublishReport:
+    started = time.perf_counter()
+    manifest_path = out_dir / MANIFEST_NAME
+    manifest = Manifest.load(manifest_path)
+    checked = verify(out_dir)
+    if not checked.ok:
+        first = checked.problems[0]
+        raise ManifestError(
+            f"{first.path}: {first.what}",
+            path=str(out_dir),
+            hint=f"{len(checked.problems)} problem(s); run 'assetpipe verify' and rebuild before publishing",
+        )
+    manifest_bytes = _read(manifest_path)
+    bid = build_id(manifest, manifest_bytes.decode("utf-8"))
+    sender = _Sender(location, client if client is not None else s3_client(jobs), jobs, on_put)
+    report = PublishReport(to=location.url, dry_run=dry_run, build_id=bid)
+    listed = sender.listing(location.prefix)
+    hashed, unhashed = uploads(manifest)
+    when = time.time() if now is None else now
+    record = BuildRecord(bid, when, frozenset(manifest.output_files()))
+    record_upload = Upload(RECORDS + bid + ".json", "application/json", NO_CACHE)
+    record_bytes = (json.dumps(record.to_json(), sort_keys=True, separators=(",", ":")) + "\n").encode()
+
+    def send(items: Iterable[Upload]) -> None:
+        todo = []
+        for upload in items:
+            body = _read(out_dir / upload.path)  # not kept: a big OUT is read again when it is sent
+            if _same(listed.get(upload.path), body):
+                report.skipped += 1
+            else:
+                todo.append(upload)
+                report.uploaded.append(upload.path)
+                report.bytes_sent += len(body)
+        if not dry_run:
+            sender.put_all([(u, functools.partial(_read, out_dir / u.path)) for u in todo])
+
+    send(hashed)
+    # Recorded before it goes live (a build going live again gets a fresh time: retention counts from
+    # then), unless the bucket serves this build already and holds its record.
+    live = _same(listed.get(MANIFEST_NAME), manifest_bytes) and record_upload.path in listed
+    if not live:
+        report.uploaded.append(record_upload.path)
+        report.bytes_sent += len(record_bytes)
+        if not dry_run:
+            sender.put_all([(record_upload, lambda: record_bytes)])
+    for group in _sets(unhashed):
+        bodies = [(u, _read(out_dir / u.path)) for u in group]
+        stale = _stale_siblings(group[0].path, bodies, listed)
+        report.deleted += stale
+        if not dry_run:
+            sender.delete(stale)  # before the file: every moment serves one version, whatever is asked
+        send(group)
+    if _same(listed.get(MANIFEST_NAME), manifest_bytes):
+        report.skipped += 1
+    else:
+        report.uploaded.append(MANIFEST_NAME)
+        report.bytes_sent += len(manifest_bytes)
+        if not dry_run:  # the bytes verified and named by the build id, not a re-read
+            sender.put_all([(Upload(MANIFEST_NAME, "application/json", NO_CACHE), lambda: manifest_bytes)])
+    if keep is not None:
+        report.deleted += _prune(sender, listed, manifest, bid, keep, age, when, dry_run)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise OutputError(f"cannot read: {exc.strerror or exc}", path=str(path)) from None
+
+
+def _same(listed: tuple[int, str] | None, body: bytes) -> bool:
+    """Whether a listed object (size, ETag) holds ``body``: a single-part upload's ETag is its MD5."""
+    if listed is None:
+        return False
+    size, etag = listed
+    return size == len(body) and etag.strip('"') == hashlib.md5(body, usedforsecurity=False).hexdigest()
+
+
+def _sets(unhashed: list[Upload]) -> list[list[Upload]]:
+    """Unhashed uploads grouped as file + its siblings (as :func:`uploads` lists them: file first)."""
+    groups: list[list[Upload]] = []
+    for upload in unhashed:
+        if upload.content_encoding is None:
+            groups.append([upload])
+        else:
+            groups[-1].append(upload)
+    return groups
+
+
+def _stale_siblings(
+    path: str, bodies: list[tuple[Upload, bytes]], listed: Mapping[str, tuple[int, str]]
+) -> list[str]:
+    """Siblings of unhashed ``path`` in the bucket that the new set does not have with the same bytes."""
+    new = {u.path: b for u, b in bodies}
+    stale = []
+    for codec in CODECS.values():
+        key = path + codec.suffix
+        if key in listed and not (key in new and _same(listed[key], new[key])):
+            stale.append(key)
+    return stale
+
+
+def _prune(
+    sender: _Sender,
+    listed: Mapping[str, tuple[int, str]],
+    manifest: Manifest,
+    current: str,
+    keep: int,
+    age: float,
+    now: float,
+    dry_run: bool,
+) -> list[str]:
+    """Clean's rule on the bucket: delete what no kept build references, then the dropped records."""
+    records = sorted(sender.records(), key=lambda r: (-r.created, r.id))
+    if not any(r.id == current for r in records):
+        records.append(BuildRecord(current, now, frozenset(manifest.output_files())))  # a dry run
+    kept = kept_builds(records, keep=keep, age=age, now=now, current=current)
+    protected = set(manifest.output_files()).union(*(r.files for r in kept))
+    # Never: the manifest, the records, a remote cache that shares the prefix.
+    ours = (".assetpipe/", CACHE_PREFIX)
+    doomed = sorted(k for k in listed if k not in protected and k != MANIFEST_NAME and not k.startswith(ours))
+    kept_ids = {r.id for r in kept}
+    dropped = [RECORDS + r.id + ".json" for r in records if r.id not in kept_ids]
+    if not dry_run:
+        # Files first, records last: if publish dies half-way, the records still list what is left.
+        sender.delete(doomed)
+        sender.delete(dropped)
+    return doomed + dropped
+
+
+class _Sender:
+    """The bucket side: list, put (concurrently, checksummed), delete; failures become PublishError."""
+
+    def __init__(
+        self, location: S3Location, client: Any, jobs: int, on_put: Callable[[str], None] | None
+    ) -> None:
+        self.location = location
+        self.client = client
+        self.jobs = max(1, jobs)
+        self.on_put = on_put
+        self._errors = request_errors()
+
+    def _fail(self, exc: BaseException, what: str) -> PublishError:
+        return PublishError(
+            f"{what}: {describe(exc)}",
+            path=self.location.url,
+            hint="the previous manifest is still live; run publish again to resume",
+        )
+
+    def listing(self, prefix: str) -> dict[str, tuple[int, str]]:
+        """Every object under the prefix: path relative to it -> (size, ETag)."""
+        found: dict[str, tuple[int, str]] = {}
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.location.bucket, Prefix=prefix
+            )
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    found[obj["Key"][len(prefix) :]] = (int(obj["Size"]), str(obj.get("ETag", "")))
+        except self._errors as exc:
+            raise self._fail(exc, "cannot list the bucket") from None
+        return found
+
+    def records(self) -> list[BuildRecord]:
+        """The build records in the bucket; an unreadable one stops pruning (it may protect files)."""
+        listed = self.listing(self.location.key(RECORDS))
+        records = []
+        for name in sorted(listed):
+            try:
+                key = self.location.key(RECORDS + name)
+                body = self.client.get_object(Bucket=self.location.bucket, Key=key)
+                data = json.loads(body["Body"].read())
+                records.append(
+                    BuildRecord(str(data["id"]), float(data["created"]), frozenset(map(str, data["files"])))
+                )
+            except self._errors as exc:
+                raise self._fail(exc, f"cannot read build record {name}") from None
+            except (ValueError, KeyError, TypeError) as exc:
+                raise PublishError(
+                    f"unreadable build record {RECORDS}{name}: {exc}",
+                    path=self.location.url,
+                    hint="delete it if that build is gone",
+                ) from None
+        return records
+
+    def _put(self, upload: Upload, read: Callable[[], bytes]) -> None:
+        body = read()
+        extra = {"ContentEncoding": upload.content_encoding} if upload.content_encoding else {}
+        try:
+            self.client.put_object(
+                Bucket=self.location.bucket,
+                Key=self.location.key(upload.path),
+                Body=body,
+                ContentType=upload.content_type,
+                CacheControl=upload.cache_control,
+                ChecksumSHA256=sha256_b64(body),
+                **extra,
+            )
+        except self._errors as exc:
+            raise self._fail(exc, f"cannot upload {upload.path}") from None
+        if self.on_put is not None:
+            self.on_put(upload.path)
+
+    def put_all(self, items: list[tuple[Upload, Callable[[], bytes]]]) -> None:
+        """Upload ``items`` on ``jobs`` threads; the first failure stops the rest and is raised."""
+        if not items:
+            return
+        with ThreadPoolExecutor(min(self.jobs, len(items)), thread_name_prefix="assetpipe-publish") as pool:
+            futures = [pool.submit(self._put, upload, read) for upload, read in items]
+            try:
+                for future in futures:
+                    future.result()
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+
+    def delete(self, paths: list[str]) -> None:
+        for start in range(0, len(paths), 1000):  # DeleteObjects takes at most 1,000 keys
+            batch = [{"Key": self.location.key(p)} for p in paths[start : start + 1000]]
+            try:
+                result = self.client.delete_objects(
+                    Bucket=self.location.bucket, Delete={"Objects": batch, "Quiet": True}
+                )
+            except self._errors as exc:
+                raise self._fail(exc, "cannot delete") from None
+            if result.get("Errors"):
+                error = result["Errors"][0]
+                why = f"{error.get('Code')} {error.get('Message', '')}".strip()
+                raise PublishError(f"cannot delete {error.get('Key')}: {why}", path=self.location.url)

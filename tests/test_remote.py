@@ -1,0 +1,316 @@
+"""The remote cache against a real SeaweedFS S3 gateway: shared hits, poisoned entries, faults."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import brotli
+import pytest
+
+from assetpipe import remote
+from assetpipe.codecs import decode
+from assetpipe.config import Config
+from assetpipe.manifest import Manifest
+from assetpipe.pipeline import build
+from assetpipe.remote import CACHE_PREFIX, RemoteTier, S3Store
+from assetpipe.s3url import parse_s3_url
+from assetpipe.shard import Shard
+from tests.conftest import Tree
+from tests.seaweed import Seaweed, s3_env, seaweed, start_seaweed  # noqa: F401 (fixtures)
+
+SITE: Tree = {
+    **{f"css/part{i}.css": f".p{i} {{ color: #{i:06x}; }}\n" * (40 + i) for i in range(8)},
+    **{f"js/mod{i}.js": f"export const v{i} = {i};\n// {'x' * 50}\n" * (30 + i) for i in range(6)},
+    "img/logo.svg": "<svg xmlns='http://www.w3.org/2000/svg'>" + "<g/>" * 200 + "</svg>",
+    "img/photo.png": b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8,
+    "robots.txt": "User-agent: *\nDisallow:\n" * 20,
+}
+SIBLINGS = 2 * 16  # br and gzip for every file but the png
+
+
+def make_config(tmp_path: Path, src: Path, name: str, url: str | None) -> Config:
+    return Config(
+        source=src,
+        output=tmp_path / name / "out",
+        cache_dir=tmp_path / name / "cache",
+        cache_url=url,
+    )
+
+
+def out_files(out: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(out).as_posix(): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and ".assetpipe" not in p.parts
+    }
+
+
+@pytest.fixture
+def site(make_source: Callable[[Tree], Path]) -> Path:
+    return make_source(SITE)
+
+
+@pytest.fixture
+def url(s3_env: Seaweed) -> str:
+    return f"s3://{s3_env.new_bucket()}/team/cache"
+
+
+def test_a_fresh_directory_with_an_empty_local_cache_gets_every_sibling_from_the_remote(
+    tmp_path: Path, site: Path, url: str
+) -> None:
+    first = build(make_config(tmp_path, site, "a", url))
+    assert first.compressed == SIBLINGS and first.remote is not None and first.remote.uploads == SIBLINGS
+    second = build(make_config(tmp_path, site, "b", url))
+    assert second.compressed == 0
+    assert second.remote is not None and (second.remote.hits, second.remote.errors) == (SIBLINGS, 0)
+    assert out_files(tmp_path / "a" / "out") == out_files(tmp_path / "b" / "out")
+    assert not second.warnings
+    assert "remote 32 hits, 0 misses, 0 errors" in second.summary()
+
+
+def test_remote_hits_are_kept_in_the_local_cache_so_the_next_build_does_not_ask_again(
+    tmp_path: Path, site: Path, url: str
+) -> None:
+    build(make_config(tmp_path, site, "a", url))
+    config = make_config(tmp_path, site, "b", url)
+    build(config)
+    again = build(replace(config, output=tmp_path / "b" / "out2"))
+    assert again.remote is not None and again.remote.hits == 0 and again.cache_hits == SIBLINGS
+
+
+def test_a_poisoned_remote_entry_is_never_served(
+    tmp_path: Path, site: Path, url: str, s3_env: Seaweed
+) -> None:
+    build(make_config(tmp_path, site, "a", url))
+    location = parse_s3_url(url)
+    client = s3_env.client()
+    keys = [
+        o["Key"] for o in client.list_objects_v2(Bucket=location.bucket, Prefix=location.prefix)["Contents"]
+    ]
+    evil = brotli.compress(b"alert('pwned')")  # a valid stream, of other bytes
+    for key in keys:
+        client.put_object(Bucket=location.bucket, Key=key, Body=evil)
+    report = build(make_config(tmp_path, site, "b", url))
+    out = tmp_path / "b" / "out"
+    manifest = Manifest.load(out / "manifest.json")
+    for entry in manifest.assets.values():
+        original = (out / entry.path).read_bytes()
+        for name, enc in entry.encodings.items():
+            assert decode(name, (out / enc.path).read_bytes(), len(original)) == original
+    assert report.remote is not None and report.remote.hits == 0 and report.remote.rejected == SIBLINGS
+    assert report.compressed == SIBLINGS
+    assert [w for w in report.warnings if "ignored" in w] == [
+        f"remote cache {url}: {SIBLINGS} entries ignored (an entry did not decompress to its input)"
+    ]
+    # Not copied into the local cache either: a build from it alone compresses again or hits good entries.
+    third = build(replace(make_config(tmp_path, site, "b", None), output=tmp_path / "b" / "out3"))
+    assert third.cache_rejected == 0
+
+
+def test_bad_credentials_make_the_build_warn_and_compress_locally(
+    tmp_path: Path, site: Path, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
+    report = build(make_config(tmp_path, site, "a", url))
+    assert report.compressed == SIBLINGS
+    assert report.remote is not None and report.remote.errors >= 1 and report.remote.hits == 0
+    (warning,) = report.warnings
+    assert warning.startswith(f"remote cache {url} not used: access denied (403 ")
+    assert warning.endswith("; compressed locally")
+
+
+def test_a_gateway_that_never_answers_costs_a_bounded_timeout(
+    tmp_path: Path, site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(remote, "READ_TIMEOUT", 0.5)
+    monkeypatch.setattr(remote, "MAX_ATTEMPTS", 1)
+    with socket.socket() as silent:  # accepts connections (the backlog) and never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{silent.getsockname()[1]}")
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
+        report = build(make_config(tmp_path, site, "a", "s3://some-bucket/cache"))
+    assert report.compressed == SIBLINGS
+    (warning,) = report.warnings
+    assert "not used: timed out; compressed locally" in warning
+
+
+class StopAfter:
+    """A Reporter that stops the gateway once half of the sources are emitted."""
+
+    def __init__(self, server: Seaweed) -> None:
+        self.server = server
+        self.count = 0
+        self.total = 0
+
+    def start(self, total: int) -> None:
+        self.total = self.total or total
+
+    def advance(self, count: int = 1) -> None:
+        self.count += count
+        if self.count == self.total // 2:
+            self.server.stop()
+
+    def finish(self) -> None: ...
+    def waiting(self, message: str) -> None: ...
+
+
+@pytest.fixture
+def own_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Seaweed]:
+    server = start_seaweed(tmp_path / "own-seaweed")
+    for name, value in server.env().items():
+        monkeypatch.setenv(name, value)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_the_gateway_stopped_in_the_middle_of_a_build_leaves_a_complete_build_and_one_warning(
+    tmp_path: Path, site: Path, own_server: Seaweed
+) -> None:
+    url = f"s3://{own_server.new_bucket()}/cache"
+    report = build(make_config(tmp_path, site, "a", url), reporter=StopAfter(own_server))
+    assert own_server.process.poll() is not None
+    out = tmp_path / "a" / "out"
+    assert len(Manifest.load(out / "manifest.json").assets) == len(SITE)
+    assert report.remote is not None and report.remote.errors >= 1
+    (warning,) = report.warnings
+    assert warning.startswith(f"remote cache {url} not used: ")
+    # Everything in OUT is whole: a build from scratch without any remote makes the same files.
+    plain = build(make_config(tmp_path, site, "b", None))
+    assert plain.files == report.files
+    assert out_files(out) == out_files(tmp_path / "b" / "out")
+
+
+def test_two_builds_at_once_on_the_same_prefix_both_succeed_and_leave_sound_entries(
+    tmp_path: Path, site: Path, url: str
+) -> None:
+    def run(name: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "assetpipe", "build", "-s", str(site), "-o", str(tmp_path / name / "out"),
+             "--cache-dir", str(tmp_path / name / "cache"), "-q"],
+            env={**os.environ, "ASSETPIPE_CACHE_URL": url}, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    procs: dict[str, subprocess.CompletedProcess[str]] = {}
+    threads = [threading.Thread(target=lambda n=n: procs.__setitem__(n, run(n))) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [(p.returncode, p.stderr) for p in procs.values()] == [(0, ""), (0, "")]
+    assert out_files(tmp_path / "a" / "out") == out_files(tmp_path / "b" / "out")
+    third = build(make_config(tmp_path, site, "c", url))
+    assert third.remote is not None and (third.remote.hits, third.remote.rejected) == (SIBLINGS, 0)
+
+
+def test_shards_fill_the_remote_and_the_final_build_compresses_nothing(
+    tmp_path: Path, site: Path, url: str
+) -> None:
+    calls = []
+    for k in (1, 2, 3):
+        report = build(make_config(tmp_path, site, f"shard{k}", url), shard=Shard(k, 3))
+        assert report.shard == Shard(k, 3) and report.compressed > 0
+        assert not (tmp_path / f"shard{k}" / "out" / "manifest.json").exists()  # publishes nothing
+        calls.append(report.compressed)
+        assert report.summary().startswith(f"shard {k}/3: ")
+    assert sum(calls) == SIBLINGS  # every sibling compressed exactly once across the shards
+    final = build(make_config(tmp_path, site, "final", url))
+    assert final.compressed == 0 and final.remote is not None and final.remote.hits == SIBLINGS
+
+
+def test_s3_store_gets_what_it_put_and_none_for_a_missing_key(url: str, s3_env: Seaweed) -> None:
+    location = parse_s3_url(url)
+    store = S3Store(location)
+    store.put("ab" * 32, b"payload")
+    assert store.get("ab" * 32) == b"payload"
+    assert store.get("cd" * 32) is None
+    head = s3_env.client().head_object(Bucket=location.bucket, Key=location.prefix + CACHE_PREFIX + "ab" * 32)
+    assert head["ContentLength"] == 7
+
+
+def test_an_unusable_remote_is_off_after_its_first_failure(tmp_path: Path) -> None:
+    class Broken:
+        calls = 0
+
+        def get(self, key: str) -> bytes | None:
+            Broken.calls += 1
+            raise remote.RemoteError("access denied (403 AccessDenied)")
+
+        def put(self, key: str, payload: bytes) -> None:
+            Broken.calls += 1
+            raise remote.RemoteError("access denied (403 AccessDenied)")
+
+    tier = RemoteTier("s3://bucket/x", Broken())
+    assert [tier.get("k"), tier.get("k")] == [None, None]
+    tier.put("k", b"x")
+    assert Broken.calls == 1 and not tier.available
+    assert tier.warnings() == [
+        "remote cache s3://bucket/x not used: access denied (403 AccessDenied); compressed locally"
+    ]
+
+
+def test_a_plain_build_never_imports_the_aws_client(tmp_path: Path, site: Path) -> None:
+    code = (
+        "import sys; from pathlib import Path; from assetpipe.config import Config; "
+        "from assetpipe.pipeline import build; "
+        f"build(Config(source=Path({str(site)!r}), output=Path({str(tmp_path / 'o')!r}), cache_dir=None)); "
+        "print('boto3' in sys.modules, 'botocore' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "False"]
+
+
+def test_a_directory_can_be_the_remote(tmp_path: Path, site: Path) -> None:
+    shared = f"file://{tmp_path / 'shared'}"
+    build(make_config(tmp_path, site, "a", shared))
+    second = build(make_config(tmp_path, site, "b", shared))
+    assert second.compressed == 0 and second.remote is not None and second.remote.hits == SIBLINGS
+
+
+def test_a_build_reads_the_small_entries_from_one_pack_object(
+    tmp_path: Path, site: Path, url: str, s3_env: Seaweed
+) -> None:
+    build(make_config(tmp_path, site, "a", url))
+    location = parse_s3_url(url)
+    client = s3_env.client()
+    listed = client.list_objects_v2(Bucket=location.bucket, Prefix=location.prefix)["Contents"]
+    packs = [o["Key"] for o in listed if "/packs/" in o["Key"]]
+    assert len(packs) == 1
+    for obj in listed:  # only the pack is left
+        if obj["Key"] not in packs:
+            client.delete_object(Bucket=location.bucket, Key=obj["Key"])
+    report = build(make_config(tmp_path, site, "b", url))
+    assert report.compressed == 0 and report.remote is not None and report.remote.hits == SIBLINGS
+
+
+def test_a_pack_of_other_bytes_is_never_served(tmp_path: Path, site: Path, url: str, s3_env: Seaweed) -> None:
+    from assetpipe.cache import pack, unpack
+
+    build(make_config(tmp_path, site, "a", url))
+    location = parse_s3_url(url)
+    client = s3_env.client()
+    (key,) = [
+        o["Key"]
+        for o in client.list_objects_v2(Bucket=location.bucket, Prefix=location.prefix)["Contents"]
+        if "/packs/" in o["Key"]
+    ]
+    records = unpack(client.get_object(Bucket=location.bucket, Key=key)["Body"].read())
+    evil = pack([(k, brotli.compress(b"alert('pwned')")) for k in sorted(records)])  # intact, wrong
+    client.put_object(Bucket=location.bucket, Key=key, Body=evil)
+    report = build(make_config(tmp_path, site, "b", url))
+    assert report.remote is not None and report.remote.rejected == len(records) and report.remote.hits == 0
+    out = tmp_path / "b" / "out"
+    for entry in Manifest.load(out / "manifest.json").assets.values():
+        original = (out / entry.path).read_bytes()
+        for name, enc in entry.encodings.items():
+            assert decode(name, (out / enc.path).read_bytes(), len(original)) == original
