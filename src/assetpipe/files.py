@@ -44,28 +44,38 @@ def ensure_directory(path: Path) -> None:
             raise OutputError(f"cannot chmod: {exc.strerror or exc}", path=str(directory)) from exc
 
 
-def write_atomic(path: Path, data: bytes, *, mtime_ns: int | None = None, fsync: bool = True) -> None:
+def write_atomic(
+    path: Path, data: bytes, *, mtime_ns: int | None = None, fsync: bool = True
+) -> os.stat_result:
     """Write ``data`` to ``path`` so that a reader sees the old file or the whole new one, never a part.
 
     The temp file sits in the same directory (rename is atomic only within one filesystem). ``mtime_ns``
-    lets precompressed siblings carry their original's mtime, since servers derive ETag from it.
+    lets precompressed siblings carry their original's mtime, since servers derive ETag from it. Returns
+    the file's stat as written (a rename keeps it), so a caller recording it needs no second look.
     """
     try:
-        ensure_directory(path.parent)
-        fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+        try:
+            fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+        except FileNotFoundError:
+            # The folder is made only when it is missing: checking first cost a stat per file written, a
+            # tenth of a build into an empty OUT with a warm cache (6,500 files).
+            ensure_directory(path.parent)
+            fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
     except OSError as exc:
         raise OutputError(f"cannot write: {exc.strerror or exc}", path=str(path)) from exc
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            fh.flush()  # before the mtime is set: a later write would move it
             if fsync:
-                fh.flush()
                 os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        if mtime_ns is not None:
-            os.utime(tmp, ns=(mtime_ns, mtime_ns))
+            os.fchmod(fh.fileno(), 0o644)
+            if mtime_ns is not None:
+                os.utime(fh.fileno(), ns=(mtime_ns, mtime_ns))
+            written = os.fstat(fh.fileno())
         os.replace(tmp, path)
+        return written
     except OSError as exc:
         _discard(tmp)
         raise OutputError(f"cannot write: {exc.strerror or exc}", path=str(path)) from exc

@@ -517,10 +517,9 @@ def _emit(node: Node, ctx: _Emitting) -> tuple[_Output, bytes | None]:
         return _Output(entry, record, siblings), data
     # Stat'ed right after writing, before anything names it: what the record vouches for is what was written.
     if unhashed:
-        record = OutputRecord(path, fp.hash, fp.integrity, _stat(ctx.staging.stage(logical, data)))
+        record = OutputRecord(path, fp.hash, fp.integrity, Stat.of(ctx.staging.stage(logical, data)))
         return _Output(entry, record, None if compressing else (), written=True, staged=True), data
-    write_atomic(target, data, fsync=False)
-    record = OutputRecord(path, fp.hash, fp.integrity, _stat(target))
+    record = OutputRecord(path, fp.hash, fp.integrity, Stat.of(write_atomic(target, data, fsync=False)))
     return _Output(entry, record, None if compressing else (), written=True), data
 
 

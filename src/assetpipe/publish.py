@@ -36,10 +36,9 @@ class Staging:
     def path(self, logical: str) -> Path:
         return self.root / logical
 
-    def stage(self, logical: str, data: bytes) -> Path:
-        path = self.path(logical)
-        write_atomic(path, data, fsync=False)
-        return path
+    def stage(self, logical: str, data: bytes) -> os.stat_result:
+        """Stage ``data`` as the next OUT/logical; its stat, which the swap's rename keeps."""
+        return write_atomic(self.path(logical), data, fsync=False)
 
     def discard(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
