@@ -3,6 +3,7 @@
     python benchmarks/sweep.py                   # the default list below (about 55 packages)
     python benchmarks/sweep.py leaflet katex     # some packages (any npm spec: "codemirror@5")
     python benchmarks/sweep.py --markdown        # also print the results as a Markdown table
+    python benchmarks/sweep.py --report --markdown   # build nothing: the table of every result so far
 
 Each package is fetched with ``npm pack`` (the ordinary client) into benchmarks/.work/sweep/ (gitignored;
 a tarball already there is reused), extracted, and its folder built as SRC twice, without compression:
@@ -12,8 +13,9 @@ a tarball already there is reused), extracted, and its folder built as SRC twice
   added to ``exclude`` and the build is run again, so every such error is listed, not only the first;
 - with ``broken_references = "error"`` (the default): the line the build stops with, as a user sees it.
 
-A package that cannot be downloaded is listed as skipped. Results go to benchmarks/.work/sweep/results.json;
-the summary is printed. Each line gets a first classification from its message (``classify``); the
+A package that cannot be downloaded is listed as skipped. Each package's result goes to
+benchmarks/.work/sweep/results/<package>.json (so runs can be split); the summary is printed, over
+every result there with ``--all``. Each line gets a first classification from its message (``classify``); the
 verdict on whether it is genuine or false is a reading of the package, written up in docs/vendor-sweep.md.
 """
 
@@ -52,20 +54,23 @@ PACKAGES: tuple[str, ...] = (
 )  # fmt: skip
 
 #: Hard errors re-run with the file excluded at most this many times per package.
-MAX_RERUNS = 60
+MAX_RERUNS = 30
 
 #: (pattern on the line, class): the first that matches names the line's class.
 _CLASSES: tuple[tuple[str, str], ...] = (
-    (r"import cycle|cycle", "cycle"),
+    (r"reference cycle", "cycle"),
+    (r"broken reference '[^']*\.map'", "missing source map"),
     (r"worker script .* plain string", "page-relative worker (warning by design)"),
-    (r"extension|without '\.js'|did you mean .*\.js", "bundler-style import"),
-    (r"not valid JSON|not well-formed|not valid XML|malformed|cannot parse|not UTF-8|encoding", "malformed"),
+    (r"not valid JSON|well-formed|not valid XML|malformed|cannot parse|UTF-8|encoding|entity", "malformed"),
     (r"outside|escapes", "escapes source"),
     (r"broken reference|no such file", "missing file"),
 )
+#: A missing file whose suggestion is the same name with an extension: an import written for a bundler.
+_BUNDLER = re.compile(r"no file '([^']*)' .*did you mean '\1(\.m?js|/index\.m?js)'")
 
+_ERROR_PATH = re.compile(r"\w+: (.+?)(?::\d+)?(?::\d+)?: ")
+_MISSING = re.compile(r"broken reference '[^']*': no file '([^']*)'")
 _NEW_FORMATS = re.compile(r"(\.svg|\.webmanifest|(^|/)manifest\.json|(^|/)browserconfig\.xml)(:|$)", re.I)
-_MAP_LINK = re.compile(r"\.map'|sourceMappingURL", re.I)
 
 
 @dataclass
@@ -79,25 +84,37 @@ class Result:
     errors: list[str] = field(default_factory=list)  # warn mode: every error that stopped a build
     warnings: list[str] = field(default_factory=list)  # warn mode: broken references and other warnings
     strict: str = "ok"  # error mode: the line the build stopped with, or "ok"
+    excluded: list[str] = field(default_factory=list)  # files excluded after an error, in order
     skipped: str = ""  # why the package was not built (download failed)
+
+    def __post_init__(self) -> None:
+        if self.errors and not self.excluded:  # a result written before "excluded" was recorded
+            self.excluded = [m[1] for line in self.errors if (m := _ERROR_PATH.match(line))]
 
     def classes(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for line in (*self.errors, *self.warnings):
-            name = classify(line)
+            name = classify(line, self.excluded)
             counts[name] = counts.get(name, 0) + 1
         return dict(sorted(counts.items()))
 
 
-def classify(line: str) -> str:
-    """A first class for one error or warning line, from its wording; lines in the new formats are flagged."""
-    path = line.split(": ", 1)[0].rsplit(":", 2)[0] if ": " in line else ""
-    base = next((name for pattern, name in _CLASSES if re.search(pattern, line, re.I)), "other")
-    if _NEW_FORMATS.search(path):
-        return f"NEW FORMAT {base}"
-    if base == "missing file" and _MAP_LINK.search(line):
-        return "missing source map"
-    return base
+def classify(line: str, excluded: list[str] | tuple[str, ...] = ()) -> str:
+    """A first class for one error or warning line, from its wording; lines in the new formats are flagged.
+
+    An error line starts with the error's type (``ReferenceCycle: src/a.js:1:2: ...``), a warning with
+    the file. A missing file that the sweep itself excluded after an error is classed as such.
+    """
+    where = _ERROR_PATH.match(line) if re.match(r"[A-Z]\w+: ", line) else re.match(r"(.+?)(?::\d+)*: ", line)
+    path = where[1] if where else ""
+    missing = _MISSING.search(line)
+    if _BUNDLER.search(line):
+        base = "bundler-style import"
+    elif missing and missing[1] in excluded:
+        base = "missing: excluded by the sweep"
+    else:
+        base = next((name for pattern, name in _CLASSES if re.search(pattern, line, re.I)), "other")
+    return f"NEW FORMAT {base}" if _NEW_FORMATS.search(path) else base
 
 
 def _safe(spec: str) -> str:
@@ -138,18 +155,17 @@ def _exclude_glob(logical_path: str) -> str:
     return "/" + re.sub(r"([\\*?\[\]])", r"\\\1", logical_path)
 
 
-def _build(source: Path, mode: str, exclude: tuple[str, ...] = ()) -> list[str]:
-    """Build ``source`` once into a throw-away OUT; its warning lines, or raises the AssetpipeError."""
-    with tempfile.TemporaryDirectory(prefix="sweep-") as tmp:
-        config = Config(
-            source=source,
-            output=Path(tmp) / "out",
-            cache_dir=Path(tmp) / "cache",
-            compress=False,
-            broken_references=mode,
-            exclude=exclude,
-        )
-        return list(build(config).warnings)
+def _build(source: Path, out: Path, mode: str, exclude: tuple[str, ...] = ()) -> list[str]:
+    """Build ``source`` once into ``out``; its warning lines, or raises the AssetpipeError."""
+    config = Config(
+        source=source,
+        output=out / "out",
+        cache_dir=out / "cache",
+        compress=False,
+        broken_references=mode,
+        exclude=exclude,
+    )
+    return list(build(config).warnings)
 
 
 def sweep_one(spec: str, work: Path = WORK) -> Result:
@@ -163,21 +179,23 @@ def sweep_one(spec: str, work: Path = WORK) -> Result:
     result.files = sum(1 for p in source.rglob("*") if p.is_file())
     started = time.perf_counter()
     excluded: list[str] = []
-    for _ in range(MAX_RERUNS):
-        try:
-            result.warnings = _build(source, "warn", tuple(excluded))
-            break
-        except AssetpipeError as exc:
-            result.errors.append(f"{type(exc).__name__}: {exc}")
-            if exc.path is None or _exclude_glob(exc.path) in excluded:
+    with tempfile.TemporaryDirectory(prefix="sweep-") as tmp:  # one OUT: a re-run reuses what it can
+        for _ in range(MAX_RERUNS):
+            try:
+                result.warnings = _build(source, Path(tmp), "warn", tuple(excluded))
                 break
-            excluded.append(_exclude_glob(exc.path))
-    else:
-        result.errors.append(f"(stopped after {MAX_RERUNS} re-runs)")
-    try:
-        _build(source, "error")
-    except AssetpipeError as exc:
-        result.strict = f"{type(exc).__name__}: {exc}"
+            except AssetpipeError as exc:
+                result.errors.append(f"{type(exc).__name__}: {exc}")
+                if exc.path is None or exc.path in result.excluded:
+                    break
+                result.excluded.append(exc.path)
+                excluded.append(_exclude_glob(exc.path))
+        else:
+            result.errors.append(f"(stopped after {MAX_RERUNS} re-runs)")
+        try:
+            _build(source, Path(tmp), "error")
+        except AssetpipeError as exc:
+            result.strict = f"{type(exc).__name__}: {exc}"
     result.seconds = round(time.perf_counter() - started, 1)
     return result
 
@@ -205,18 +223,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("packages", nargs="*", default=list(PACKAGES), help="npm specs (default: the list)")
     parser.add_argument("--work", type=Path, default=WORK, help="where tarballs and packages go")
     parser.add_argument("--markdown", action="store_true", help="print the results as a Markdown table")
+    parser.add_argument("--report", action="store_true", help="build nothing: summarise WORK/results/")
     args = parser.parse_args(argv)
     if shutil.which("npm") is None:
         print("sweep: npm is not installed", file=sys.stderr)
         return 2
     results: list[Result] = []
-    for spec in args.packages:
+    (args.work / "results").mkdir(parents=True, exist_ok=True)
+    for spec in [] if args.report else args.packages:
         r = sweep_one(spec, args.work)
         results.append(r)
         state = (
             f"skipped ({r.skipped})"
             if r.skipped
-            else (f"{r.files} files, {len(r.errors)} errors, {len(r.warnings)} warnings, {r.seconds}s")
+            else f"{r.files} files, {len(r.errors)} errors, {len(r.warnings)} warnings, {r.seconds}s"
         )
         print(f"{spec}: {state}", flush=True)
         for name, n in r.classes().items():
@@ -224,9 +244,11 @@ def main(argv: list[str] | None = None) -> int:
         for line in (*r.errors, *r.warnings):  # the lines to read: errors, and all in the new formats
             if line in r.errors or classify(line).startswith("NEW"):
                 print(f"    [{classify(line)}] {line}", flush=True)
-        (args.work / "results.json").write_text(
-            json.dumps([asdict(x) | {"classes": x.classes()} for x in results], indent=1) + "\n"
-        )
+        (args.work / "results" / f"{_safe(spec)}.json").write_text(json.dumps(asdict(r), indent=1) + "\n")
+    if args.report:
+        results = [
+            Result(**json.loads(p.read_text())) for p in sorted((args.work / "results").glob("*.json"))
+        ]
     built = [r for r in results if not r.skipped]
     flagged = sum(1 for r in built for line in (*r.errors, *r.warnings) if classify(line).startswith("NEW"))
     print(
