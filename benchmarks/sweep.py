@@ -65,8 +65,9 @@ _CLASSES: tuple[tuple[str, str], ...] = (
     (r"outside|escapes", "escapes source"),
     (r"broken reference|no such file", "missing file"),
 )
-#: A missing file whose suggestion is the same name with an extension: an import written for a bundler.
-_BUNDLER = re.compile(r"no file '([^']*)' .*did you mean '\1(\.m?js|/index\.m?js)'")
+#: A missing file whose suggestion is the same name with an extension (.ts too: TypeScript sources
+#: shipped beside the build): an import written for a bundler.
+_BUNDLER = re.compile(r"no file '([^']*)' .*did you mean '\1(/index)?\.(m?js|tsx?)'")
 
 _ERROR_PATH = re.compile(r"\w+: (.+?)(?::\d+)?(?::\d+)?: ")
 _MISSING = re.compile(r"broken reference '[^']*': no file '([^']*)'")
@@ -200,19 +201,44 @@ def sweep_one(spec: str, work: Path = WORK) -> Result:
     return result
 
 
+#: Classes that are problems of the package itself (README, "Vendor trees"), not of assetpipe's reading.
+GENUINE = frozenset(
+    {"bundler-style import", "cycle", "missing source map", "missing file", "missing: excluded by the sweep"}
+)
+
+
+def verdict(r: Result) -> str:
+    """``builds``, ``genuine`` when every line is of a known class of package problem, else ``REVIEW``."""
+    classes = r.classes()
+    if not classes:
+        return "builds"
+    return "genuine" if GENUINE.issuperset(classes) else "REVIEW"
+
+
+def _short(line: str) -> str:
+    """An error line up to what it names: ``src/a.js:1:2: broken reference './b'``."""
+    line = line.split(": no file ", 1)[0]
+    return line.split(": reference cycle: ", 1)[0] + (
+        ": reference cycle" if "reference cycle" in line else ""
+    )
+
+
 def markdown(results: list[Result]) -> str:
-    """The results as a Markdown table: package, files, errors, warnings, classes."""
+    """The results as a Markdown table: package, files, errors, warnings, classes, verdict."""
     rows = [
-        "| package | files | errors | warnings | classes |",
-        "| --- | ---: | ---: | ---: | --- |",
+        "| package | files | errors | warnings | classes | verdict | default build stops at |",
+        "| --- | ---: | ---: | ---: | --- | --- | --- |",
     ]
     for r in results:
         if r.skipped:
-            rows.append(f"| {r.spec} | - | - | - | skipped: {r.skipped} |")
+            rows.append(f"| {r.spec} | - | - | - | skipped: {r.skipped} | - | - |")
             continue
         classes = ", ".join(f"{name} {n}" for name, n in r.classes().items()) or "-"
+        stop = "-" if r.strict == "ok" else "`" + _short(r.strict.split(": ", 1)[-1]) + "`"
         version = r.tarball.removesuffix(".tgz")
-        rows.append(f"| {version} | {r.files} | {len(r.errors)} | {len(r.warnings)} | {classes} |")
+        rows.append(
+            f"| {version} | {r.files} | {len(r.errors)} | {len(r.warnings)} | {classes} | {verdict(r)} | {stop} |"
+        )
     return "\n".join(rows)
 
 
