@@ -159,3 +159,16 @@ def test_text_that_is_not_a_scanned_format_is_never_guessed_at(
         == '{"image": "../a.png", "gone": "../nope.png"}'
     )
     assert re.fullmatch(r"notes\.[0-9a-f]{12}\.txt", manifest.assets["notes.txt"].path)
+
+
+def test_other_tools_manifest_json_files_are_copied_as_they_are(
+    make_source: Callable[[Tree], Path], tmp_path: Path
+) -> None:
+    # A vendor tree with a browser extension's manifest (JSON with comments) and a bundler's asset map.
+    extension = '{\n  // comments are allowed here\n  "manifest_version": 3,\n  "name": "x"\n}\n'
+    asset_map = '{"main.js": "main.3f2a9c.js"}'
+    src = make_source({"ext/manifest.json": extension, "dist/manifest.json": asset_map})
+    manifest, report = run(src, tmp_path / "out")
+    assert report.warnings == []
+    assert text_of(tmp_path / "out", manifest, "ext/manifest.json") == extension
+    assert text_of(tmp_path / "out", manifest, "dist/manifest.json") == asset_map

@@ -193,6 +193,25 @@ def test_a_missing_file_with_nothing_similar_has_no_suggestion() -> None:
     assert info.value.hint is None
 
 
+@pytest.mark.parametrize(
+    ("known", "url", "suggested"),
+    [
+        # flatpickr's dist/esm/l10n/index.js: './cs' with cs.js and cy.js beside it
+        ({"l10n/index.js", "l10n/cs.js", "l10n/cy.js"}, "./cs", "l10n/cs.js"),
+        # moment's src/lib/locale: './locales' with locale.js and locales.js
+        ({"l10n/index.js", "l10n/locale.js", "l10n/locales.js"}, "./locales", "l10n/locales.js"),
+        # flatpickr's './utils': a folder with index.js and dom.js
+        ({"l10n/index.js", "l10n/utils/dom.js", "l10n/utils/index.js"}, "./utils", "l10n/utils/index.js"),
+    ],
+)
+def test_an_extensionless_import_suggests_the_file_a_bundler_would_pick(
+    known: set[str], url: str, suggested: str
+) -> None:
+    with pytest.raises(BrokenReference) as info:
+        resolve("l10n/index.js", ref(url, Kind.MODULE), BASE, frozenset(known))
+    assert info.value.hint == f"did you mean {suggested!r}?"
+
+
 def test_a_missing_js_module_is_a_broken_reference() -> None:
     with pytest.raises(BrokenReference, match=r"no file 'js/missing\.js'"):
         target_of("js/app.js", "./missing.js", Kind.MODULE)

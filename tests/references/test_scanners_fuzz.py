@@ -262,6 +262,18 @@ def test_the_app_manifest_scanner_never_raises_but_its_clean_error(text: str) ->
 
 
 @FUZZ
+@given(text=APP_MANIFESTS)
+def test_a_file_named_manifest_json_never_fails_the_scan(text: str) -> None:
+    # Other tools' manifest.json (extensions' JSON with comments, asset maps) are copied as they are.
+    from assetpipe.references import find
+
+    refs = find("vendor/manifest.json", text)
+    check_spans(text, refs)
+    if refs:
+        assert refs == find("site.webmanifest", text)
+
+
+@FUZZ
 @given(text=BROWSERCONFIGS)
 def test_the_browserconfig_scanner_never_raises_but_its_clean_error(text: str) -> None:
     refs = find_or_clean_error("browserconfig.xml", text)

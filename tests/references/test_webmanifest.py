@@ -108,3 +108,34 @@ def test_a_new_url_is_written_as_a_json_string_that_reads_back_as_itself(new: st
     [ref] = find("site.webmanifest", text)
     rewritten = text[: ref.start] + escape("site.webmanifest", text, ref, new) + text[ref.end :]
     assert json.loads(rewritten)["icons"][0]["src"] == new
+
+
+# Found by the npm sweep's question (benchmarks/sweep.py): other tools name their files manifest.json too.
+EXTENSION_MANIFEST = """{
+  // Chrome reads an extension's manifest.json as JSON with comments
+  "manifest_version": 3,
+  "name": "Tab tidy",
+  "icons": {"16": "icons/16.png", "128": "icons/128.png"},
+  "action": {"default_popup": "popup.html"}
+}
+"""
+ASSET_MAP = '{"main.js": "main.3f2a9c.js", "logo.png": "img/logo.5b1e0d.png"}'
+
+
+@pytest.mark.parametrize(
+    "text",
+    [EXTENSION_MANIFEST, ASSET_MAP, '{"version": "1.0", "files": ["a.png"]}', "[1, 2]", "{", "", "not json"],
+)
+def test_a_manifest_json_that_is_not_an_app_manifest_has_no_references_and_no_error(text: str) -> None:
+    assert find("vendor/ext/manifest.json", text) == ()
+
+
+def test_a_webmanifest_that_is_not_json_is_still_an_error() -> None:
+    with pytest.raises(MalformedSource):
+        find("vendor/ext/site.webmanifest", EXTENSION_MANIFEST)
+
+
+@pytest.mark.parametrize("member", ["name", "short_name", "start_url", "display", "scope", "icons"])
+def test_a_manifest_json_with_a_member_of_an_app_manifest_is_one(member: str) -> None:
+    text = json.dumps({member: "x", "screenshots": [{"src": "shot.png"}]})
+    assert urls(text, "manifest.json") == ["shot.png"]

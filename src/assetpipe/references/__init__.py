@@ -2,8 +2,9 @@
 
 ``FORMATS`` is the one place that says which files are scanned: by file name first (``browserconfig.xml``,
 ``manifest.json``), then by extension. Adding a format is a module with ``find(text)`` and
-``escape(text, ref, url)`` plus one line here. Any other file, text or not, is copied as it is: a string
-in it that happens to name a file in SRC is not guessed to be a reference.
+``escape(text, ref, url)`` plus one line here; a format known only by a name other tools use too
+(``manifest.json``) names a more lenient finder of its module. Any other file, text or not, is copied as it
+is: a string in it that happens to name a file in SRC is not guessed to be a reference.
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ class Format:
 
     plural: str  # for messages: "SVG files"
     module: str  # assetpipe.references.<module>
+    finder: str = "find"  # the module's function that finds the references in a file's text
 
     def scanner(self) -> ModuleType:
         return importlib.import_module(f"assetpipe.references.{self.module}")
 
     def find(self, text: str) -> tuple[Reference, ...]:
-        found: tuple[Reference, ...] = self.scanner().find(text)
+        found: tuple[Reference, ...] = getattr(self.scanner(), self.finder)(text)
         return found
 
     def escape(self, text: str, ref: Reference, url: str) -> str:
@@ -52,7 +54,9 @@ FORMATS: dict[str, Format] = {
     ".webmanifest": _APP_MANIFEST,
     # An app manifest is recognised by its registered extension, or by the name generators give one that
     # a page links with <link rel="manifest"> (create-react-app, Vue CLI): assetpipe never sees the page.
-    "manifest.json": _APP_MANIFEST,
+    # Browser extensions, bundlers and vendor packages use that name for other JSON (or JSON with
+    # comments): such a file is an app manifest only when it reads as one (webmanifest.find_if_app).
+    "manifest.json": Format("web app manifests", "webmanifest", "find_if_app"),
     "browserconfig.xml": Format("browserconfig.xml files", "browserconfig"),
 }
 

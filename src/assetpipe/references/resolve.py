@@ -84,9 +84,7 @@ def resolve(
             column=ref.column,
         )
     if normal not in known:
-        import difflib  # only for an error's did-you-mean: not at start-up
-        close = difflib.get_close_matches(normal, list(known), n=1, cutoff=0.75)
-        hint = f"did you mean {close[0]!r}?" if close else None
+        hint = _suggestion(normal, known, is_js)
         raise BrokenReference(
             f"broken reference {ref.url!r}: no file {normal!r} in the source root",
             path=referrer,
@@ -95,6 +93,19 @@ def resolve(
             hint=hint,
         )
     return Target(normal, suffix, root_relative, url.startswith("./"))
+
+
+def _suggestion(missing: str, known: Collection[str], is_js: bool) -> str | None:
+    """The did-you-mean of a broken reference: for an import written for a bundler (``./util``), the
+    file a bundler would pick (``./util.js``, ``./util/index.js``), else the closest name."""
+    if is_js:
+        for candidate in (f"{missing}.js", f"{missing}.mjs", f"{missing}/index.js", f"{missing}/index.mjs"):
+            if candidate in known:
+                return f"did you mean {candidate!r}?"
+    import difflib  # only for an error's did-you-mean: not at start-up
+
+    close = difflib.get_close_matches(missing, list(known), n=1, cutoff=0.75)
+    return f"did you mean {close[0]!r}?" if close else None
 
 
 def new_url(referrer: str, target: Target, output_path: str, base_path: str) -> str:

@@ -3,8 +3,13 @@
 References: ``icons[].src``, ``screenshots[].src``, ``shortcuts[].icons[].src`` and
 ``file_handlers[].icons[].src`` (W3C Web Application Manifest and its incubations). ``start_url``,
 ``scope``, ``shortcuts[].url`` and the like are pages of the application, not files: left as written.
-A relative URL is taken relative to the manifest, as browsers do. A file that is not JSON is an error
-naming the line and column.
+A relative URL is taken relative to the manifest, as browsers do. A ``.webmanifest`` file that is not JSON
+is an error naming the line and column.
+
+A file known only by the name ``manifest.json`` (``find_if_app``) is an app manifest only when it is a JSON
+object with a member of one (``_APP_MEMBERS``): the name is also that of browser extensions' manifests
+(JSON with comments), bundlers' asset maps and vendor packages' own metadata. Anything else, malformed or
+not, is copied as it is and never fails the build.
 """
 
 from __future__ import annotations
@@ -22,6 +27,11 @@ from assetpipe.references.text import LineIndex
 
 _IMAGE_LISTS = ("icons", "screenshots")
 _NESTED_IMAGE_LISTS = ("shortcuts", "file_handlers")
+#: Members of the W3C manifest that an app manifest has and other tools' manifest.json files do not.
+_APP_MEMBERS = frozenset(
+    {"icons", "screenshots", "shortcuts", "file_handlers"}
+    | {"start_url", "scope", "name", "short_name", "display"}
+)
 _WHITESPACE = re.compile(r"[ \t\n\r]*")  # JSON's whitespace
 
 
@@ -85,7 +95,22 @@ def _sources(images: Any) -> Iterator[_Located]:
 
 def find(text: str) -> tuple[Reference, ...]:
     """Every image URL in the app manifest ``text``, in order of appearance."""
-    manifest = parse(text)
+    return _images(parse(text), text)
+
+
+def find_if_app(text: str) -> tuple[Reference, ...]:
+    """Like ``find`` for a file named ``manifest.json``: nothing when ``text`` is not JSON, or is JSON
+    without any member of a web app manifest (another tool's manifest)."""
+    try:
+        manifest = parse(text)
+    except MalformedSource:
+        return ()
+    if not isinstance(manifest, dict) or _APP_MEMBERS.isdisjoint(manifest):
+        return ()
+    return _images(manifest, text)
+
+
+def _images(manifest: Any, text: str) -> tuple[Reference, ...]:
     if not isinstance(manifest, dict):
         return ()
     found: list[_Located] = []
