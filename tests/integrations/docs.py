@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 HELPER_MD = Path(__file__).resolve().parents[2] / "docs" / "helper.md"
-_FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.M | re.S)
+_FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```$", re.M | re.S)  # the info string may say more: "sh not-run: ..."
 
 
 def blocks(section: str, language: str) -> list[str]:
