@@ -19,8 +19,8 @@ from typing import Any, TypeAlias
 
 from markupsafe import Markup, escape
 
-from assetpipe.errors import AssetpipeError, ManifestError
-from assetpipe.hints import link_header
+from assetpipe.errors import AssetpipeError
+from assetpipe.hints import link_header, module_closure
 from assetpipe.media_types import media_type as guess_media_type
 from assetpipe.reader import ManifestReader, Snapshot
 
@@ -61,25 +61,9 @@ def attr_fragment(name: str, value: AttrValue) -> str:
 
 
 def module_imports(snap: Snapshot, logical_path: str) -> list[str]:
-    """Every module ``logical_path`` imports statically, transitively, nearest first, each once.
-
-    Breadth-first with a seen-set: import cycles are legal in JS, and the entry itself is never listed
-    (it is loaded by the script tag).
-    """
-    assets = snap.manifest.assets
-    seen = {logical_path}
-    order: list[str] = []
-    queue = [logical_path]
-    for current in queue:  # the list grows while we walk it: a queue without popping
-        for name in assets[current].imports:
-            if name in seen:
-                continue
-            if name not in assets:
-                raise ManifestError(f"{current!r} imports {name!r}, which the manifest does not list")
-            seen.add(name)
-            order.append(name)
-            queue.append(name)
-    return order
+    """Every module ``logical_path`` imports statically, transitively, nearest first, each once (the entry
+    itself is loaded by the script tag): the same closure the Link header preloads."""
+    return module_closure(snap.manifest, logical_path)
 
 
 @dataclass(frozen=True, slots=True)
