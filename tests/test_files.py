@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from assetpipe.errors import OutputError
-from assetpipe.files import TEMP_PREFIX, ensure_directory, write_atomic
+from assetpipe.files import TEMP_PREFIX, ensure_directory, write_atomic, write_new
 
 
 def test_a_directory_that_cannot_be_created_is_an_output_error_naming_it(tmp_path: Path) -> None:
@@ -36,3 +36,29 @@ def test_directories_it_creates_are_readable_by_the_web_server_whatever_the_umas
         assert stat.S_IMODE(path.stat().st_mode) == 0o755
     assert stat.S_IMODE((tmp_path / "a" / "b" / "x.css").stat().st_mode) == 0o644
     assert not any(p.name.startswith(TEMP_PREFIX) for p in (tmp_path / "a" / "b").iterdir())
+
+
+def test_write_new_writes_a_free_name_in_place_with_its_mode_and_mtime(tmp_path: Path) -> None:
+    old = os.umask(0o077)
+    try:
+        written = write_new(tmp_path / "css" / "app.1234.css", b"a{}", mtime_ns=1_000_000_000)
+    finally:
+        os.umask(old)
+    target = tmp_path / "css" / "app.1234.css"
+    assert written is not None and written.st_ino == target.stat().st_ino
+    assert target.read_bytes() == b"a{}"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert target.stat().st_mtime_ns == written.st_mtime_ns == 1_000_000_000
+    assert sorted(p.name for p in (tmp_path / "css").iterdir()) == ["app.1234.css"]  # no temp file
+
+
+def test_write_new_leaves_a_taken_name_alone_for_the_caller_to_check(tmp_path: Path) -> None:
+    (tmp_path / "app.css").write_bytes(b"a partial fi")
+    assert write_new(tmp_path / "app.css", b"a{}") is None
+    assert (tmp_path / "app.css").read_bytes() == b"a partial fi"
+
+
+def test_write_new_under_a_file_is_an_output_error_naming_the_path(tmp_path: Path) -> None:
+    (tmp_path / "css").write_text("a file")
+    with pytest.raises(OutputError, match="Not a directory"):
+        write_new(tmp_path / "css" / "app.css", b"a{}")

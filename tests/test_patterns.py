@@ -163,3 +163,30 @@ def test_two_stars_inside_a_segment_do_not_span_folders() -> None:
 def test_a_pattern_naming_a_folder_matches_what_is_inside_it() -> None:
     assert matches("css/vendor", "css/vendor/a.css")
     assert not matches("css/vendor", "css/vendor.css")
+
+
+GRID_PATTERNS = [
+    "*.map", "node_modules/", "/favicon.ico", "img/*.png", "**/.*", "a/**/b", "**/test/**", "x[!a]y",
+    "\\*.css", "foo**bar", "vendor/tinymce/**", "*.js", "?.txt", "  docs/  ", "a/b/", "**", "sw.js",
+]
+GRID_PATHS = [
+    "app.js.map", "js/vendor/app.js.map", "node_modules/lit/index.js", "a/node_modules/x.js", "favicon.ico",
+    "img/favicon.ico", "img/a.png", "theme/img/a.png", ".env", "css/.hidden/x.css", "a/b", "a/x/y/b",
+    "src/test/x.js", "xby", "x/y", "*.css", "a.css", "fooxbar", "foo/x/bar", "vendor/tinymce/a/b.js", "1.txt",
+    "12.txt", "docs/index.md", "a/b/c.js", "sw.js", "js/sw.js",
+]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3])
+def test_joined_patterns_decide_exactly_as_pathspec_does(size: int) -> None:
+    # Negation-free sets are matched by one joined regex (speed); pathspec's own matching is the reference.
+    from pathspec import GitIgnoreSpec
+
+    for start in range(len(GRID_PATTERNS)):
+        patterns = [GRID_PATTERNS[(start + k * 5) % len(GRID_PATTERNS)] for k in range(size)]
+        for extra in ([], ["!keep.map", "*.map"]):
+            listed = patterns + extra
+            spec = GitIgnoreSpec.from_lines([p.strip() for p in listed if p.strip()])
+            ours = path_set(listed)
+            for path in GRID_PATHS:
+                assert ours.matches(path) == spec.match_file(path), (listed, path)

@@ -77,6 +77,27 @@ def test_a_sibling_changed_in_place_is_restored_by_the_next_build(tmp_path: Path
     assert verify(out).ok
 
 
+def test_a_build_into_an_out_without_a_manifest_replaces_partial_files_left_under_its_names(
+    tmp_path: Path,
+) -> None:
+    # Into an OUT with no manifest, free names are written in place (files.write_new). A build killed
+    # there leaves partial files under the real names: the next one must never take them for its own.
+    write_tree(tmp_path / "src", SITE)
+    build(config(tmp_path))
+    out = tmp_path / "out"
+    entry = Manifest.load(out / "manifest.json").entry("css/app.css")
+    good = served(out, "css/app.css")
+    (out / "manifest.json").unlink()
+    for name in (entry.path, entry.encodings["br"].path, entry.encodings["gzip"].path):
+        with open(out / name, "r+b") as fh:
+            fh.truncate(7)  # cut short, as by a kill mid-write
+
+    build(config(tmp_path))
+
+    assert served(out, "css/app.css") == good
+    assert verify(out).ok
+
+
 def test_a_stray_sibling_dropped_beside_an_output_is_checked_and_removed(tmp_path: Path) -> None:
     write_tree(tmp_path / "src", SITE)
     build(config(tmp_path))

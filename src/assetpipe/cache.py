@@ -52,6 +52,8 @@ PACK_SUFFIX = ".pack"
 PACK_MAX_PAYLOAD = 16 * 1024
 #: Staged payloads past this many bytes are written as a pack at once, so they never hold much memory.
 PACK_FLUSH_BYTES = 4 * 1024 * 1024
+#: Packs up to this many bytes in all stay in memory once read for their index (see Cache._held).
+HOLD_PACK_BYTES = 64 * 1024 * 1024
 #: More packs than this (one per build that compressed something small) are merged into one.
 MAX_PACKS = 16
 
@@ -79,7 +81,7 @@ class PruneReport:
 class Cache:
     """Entries under one directory (created on first write). Safe to share between threads and processes."""
 
-    __slots__ = ("_discarded", "_index", "_lock", "_staged", "_staged_bytes", "_used_packs", "root")
+    __slots__ = ("_discarded", "_held", "_index", "_lock", "_staged", "_staged_bytes", "_used_packs", "root")
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -88,6 +90,9 @@ class Cache:
         self._staged_bytes = 0
         # key -> (pack, payload offset, size, sha256 hex): where each packed entry is, loaded lazily
         self._index: dict[str, tuple[Path, int, int, bytes]] | None = None
+        # The packs' bytes as read to index them, kept (up to HOLD_PACK_BYTES) so a hit is a slice, not an
+        # open, a seek and a read: a build into an empty OUT takes thousands of small entries from them.
+        self._held: dict[Path, bytes] = {}
         self._used_packs: set[Path] = set()
         self._discarded: dict[Path, set[str]] = {}  # pack -> keys whose records flush() drops from it
 
@@ -100,11 +105,14 @@ class Cache:
             staged = self._staged.get(entry_key)
         if staged is not None:
             return staged
+        packed = self._get_packed(entry_key)  # first: most entries are small, and a failed open costs
+        if packed is not None:
+            return packed
         path = self._path(entry_key)
         try:
             raw = path.read_bytes()
         except OSError:
-            return self._get_packed(entry_key)
+            return None
         payload = _decode(raw)
         if payload is None:
             path.unlink(missing_ok=True)
@@ -212,7 +220,7 @@ class Cache:
         else:
             write_atomic(pack, _pack_bytes(kept)[0], fsync=False)
         with self._lock:
-            self._index = None  # offsets in the rewritten pack moved: reloaded if a later get() needs it
+            self._index, self._held = None, {}  # offsets moved: reloaded when needed
 
     def _pack_paths(self) -> list[Path]:
         try:
@@ -248,7 +256,7 @@ class Cache:
                 if _hex_digest(payload) == digest:
                     merged[entry_key] = payload
         with self._lock:
-            self._index = None  # reloaded from the merged pack if a later get() needs it
+            self._index, self._held = None, {}  # reloaded from the merged pack if a later get() needs it
         if merged:
             self._write_pack(sorted(merged.items()))
         for pack in read:
@@ -257,12 +265,14 @@ class Cache:
     def _get_packed(self, entry_key: str) -> bytes | None:
         with self._lock:
             if self._index is None:
-                self._index = {}
+                self._index, self._held, held_bytes = {}, {}, 0
                 for pack in self._pack_paths():
                     try:
                         raw = pack.read_bytes()
                     except OSError:
                         continue
+                    if held_bytes + len(raw) <= HOLD_PACK_BYTES:
+                        self._held[pack], held_bytes = raw, held_bytes + len(raw)
                     # Only where each record is: the payloads are read when asked for.
                     for rec_key, start, size, digest in _pack_records(raw):
                         self._index[rec_key] = (pack, start, size, digest)
@@ -270,12 +280,16 @@ class Cache:
         if found is None:
             return None
         pack, start, size, digest = found
-        try:
-            with pack.open("rb") as fh:
-                fh.seek(start)
-                payload = fh.read(size)
-        except OSError:
-            return None  # merged or pruned away meanwhile: a miss
+        held = self._held.get(pack)
+        if held is not None:
+            payload = held[start : start + size]
+        else:
+            try:
+                with pack.open("rb") as fh:
+                    fh.seek(start)
+                    payload = fh.read(size)
+            except OSError:
+                return None  # merged or pruned away meanwhile: a miss
         if _hex_digest(payload) != digest:
             with self._lock:
                 if self._index is not None:  # (another thread may have dropped it for a reload)

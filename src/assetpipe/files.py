@@ -84,6 +84,45 @@ def write_atomic(
         raise
 
 
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
+def write_new(path: Path, data: bytes, *, mtime_ns: int | None = None) -> os.stat_result | None:
+    """Write ``data`` to ``path`` in place if no file of that name exists; None (and nothing done) if one
+    does, for the caller to fall back on write_atomic and its checks.
+
+    Only for a name nothing serves or vouches for: the caller's promise (pipeline: OUT has no manifest
+    yet). A crash mid-write leaves a partial file under the real name, which nothing trusts: no record
+    names it, its stat differs from any recorded one, and the next build finds the name taken and compares
+    bytes. Worth it for a build into an empty OUT: one directory entry instead of a temp file and a rename
+    (and no chmod), measured about a quarter less time per file on ext4.
+    """
+    try:
+        try:
+            fd = os.open(path, _NEW_FILE, 0o644)
+        except FileNotFoundError:
+            ensure_directory(path.parent)
+            fd = os.open(path, _NEW_FILE, 0o644)
+    except FileExistsError:
+        return None
+    except OSError as exc:
+        raise OutputError(f"cannot write: {exc.strerror or exc}", path=str(path)) from exc
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()  # before the mtime is set: a later write would move it
+            if os.fstat(fh.fileno()).st_mode & 0o777 != 0o644:
+                os.fchmod(fh.fileno(), 0o644)  # a restrictive umask; servers must read it
+            if mtime_ns is not None:
+                os.utime(fh.fileno(), ns=(mtime_ns, mtime_ns))
+            return os.fstat(fh.fileno())
+    except BaseException as exc:
+        _discard(path)
+        if isinstance(exc, OSError):
+            raise OutputError(f"cannot write: {exc.strerror or exc}", path=str(path)) from exc
+        raise
+
+
 def _discard(tmp: Path) -> None:
     """Remove a temp file after a failed write; if even that fails, clean removes it later."""
     with contextlib.suppress(OSError):

@@ -19,7 +19,7 @@ from assetpipe.budgets import enforce
 from assetpipe.config import Config
 from assetpipe.emit import dependency_key, entry_for, final_bytes
 from assetpipe.errors import AssetpipeError, ConfigError, OutputError, SourceError
-from assetpipe.files import ensure_directory, write_atomic
+from assetpipe.files import ensure_directory, write_atomic, write_new
 from assetpipe.fingerprint import Fingerprint, fingerprint, hashed_path
 from assetpipe.importmap import ImportMap
 from assetpipe.importmap import load as load_importmap
@@ -213,6 +213,9 @@ class _Emitting:
     staging: Staging
     compressing: bool
     last: _Emitted | None  # the previous build of this process, when OUT is watched (see untouched)
+    # OUT had no manifest when the build began: nothing there is served or vouched for, so a name no file
+    # has yet is written in place (files.write_new), not through a temp file and a rename.
+    fresh: bool = False
     outputs: dict[str, _Output] = field(default_factory=dict)
     renamed: set[str] = field(default_factory=set)  # sources whose output path is not the last build's
 
@@ -263,7 +266,8 @@ def _build_locked(
     # A watcher's events only tell news since the record in memory, never since one read from disk.
     view = OutView.of(out, None if persisted or repair else out_touched)
     compressing = settings.compression != "off"
-    ctx = _Emitting(out, view, config.base_path, planned, state, Staging(out), compressing, last)
+    fresh = not (out / MANIFEST_NAME).exists()
+    ctx = _Emitting(out, view, config.base_path, planned, state, Staging(out), compressing, last, fresh)
     report = BuildReport(manifest=Manifest(config.base_url, {}), manifest_path=out / MANIFEST_NAME)
     report.read, report.warnings = len(planned.read), list(planned.warnings)
     results, compressed = _emit_all(config, ctx, report, reporter, defer, shard)
@@ -365,7 +369,7 @@ def _emit_all(
                     continue
                 if shard is not None:
                     continue  # a share is chosen from every output, once all are emitted (below)
-                compressor = compressor or _compressor(config)
+                compressor = compressor or _compressor(config, ctx.fresh)
                 _submit(compressor, ctx, logical, output, data)
         _check_collisions(ctx)
         if shard is not None:
@@ -407,7 +411,7 @@ def _submit_share(config: Config, ctx: _Emitting, shard: Shard) -> Compressor | 
     todo = [(name, o) for name, o in ctx.outputs.items() if o.entry.path in mine]
     if not todo or not ctx.compressing:
         return None
-    compressor = _compressor(config)
+    compressor = _compressor(config, ctx.fresh)
     for logical, output in todo:
         _submit(compressor, ctx, logical, output, None)
     return compressor
@@ -509,6 +513,9 @@ def _emit(node: Node, ctx: _Emitting) -> tuple[_Output, bytes | None]:
         last.output if last is not None and (last.output.path, last.output.hash) == (path, fp.hash) else None
     )
     target = out / path
+    if ctx.fresh and not unhashed and (written := write_new(target, data)) is not None:
+        record = OutputRecord(path, fp.hash, fp.integrity, Stat.of(written))
+        return _Output(entry, record, None if compressing else (), written=True), data
     if holds(target, data, previous.stat if previous is not None else None):
         stat = _stat(target)
         known = previous.siblings if previous is not None and previous.stat == stat else None
@@ -650,7 +657,7 @@ def _read_output(path: Path) -> bytes:
         raise OutputError(f"cannot read back: {exc.strerror or exc}", path=str(path)) from None
 
 
-def _compressor(config: Config) -> Compressor:
+def _compressor(config: Config, fresh: bool) -> Compressor:
     from assetpipe.compress import Compressor, policy_for
 
     policy = policy_for(config)
@@ -660,7 +667,7 @@ def _compressor(config: Config) -> Compressor:
         from assetpipe.remote import RemoteTier
 
         remote = RemoteTier(config.cache_url)
-    return Compressor(policy, cache_dir=config.cache_dir, jobs=config.jobs, remote=remote)
+    return Compressor(policy, cache_dir=config.cache_dir, jobs=config.jobs, remote=remote, fresh=fresh)
 
 
 __all__ = ["AssetpipeError", "BuildReport", "ConfigError", "build"]

@@ -22,8 +22,16 @@ _HEX = "0123456789abcdefABCDEF"
 # Runs the tokenizer may pass over in one step: no comment, string, at-rule, bracket, block end, escape or
 # name start among them (digits are skipped: a name never starts with one). Megabyte utility stylesheets
 # are mostly names and such runs, so regexes here instead of a loop per character.
-_PLAIN_RUN = re.compile(r"[^\"'/@()};\\A-Za-z_\-\x80-\U0010ffff]+")
-_NAME_RUN = re.compile(r"[A-Za-z0-9_\-\x80-\U0010ffff]*")
+_NAME_START = r"A-Za-z_\-\x80-\U0010ffff"
+_NAME_CHAR = r"A-Za-z0-9_\-\x80-\U0010ffff"
+_PLAIN = rf"[^\"'/@()}};\\{_NAME_START}]"
+# ...and whole names that call no function and hold no escape (a property, a keyword, a unit): the bulk of
+# any stylesheet, one step for a run of them instead of one loop turn each (half the scanning time of the
+# benchmark's stylesheets). Outside any function a block or declaration end is plain too (it closes none).
+_NAME = rf"[{_NAME_START}][{_NAME_CHAR}]*+(?![(\\])"
+_SKIP_NESTED = re.compile(rf"(?:{_PLAIN}+|{_NAME})+")
+_SKIP_TOP = re.compile(rf"(?:{_PLAIN}+|{_NAME}|[}};])+")
+_NAME_RUN = re.compile(rf"[{_NAME_CHAR}]*")
 
 
 def _is_name_char(ch: str) -> bool:
@@ -117,6 +125,10 @@ def find_css_references(text: str) -> tuple[Reference, ...]:
         return after
 
     while i < n:
+        run = (_SKIP_NESTED if stack else _SKIP_TOP).match(text, i)
+        if run is not None:
+            i = run.end()
+            continue
         ch = text[i]
         if ch == "/" and text.startswith("/*", i):
             end = text.find("*/", i + 2)
@@ -176,8 +188,7 @@ def find_css_references(text: str) -> tuple[Reference, ...]:
                 continue
             i = j
         else:
-            plain = _PLAIN_RUN.match(text, i)
-            i = plain.end() if plain is not None else i + 1
+            i += 1  # a "/" that starts no comment
     if source_map is not None and _skip_ws_and_comments(text, source_map[3]) == n:
         add(source_map[0], source_map[1], source_map[2], Kind.SOURCE_MAP)
         refs.sort(key=lambda r: r.start)
