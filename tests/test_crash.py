@@ -198,6 +198,52 @@ def test_builds_killed_at_any_moment_leave_a_complete_output(tmp_path: Path) -> 
     assert (out / "manifest.json").read_bytes() == (fresh / "manifest.json").read_bytes()
 
 
+@pytest.mark.slow
+def test_builds_killed_while_filling_an_out_without_a_manifest_leave_nothing_trusted(tmp_path: Path) -> None:
+    # Into an OUT with no manifest, free names are written in place, not through temp files: each killed
+    # build here leaves half-written files under real output and sibling names. Half the runs keep the
+    # sources (the next build wants those very names), half change some.
+    src, out, cache = tmp_path / "src", tmp_path / "out", tmp_path / "cache"
+    gen: dict[str, int] = {}
+    write_tree(src, gen)
+    started = time.monotonic()
+    probe = run_build(src, tmp_path / "probe", tmp_path / "probe-cache", tmp_path)
+    assert probe.returncode == 0, probe.stderr
+    span = max(time.monotonic() - started, 0.3)  # only to spread the kill points over a whole build
+    rng = random.Random(20261130)
+    killed = runs = 0
+    while killed < 12 and runs < 40:
+        runs += 1
+        if runs % 2:
+            mutate(gen, rng, runs)
+            write_tree(src, gen)
+        (out / "manifest.json").unlink(missing_ok=True)  # every run starts into an OUT without a manifest
+        proc = subprocess.Popen(
+            command(src, out, cache), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            _, err = proc.communicate(timeout=rng.uniform(0.05, span))
+            assert proc.returncode == 0, err.decode()
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            killed += 1
+        if (out / "manifest.json").exists():
+            assert_consistent(out, f"run {runs}")
+    assert killed >= 8, f"only {killed} of {runs} builds were killed mid-way"
+    (out / "manifest.json").unlink(missing_ok=True)
+    final = run_build(src, out, cache, tmp_path)
+    assert final.returncode == 0, final.stderr
+    assert_consistent(out, "final build")
+    fresh = tmp_path / "fresh"
+    assert run_build(src, fresh, tmp_path / "fresh-cache", tmp_path).returncode == 0
+    manifest = Manifest.load(fresh / "manifest.json")
+    assert (out / "manifest.json").read_bytes() == (fresh / "manifest.json").read_bytes()
+    for entry in manifest.assets.values():
+        assert served(out, entry.path) == served(fresh, entry.path), entry.path
+
+
 # -- disk errors -------------------------------------------------------------------------------------
 
 
