@@ -324,3 +324,22 @@ def test_staged_payloads_past_the_memory_cap_are_written_as_packs_at_once(
     cache.flush()
     assert len(packs(tmp_path / "cache")) == 4
     assert [Cache(tmp_path / "cache").get(k) for k in keys] == [bytes([48 + i]) * 100 for i in range(10)]
+
+
+def test_a_later_cache_in_the_same_process_sees_packs_written_and_removed_since(tmp_path: Path) -> None:
+    # The index of the packs is remembered per process (watch makes a Cache per build) only while every
+    # pack is as it was: a pack another writer adds, or one that goes, is seen by the next Cache.
+    first = [key(DIGEST, "brotli", f"a{i}") for i in range(3)]
+    writer = Cache(tmp_path / "cache")
+    for k in first:
+        writer.stage(k, b"first " + k.encode())
+    writer.flush()
+    assert Cache(tmp_path / "cache").get(first[0]) == b"first " + first[0].encode()
+    later = key(DIGEST, "brotli", "later")
+    other = Cache(tmp_path / "cache")
+    other.stage(later, b"later")
+    other.flush()
+    assert Cache(tmp_path / "cache").get(later) == b"later"
+    for pack in packs(tmp_path / "cache"):
+        pack.unlink()
+    assert Cache(tmp_path / "cache").get(first[0]) is None

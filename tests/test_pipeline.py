@@ -429,3 +429,24 @@ def test_a_rebuild_told_what_changed_relists_only_those_folders_and_misses_nothi
     assert second.manifest == fresh
     assert second.manifest.assets["css/unrelated.css"].path != first.manifest.assets["css/unrelated.css"].path
     assert "fonts/new/b.woff2" in second.manifest.assets and "js/lazy.js" not in second.manifest.assets
+
+
+def test_a_rebuild_from_memory_checks_new_and_changed_outputs_for_name_collisions(
+    make_source: Callable[[Tree], Path], tmp_path: Path
+) -> None:
+    # Watch checks only what is not the last build's output against the last build's names: a source
+    # added under the name of another output's sibling is still refused, and taking it away builds again.
+    src = make_source({"robots.txt": "User-agent: *\n", "css/a.css": "a{}"})
+    cfg = config_for(src, tmp_path / "out", unhashed=["robots.txt.gz"])
+    states: list[object] = []
+    build(cfg, changed=states.append)
+    (src / "robots.txt.gz").write_bytes(b"not a sibling")  # unhashed: it keeps its name
+    with pytest.raises(SourceError, match=r"'robots\.txt\.gz' is also the output of"):
+        build(cfg, state=states[-1], changed=states.append, touched={"robots.txt.gz"})  # type: ignore[arg-type]
+    (src / "robots.txt.gz").unlink()
+    (src / "css/a.css").write_text("b{}")
+    again = build(cfg, state=states[-1], changed=states.append, touched={"robots.txt.gz", "css/a.css"})  # type: ignore[arg-type]
+    assert set(again.manifest.assets) == {"robots.txt", "css/a.css"}
+    (src / "css/b.css").write_text("b{}")  # same bytes as a.css: the same hash, but its own name
+    third = build(cfg, state=states[-1], changed=states.append, touched={"css/b.css"})  # type: ignore[arg-type]
+    assert third.manifest.assets["css/b.css"].path != third.manifest.assets["css/a.css"].path

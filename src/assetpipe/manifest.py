@@ -244,7 +244,7 @@ class Manifest:
         if not self.assets:
             return json.dumps(self.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         parts = [
-            f"    {json.dumps(key, ensure_ascii=False)}: {_entry_text(self.assets[key])}"
+            f"    {_string(key)}: {_entry_text(self.assets[key])}"
             for key in sorted(self.assets)
         ]
         return (
