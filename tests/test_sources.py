@@ -133,3 +133,31 @@ def test_a_mount_containing_the_source_is_refused(tmp_path: Path) -> None:
     config = Config(source=tmp_path / "proj/src", output=tmp_path / "out", mounts=(Mount("v/", tmp_path / "proj"),))
     with pytest.raises(ConfigError, match="contains the source directory"):
         scan(config)
+
+
+def test_a_rescan_with_what_a_watcher_saw_restats_saved_files_and_relists_for_new_gone_or_linked_ones(
+    make_source: Callable[[Tree], Path], tmp_path: Path
+) -> None:
+    from assetpipe.sources import scan_with_memo
+
+    src = make_source({f"css/s{i}.css": f"a{i}{{}}" for i in range(50)} | {"js/a.js": "1"})
+    cfg = Config(source=src, output=tmp_path / "out")
+    first, memo = scan_with_memo(cfg)
+
+    def rescan(touched: set[str]) -> dict[str, tuple[int, int]]:
+        nonlocal memo
+        assets, memo = scan_with_memo(cfg, memo=memo, touched=touched)
+        return {a.logical_path: (a.size, a.inode) for a in assets}
+
+    (src / "css/s7.css").write_text("a much longer rule{}")  # saved in place: the folder is as it was
+    seen = rescan({"css/s7.css"})
+    assert seen["css/s7.css"][0] == len("a much longer rule{}") and len(seen) == 51
+    (src / "css/new.css").write_text("n{}")
+    (src / "css/s3.css").unlink()
+    seen = rescan({"css/new.css", "css/s3.css"})
+    assert "css/new.css" in seen and "css/s3.css" not in seen and len(seen) == 51
+    (src / "css/s4.css").unlink()
+    (src / "css/s4.css").symlink_to("s5.css")  # the same name, now a link to a sibling
+    seen = rescan({"css/s4.css"})
+    assert seen["css/s4.css"] == seen["css/s5.css"]
+    assert {a.logical_path for a in scan(cfg)} == set(seen)

@@ -55,8 +55,9 @@ PACK_FLUSH_BYTES = 4 * 1024 * 1024
 #: Packs up to this many bytes in all stay in memory once read for their index (see Cache._held).
 HOLD_PACK_BYTES = 64 * 1024 * 1024
 _Index = dict[str, tuple[Path, int, int, bytes]]  # entry key -> (pack, payload offset, size, sha256 hex)
-# root -> (the packs' names and stats, their index, their held bytes): see Cache._load_index.
-_LOADED_INDEXES: dict[Path, tuple[tuple[object, ...], _Index, dict[Path, bytes]]] = {}
+# pack -> (its stat when read, its records, its bytes if small enough to hold): see Cache._load_index.
+_Read = tuple[tuple[int, int, int] | None, tuple[tuple[str, int, int, bytes], ...], bytes | None]
+_READ_PACKS: dict[Path, _Read] = {}
 #: More packs than this (one per build that compressed something small) are merged into one.
 MAX_PACKS = 16
 
@@ -268,31 +269,31 @@ class Cache:
     def _load_index(self) -> tuple[_Index, dict[Path, bytes]]:
         """Where each packed entry is, and the packs' bytes (see _held); the caller holds the lock.
 
-        Remembered for the process while every pack has the stat it had (a pack is only ever written
-        whole under a new name, or rewritten by rename): a watch rebuild makes a new Cache for each build,
+        What was read of each pack is remembered for the process while the pack keeps its stat (a pack is
+        only ever written whole, under a new name or by a rename): watch makes a new Cache for each build,
         and re-reading every pack was a tenth of a one-file save on a 2,000-file tree.
         """
-        packs = self._pack_paths()
-        signature = tuple((p.name, _stat_key(p)) for p in packs)
-        known = _LOADED_INDEXES.get(self.root)
-        if known is not None and known[0] == signature:
-            return dict(known[1]), known[2]
         index: _Index = {}
         held: dict[Path, bytes] = {}
         held_bytes = 0
-        for pack in packs:
-            try:
-                raw = pack.read_bytes()
-            except OSError:
-                continue
-            if held_bytes + len(raw) <= HOLD_PACK_BYTES:
-                held[pack], held_bytes = raw, held_bytes + len(raw)
-            # Only where each record is: the payloads are read when asked for.
-            for rec_key, start, size, digest in _pack_records(raw):
+        for pack in self._pack_paths():  # oldest first: a newer pack's record wins
+            stat = _stat_key(pack)
+            known = _READ_PACKS.get(pack)
+            if stat is None or known is None or known[0] != stat:
+                try:
+                    raw = pack.read_bytes()
+                except OSError:
+                    continue
+                # Only where each record is: the payloads are sliced or read when asked for.
+                known = (stat, tuple(_pack_records(raw)), raw if len(raw) <= HOLD_PACK_BYTES else None)
+                if len(_READ_PACKS) >= 4 * MAX_PACKS:
+                    _READ_PACKS.clear()
+                _READ_PACKS[pack] = known
+            raw_held = known[2]
+            if raw_held is not None and held_bytes + len(raw_held) <= HOLD_PACK_BYTES:
+                held[pack], held_bytes = raw_held, held_bytes + len(raw_held)
+            for rec_key, start, size, digest in known[1]:
                 index[rec_key] = (pack, start, size, digest)
-        if len(_LOADED_INDEXES) >= 4:
-            _LOADED_INDEXES.clear()
-        _LOADED_INDEXES[self.root] = (signature, dict(index), held)
         return index, held
 
     def _get_packed(self, entry_key: str) -> bytes | None:

@@ -74,8 +74,6 @@ class BuildReport:
     read: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
-    encoded_bytes: dict[str, int] = field(default_factory=dict)  # per encoding: bytes of the siblings
-    encoded_from: dict[str, int] = field(default_factory=dict)  # per encoding: bytes of their originals
     cache_hits: int = 0
     cache_rejected: int = 0  # cache entries that did not decompress to their input: dropped, recompressed
     compressed: int = 0  # compressor calls made (cache misses)
@@ -91,10 +89,19 @@ class BuildReport:
     #: "compressed" (its siblings by a compressor call) or "cache" (its siblings from the cache).
     outcomes: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
+    def encoded(self) -> dict[str, tuple[int, int]]:
+        """Per encoding: (bytes of the siblings, bytes of their originals). Counted when asked (watch
+        rebuilds never ask), from the manifest."""
+        totals: dict[str, tuple[int, int]] = {}
+        for entry in self.manifest.assets.values():
+            for name, enc in entry.encodings.items():
+                size, original = totals.get(name, (0, 0))
+                totals[name] = (size + enc.size, original + entry.size)
+        return totals
+
     def summary(self) -> str:
         parts = [f"{self.files} files ({self.written} written, {self.read} read)", f"{_size(self.bytes_out)}"]
-        for name in sorted(self.encoded_bytes):
-            size, original = self.encoded_bytes[name], self.encoded_from.get(name, 0)
+        for name, (size, original) in sorted(self.encoded().items()):
             saving = f" (-{1 - size / original:.0%} of {_size(original)})" if original else ""
             parts.append(f"{name} {_size(size)}{saving}")
         if self.compressed or self.cache_hits:
@@ -283,7 +290,6 @@ def _build_locked(
     )
     manifest = Manifest(base_url=config.base_url, assets=entries, importmap=published)
     report.manifest, report.files = manifest, len(entries)
-    _count_encodings(report, manifest)
     if config.budgets:  # before anything is published: over budget, OUT keeps serving the last build
         _enforce_budgets(config, manifest, ctx.staging, compressing and not defer)
     if config.snippets_dir is not None:
@@ -666,13 +672,6 @@ _SUFFIXES = tuple(ENCODING_SUFFIXES.values())
 
 def _with_encodings(entry: ManifestEntry, encodings: Mapping[str, Encoding]) -> ManifestEntry:
     return replace(entry, encodings=dict(sorted(encodings.items()))) if encodings else entry
-
-
-def _count_encodings(report: BuildReport, manifest: Manifest) -> None:
-    for entry in manifest.assets.values():
-        for name, enc in entry.encodings.items():
-            report.encoded_bytes[name] = report.encoded_bytes.get(name, 0) + enc.size
-            report.encoded_from[name] = report.encoded_from.get(name, 0) + entry.size
 
 
 def _read_output(path: Path) -> bytes:

@@ -11,6 +11,7 @@ import itertools
 import os
 import posixpath
 import re
+import stat
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,10 +67,36 @@ def scan(config: Config) -> list[Asset]:
     return scan_with_memo(config)[0]
 
 
-def _dirty(touched: Collection[str]) -> tuple[frozenset[str], tuple[str, ...]]:
-    """Directories a change batch makes suspect: parents of touched paths, and touched directories."""
-    parents = {posixpath.dirname(p.rstrip("/")) for p in touched}
-    return frozenset(d + "/" if d else "" for d in parents), tuple(p for p in touched if p.endswith("/"))
+def _dirty(touched: Collection[str]) -> tuple[dict[str, list[str]], tuple[str, ...]]:
+    """Directories a change batch makes suspect: parents of touched paths (with the paths touched in
+    each), and touched directories."""
+    parents: dict[str, list[str]] = {}
+    for p in touched:
+        d = posixpath.dirname(p.rstrip("/"))
+        parents.setdefault(d + "/" if d else "", []).append(p)
+    return parents, tuple(p for p in touched if p.endswith("/"))
+
+
+def _restat(known: Listing, paths: list[str]) -> Listing | None:
+    """``known`` with the files at ``paths`` stat'ed again, when its directory's entries are as listed
+    (its signature held) and each path is a listed regular file still: a save in place, the commonest
+    change, costs a stat per saved file instead of a listing and a stat per file of a big folder. None:
+    list the directory again (a path is new, gone or a symlink)."""
+    by_path = {a.logical_path: i for i, a in enumerate(known.files)}
+    files = list(known.files)
+    for logical in paths:
+        index = by_path.get(logical)
+        if index is None:
+            return None
+        old = files[index]
+        try:
+            st = os.lstat(old.source)
+        except OSError:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        files[index] = Asset(logical, old.source, st.st_size, st.st_mtime_ns, st.st_ino)
+    return Listing(known.signature, tuple(files), known.subdirs)
 
 
 def check_mounts(config: Config, mounts: tuple[Mount, ...]) -> list[tuple[Mount, Path]]:
@@ -150,14 +177,16 @@ def scan_with_memo(
             known is not None
             and not linked  # the watcher reports changes under the real path, not the link's
             and known.signature == signature
-            and prefix not in dirty_parents
             and not any(prefix.startswith(tree) for tree in dirty_trees)
         ):
-            assets.extend(known.files)
-            new_memo[prefix] = known
-            for path, sub, sub_linked in known.subdirs:
-                walk(Path(path), sub, ancestors, sub_linked)
-            return
+            here = dirty_parents.get(prefix)
+            listing = known if here is None else _restat(known, here)
+            if listing is not None:
+                assets.extend(listing.files)
+                new_memo[prefix] = listing
+                for path, sub, sub_linked in listing.subdirs:
+                    walk(Path(path), sub, ancestors, sub_linked)
+                return
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError as exc:
