@@ -118,6 +118,8 @@ _ENTRY_TEXT_LIMIT = 200_000
 
 
 _ENTRY_TEXT_BY_ID: dict[int, tuple[ManifestEntry, str]] = {}
+# key -> (entry, its whole line): a watch rebuild passes the same entries, under the same keys, again.
+_LINES: dict[str, tuple[ManifestEntry, str]] = {}
 
 
 def _entry_text(entry: ManifestEntry) -> str:
@@ -243,10 +245,15 @@ class Manifest:
         """
         if not self.assets:
             return json.dumps(self.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-        parts = [
-            f"    {_string(key)}: {_entry_text(self.assets[key])}"
-            for key in sorted(self.assets)
-        ]
+        parts = []
+        for key in sorted(self.assets):
+            entry = self.assets[key]
+            known = _LINES.get(key)
+            if known is None or known[0] is not entry:
+                if len(_LINES) >= _ENTRY_TEXT_LIMIT:
+                    _LINES.clear()
+                known = _LINES[key] = (entry, f"    {_string(key)}: {_entry_text(entry)}")
+            parts.append(known[1])
         return (
             '{\n  "assets": {\n'
             + ",\n".join(parts)
@@ -294,7 +301,9 @@ class Manifest:
     def output_files(self) -> set[str]:
         """Every path (relative to OUT) this manifest names: files and their siblings."""
         names: set[str] = set()
+        add = names.add
         for entry in self.assets.values():
-            names.add(entry.path)
-            names.update(enc.path for enc in entry.encodings.values())
+            add(entry.path)
+            for enc in entry.encodings.values():
+                add(enc.path)
         return names

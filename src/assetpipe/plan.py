@@ -109,7 +109,7 @@ def plan(
         if record is not None:
             trusted[asset.logical_path] = record
             known = last.nodes[asset.logical_path] if last is not None else None
-            if known is not None and known.asset == asset:
+            if known is not None and (known.asset is asset or known.asset == asset):  # `is`: the scan's memo
                 nodes[asset.logical_path] = known
                 continue
         try:

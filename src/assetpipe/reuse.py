@@ -42,6 +42,8 @@ class OutView:
         touched = self.touched
         if touched is None:
             return False
+        if not touched:
+            return True  # most saves: the watcher saw nothing happen in OUT
         return path not in touched and all(path + suffix not in touched for _, suffix in _SUFFIXES)
 
     def as_recorded(self, path: str, recorded: Stat | None) -> bool:
