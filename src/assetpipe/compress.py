@@ -26,15 +26,12 @@ same I/O pool. Only a task both caches miss reaches the compression queue.
 from __future__ import annotations
 
 import bisect
-import ctypes
-import ctypes.util
 import hashlib
 import os
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import TracebackType
@@ -66,6 +63,8 @@ from assetpipe.files import write_atomic, write_new
 from assetpipe.manifest import Encoding
 
 if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
     from assetpipe.remote import RemoteStats, RemoteTier
 
 #: Types that are already compressed: a sibling would save nothing and cost a compressor call.
@@ -301,9 +300,10 @@ MAX_RUNNING_MEMORY = 72 * 1024 * 1024
 
 def _malloc_trim() -> Callable[[], object]:
     """glibc's malloc_trim(0), or a no-op where there is none."""
+    import ctypes  # here, not at import: a build that compresses nothing never needs it
+
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
+        trim = ctypes.CDLL(None).malloc_trim  # the process's own symbols: libc's, without a search
     except (OSError, AttributeError):
         return lambda: None
     trim.argtypes = [ctypes.c_size_t]
@@ -311,9 +311,18 @@ def _malloc_trim() -> Callable[[], object]:
     return lambda: trim(0)
 
 
-#: After a big call, hand its freed working memory back to the OS: glibc keeps freed pages in each thread's
-#: arena, so without this a build's RSS stays at its peak (measured: 143 MB while compressing small files).
-release_memory = _malloc_trim() if sys.platform.startswith("linux") else (lambda: None)
+_trim: list[Callable[[], object]] = []
+
+
+def release_memory() -> None:
+    """After a big call, hand its freed working memory back to the OS: glibc keeps freed pages in each
+    thread's arena, so without this a build's RSS stays at its peak (measured: 143 MB while compressing
+    small files)."""
+    if not _trim:
+        _trim.append(_malloc_trim() if sys.platform.startswith("linux") else (lambda: None))
+    _trim[0]()
+
+
 #: Calls on inputs at least this big are followed by release_memory(). Each release makes the next calls
 #: fault their working memory in again: after every call over 64 KB that cost 2 CPU s of page faults on
 #: the 1x corpus (405,000 faults against 119,000 without); after calls over 256 KB, 223,000 with a peak of
@@ -422,6 +431,8 @@ class Compressor:
             self._threads.append(thread)
 
     def _start_io(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         from assetpipe.remote import CONNECTIONS
 
         self._io = ThreadPoolExecutor(CONNECTIONS, thread_name_prefix="assetpipe-remote")
