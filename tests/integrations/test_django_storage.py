@@ -204,6 +204,12 @@ def test_a_wrong_build_option_fails_collectstatic_with_one_line(tmp_path: Path) 
         ({"compress": "no"}, "CommandError: ASSETPIPE_BUILD: 'compress' must be bool, not 'no'"),
         ({"exclude": "*.map"}, "CommandError: ASSETPIPE_BUILD: 'exclude' must be list or tuple, not '*.map'"),
         ({"cors": 5}, 'CommandError: ASSETPIPE_BUILD: cors must be "*", a list of origins or false, not 5'),
+        # Tables are checked by assetpipe.toml's own checker, with its messages.
+        (
+            {"importmap": {"./x": "js/x.js"}},
+            "CommandError: ASSETPIPE_BUILD: [importmap] key './x' is not a bare specifier",
+        ),
+        ({"cache_url": "ftp://x"}, "CommandError: ASSETPIPE_BUILD: cache_url 'ftp://x' must look like s3://"),
     ):
         done = manage(root, "collectstatic", "--noinput", settings={"ASSETPIPE_BUILD": options})
         assert done.returncode == 1

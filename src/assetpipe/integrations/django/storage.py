@@ -12,7 +12,9 @@ with an ``ASSETPIPE_`` prefix:
 
 ``collect_dir``  the collection folder (default: ``.assetpipe-collect`` beside STATIC_ROOT)
 ``build``        extra build options, the assetpipe.toml keys: ``{"gzip_backend": "zlib", "exclude": [...]}``
-                 (``cache_dir`` defaults to ``.assetpipe-cache`` beside STATIC_ROOT)
+                 (``cache_dir`` defaults to ``.assetpipe-cache`` beside STATIC_ROOT); tables as in TOML,
+                 as dicts: ``{"importmap": {"htmx.org": "vendor/htmx/htmx.esm.js"}}``. Relative folders
+                 (``mounts``, ``node_modules``, ``cache_dir``) are taken from the folder holding STATIC_ROOT.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator, Mapping
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage
 from django.core.management.base import CommandError
 
-from assetpipe.config import Config
+from assetpipe.config import Config, ImportTable
+from assetpipe.config import _check as check_toml_value  # assetpipe.toml's one checker of a key's value
 from assetpipe.cors import parse_cors
 from assetpipe.errors import AssetpipeError
 from assetpipe.integrations.django import lookup
@@ -43,8 +46,13 @@ MARKER = ".assetpipe-collect"
 
 #: Config fields Django decides (from STATIC_ROOT, STATIC_URL and the collection folder).
 DECIDED = frozenset({"source", "output", "base_url", "config_file"})
-PATH_OPTIONS = frozenset({"cache_dir", "snippets_dir"})
+PATH_OPTIONS = frozenset({"cache_dir", "snippets_dir", "node_modules"})
 TUPLE_OPTIONS = frozenset({"include", "exclude", "unhashed"})
+#: Options checked by assetpipe.toml's own checker (tables, and values with rules beyond a type), so they
+#: mean and refuse exactly what they do in the file.
+TOML_OPTIONS = frozenset(
+    {"mounts", "importmap", "importmap_scopes", "importmap_packages", "budgets", "cache_url"}
+)
 
 
 def _option(given: Any, name: str) -> Any:
@@ -57,6 +65,7 @@ NONE_DEFAULT_TYPES: dict[str, tuple[type, ...]] = {
     "cache_dir": (str, os.PathLike),
     "snippets_dir": (str, os.PathLike),
     "snippet_root": (str,),
+    "node_modules": (str, os.PathLike),
 }
 
 
@@ -67,6 +76,11 @@ def _checked(key: str, value: Any, default: Any) -> Any:
             return parse_cors(value)
         except AssetpipeError as exc:
             raise CommandError(f"ASSETPIPE_BUILD: {exc}") from None
+    if key in TOML_OPTIONS:
+        try:
+            return check_toml_value(key, value, "ASSETPIPE_BUILD")
+        except AssetpipeError as exc:
+            raise CommandError(str(exc)) from None
     if default is None:
         accepted: tuple[type, ...] = NONE_DEFAULT_TYPES[key]
     elif isinstance(default, tuple):
@@ -92,7 +106,8 @@ def _checked(key: str, value: Any, default: Any) -> Any:
 def build_config(collect_dir: Path, output: Path, base_url: str, options: Mapping[str, Any]) -> Config:
     """The Config for one collectstatic; an unknown option or a wrong type is a CommandError naming it."""
     defaults = {f.name: f.default for f in fields(Config) if f.name not in DECIDED}
-    values: dict[str, Any] = {"cache_dir": output.parent / ".assetpipe-cache"}
+    anchor = output.parent  # where relative folders are taken from, as the default cache_dir is
+    values: dict[str, Any] = {"cache_dir": anchor / ".assetpipe-cache"}
     for key, value in options.items():
         if key not in defaults:
             raise CommandError(
@@ -100,7 +115,21 @@ def build_config(collect_dir: Path, output: Path, base_url: str, options: Mappin
             )
         if value is not None or defaults[key] is not None:
             values[key] = _checked(key, value, defaults[key])
+    for key in PATH_OPTIONS & values.keys():
+        values[key] = anchor / values[key]  # an absolute path stays as it is
+    values["mounts"] = tuple(replace(m, directory=anchor / m.directory) for m in values.get("mounts", ()))
+    if values.get("importmap_packages") and values.get("node_modules") is None:
+        values["node_modules"] = anchor / "node_modules"
     return Config(source=collect_dir, output=output, base_url=base_url, **values)
+
+
+def import_tables(
+    options: Mapping[str, Any],
+) -> tuple[ImportTable, tuple[tuple[str, ImportTable], ...]]:
+    """The ``importmap`` and ``importmap_scopes`` tables of build options, checked as build_config does."""
+    imports = _checked("importmap", options.get("importmap") or {}, ())
+    scopes = _checked("importmap_scopes", options.get("importmap_scopes") or {}, ())
+    return imports, scopes
 
 
 def _copy(source: str, target: Path) -> None:
