@@ -178,7 +178,7 @@ def source_importmap() -> ImportMapData | None:
     from django.contrib.staticfiles.storage import staticfiles_storage
     from django.templatetags.static import static
 
-    from assetpipe.integrations.django.storage import import_tables
+    from assetpipe.integrations.django.options import import_tables
 
     options = getattr(staticfiles_storage, "build_options", None) or getattr(
         settings, "ASSETPIPE_BUILD", None

@@ -21,6 +21,7 @@ the stock class, with the same filter.
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -39,11 +40,12 @@ def hidden_name(name: str) -> bool:
 
 
 def _serves_assetpipe() -> bool:
+    """Whether the staticfiles storage is a ManifestStorage (without importing the build when it is not)."""
     from django.contrib.staticfiles.storage import staticfiles_storage
 
-    from assetpipe.integrations.django.storage import ManifestStorage
-
-    return isinstance(staticfiles_storage, ManifestStorage)  # the lazy object reports its target's class
+    storage_class = staticfiles_storage.__class__  # the lazy object makes its storage and reports its class
+    ours = sys.modules.get("assetpipe.integrations.django.storage")  # made storage: imported
+    return ours is not None and issubclass(storage_class, ours.ManifestStorage)
 
 
 def hidden(middleware: Any, url: str) -> bool:
