@@ -180,10 +180,10 @@ def source_importmap() -> ImportMapData | None:
 
     from assetpipe.integrations.django.options import import_tables
 
-    options = getattr(staticfiles_storage, "build_options", None) or getattr(
-        settings, "ASSETPIPE_BUILD", None
-    )
-    imports, scopes = import_tables(options or {})
+    # ManifestStorage's build options (its OPTIONS["build"], else ASSETPIPE_BUILD); another storage's: the
+    # setting alone.
+    options = getattr(staticfiles_storage, "build_options", None)
+    imports, scopes = import_tables(options or getattr(settings, "ASSETPIPE_BUILD", None) or {})
     if not imports and not scopes:
         return None
     return ImportMapData(
