@@ -36,6 +36,11 @@ TAG_ATTRS = (
     """{% load assetpipe %}{% asset_tag "css/app.css" media="print" data_x=request.GET.x integrity=False %}"""
 )
 LIVE_RELOAD = """{% load assetpipe %}[{% live_reload_tag %}]"""
+IMPORTMAP = """{% load assetpipe %}{% importmap_tag nonce="n0" %}
+{% asset_tag "js/app.js" nonce="n0" %}"""
+IMPORTMAP_ONLY = """{% load assetpipe %}[{% importmap_tag %}]"""
+JINJA_IMPORTMAP = """{{ importmap_tag(nonce="n0") }}
+{{ asset_tag("js/app.js", nonce="n0") }}"""
 TAG_UNKNOWN = """{% load assetpipe %}{% asset "css/ap.css" %}|{% asset_integrity "css/ap.css" %}|{% asset_tag "css/ap.css" %}"""
 
 
@@ -49,9 +54,11 @@ def make_project(root: Path, sources: Mapping[str, str] | None = None) -> Path:
         "tag_attrs.html": TAG_ATTRS,
         "tag_unknown.html": TAG_UNKNOWN,
         "live_reload.html": LIVE_RELOAD,
+        "importmap.html": IMPORTMAP,
+        "importmap_only.html": IMPORTMAP_ONLY,
     }
     write_tree(root / "templates", templates)
-    write_tree(root / "jinja2", {"jinja_page.html": JINJA_PAGE})
+    write_tree(root / "jinja2", {"jinja_page.html": JINJA_PAGE, "jinja_importmap.html": JINJA_IMPORTMAP})
     return root
 
 

@@ -1,6 +1,6 @@
 """ManifestStorage: ``manage.py collectstatic --noinput`` builds with assetpipe into STATIC_ROOT, and
 ``{% static %}``, the tag library and the admin resolve through its manifest. Real Django, real admin,
-real whitenoise middleware, each in a subprocess (tests/integrations/djangoproject/)."""
+each in a subprocess (tests/integrations/djangoproject/); whitenoise's part is test_django_whitenoise.py."""
 
 from __future__ import annotations
 
@@ -148,58 +148,6 @@ def test_an_unknown_static_path_raises_with_did_you_mean_unless_not_strict(djang
     assert lenient["body"] == '<link href="/static/css/ap.css">'
 
 
-def test_whitenoise_serves_hashed_files_immutable_and_brotli_to_clients_that_accept_it(
-    django_project: Path,
-) -> None:
-    manifest = Manifest.load(django_project / "staticfiles" / "manifest.json")
-    entry = manifest.entry("admin/css/base.css")
-    br, plain, unhashed = get(
-        django_project,
-        {"url": manifest.url("admin/css/base.css"), "headers": {"Accept-Encoding": "gzip, br"}},
-        {"url": manifest.url("admin/css/base.css")},
-        {"url": "/static/admin/css/base.css"},
-    )
-    assert br["status"] == 200
-    assert br["headers"]["Content-Encoding"] == "br"
-    assert br["headers"]["Cache-Control"] == "max-age=315360000, public, immutable"
-    assert br["headers"]["Vary"] == "Accept-Encoding"
-    assert br["headers"]["Content-Type"].startswith("text/css;")
-    assert br["headers"]["Access-Control-Allow-Origin"] == "*"  # what crossorigin + integrity need
-    assert "Content-Encoding" not in plain["headers"]
-    assert sri(plain["body"].encode()) == entry.integrity
-    assert unhashed["status"] == 404  # the unbuilt name is not in STATIC_ROOT at all
-
-
-def test_plain_whitenoise_serves_the_manifest_and_assetpipes_middleware_does_not(
-    django_project: Path,
-) -> None:
-    ours = {
-        "MIDDLEWARE": [
-            "django.middleware.security.SecurityMiddleware",
-            "assetpipe.integrations.django.whitenoise.WhiteNoiseMiddleware",
-        ]
-    }
-    (plain,) = get(django_project, "/static/manifest.json")
-    assert plain["status"] == 200  # as whitenoise serves Django's own staticfiles.json
-    manifest = Manifest.load(django_project / "staticfiles" / "manifest.json")
-    hidden = get(
-        django_project,
-        "/static/manifest.json",
-        "/static/.assetpipe/lock",
-        manifest.url("css/app.css"),
-        settings=ours,
-    )
-    assert [r["status"] for r in hidden] == [404, 404, 200]
-    assert hidden[2]["headers"]["Cache-Control"] == "max-age=315360000, public, immutable"
-    autorefresh = get(
-        django_project,
-        "/static/manifest.json",
-        manifest.url("css/app.css"),
-        settings={**ours, "WHITENOISE_AUTOREFRESH": True},
-    )
-    assert [r["status"] for r in autorefresh] == [404, 200]
-
-
 ADMIN_PAGES = (
     "/admin/",
     "/admin/auth/user/",
@@ -256,6 +204,12 @@ def test_a_wrong_build_option_fails_collectstatic_with_one_line(tmp_path: Path) 
         ({"compress": "no"}, "CommandError: ASSETPIPE_BUILD: 'compress' must be bool, not 'no'"),
         ({"exclude": "*.map"}, "CommandError: ASSETPIPE_BUILD: 'exclude' must be list or tuple, not '*.map'"),
         ({"cors": 5}, 'CommandError: ASSETPIPE_BUILD: cors must be "*", a list of origins or false, not 5'),
+        # Tables are checked by assetpipe.toml's own checker, with its messages.
+        (
+            {"importmap": {"./x": "js/x.js"}},
+            "CommandError: ASSETPIPE_BUILD: [importmap] key './x' is not a bare specifier",
+        ),
+        ({"cache_url": "ftp://x"}, "CommandError: ASSETPIPE_BUILD: cache_url 'ftp://x' must look like s3://"),
     ):
         done = manage(root, "collectstatic", "--noinput", settings={"ASSETPIPE_BUILD": options})
         assert done.returncode == 1

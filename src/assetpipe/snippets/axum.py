@@ -1,10 +1,10 @@
-"""Axum (tower-http 0.6): Rust source for a router that serves OUT with ServeDir plus a header middleware.
+"""Axum (tower-http 0.6 or 0.7): Rust source for a router serving OUT with ServeDir and a header middleware.
 
 Why this shape: ``ServeDir::precompressed_br().precompressed_gzip()`` picks the sibling and keeps the
-original's Content-Type, but tower-http before 0.7 sends no ``Vary`` for it, and ServeDir has no notion of
-immutability; a ``middleware::from_fn`` layer adds both from lists generated out of the manifest, and
-answers 404 for the manifest and dot files before ServeDir sees them. The same layer adds CORS to the
-responses it gives cache headers (2xx and 304, never a 404 or the manifest).
+original's Content-Type, but tower-http before 0.7 sends no ``Vary`` for it (0.7.0 does, tower-http#692),
+and ServeDir has no notion of immutability; a ``middleware::from_fn`` layer adds both from lists generated
+out of the manifest, and answers 404 for the manifest and dot files before ServeDir sees them. The same
+layer adds CORS to the responses it gives cache headers (2xx and 304, never a 404 or the manifest).
 """
 
 from __future__ import annotations
@@ -88,11 +88,11 @@ def render(manifest: Manifest, options: SnippetOptions) -> str:
     zstd = any(name == "zstd" for served in site.files for name, _ in served.siblings)
     lines = [
         *header_comment(site, "Axum", prefix="// "),
-        '// Cargo.toml: axum = "0.7" (or 0.8), tower-http = { version = "0.6", features = ["fs"] },',
+        '// Cargo.toml: axum = "0.8" (or 0.7), tower-http = { version = "0.7", features = ["fs"] } (or 0.6),',
         '//             percent-encoding = "2"',
         "// Use: let app = Router::new().merge(assetpipe::router()); ServeDir picks the .br or .gz",
         "// sibling and keeps the original's Content-Type; tower-http 0.6 sends no Vary for it, so the",
-        "// layer adds it.",
+        "// layer adds it (0.7 sends it itself, and the layer then adds none).",
         "",
         "use axum::{",
         "    extract::Request,",

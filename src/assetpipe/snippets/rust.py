@@ -3,6 +3,8 @@
     pub struct Asset { pub url: &'static str, pub integrity: &'static str, pub content_type: &'static str }
     pub const CSS_APP_CSS: Asset = Asset { url: "/static/css/app.3f2a1b0c9d8e.css", ... };
     pub fn get(logical_path: &str) -> Option<&'static Asset>
+    pub const IMPORTMAP_JSON: &str = "{\"imports\":{...},\"integrity\":{...}}";   // "" without a map
+    pub const IMPORTMAP_TAG: &str = "<script type=\"importmap\">...</script>";
 
 A Maud template then writes ``href=(assets::CSS_APP_CSS.url)``, and a removed or renamed asset is a
 compile error where it is used. Constant names: the logical path in upper case, every run of characters
@@ -11,14 +13,20 @@ give the same name (or ``ASSETS``, which the module defines) all get a suffix, `
 digits of the SHA-256 of the logical path, so a name never silently means another file, and a new
 colliding file turns the old name into a compile error rather than a different asset. Strings are
 quoted for Rust (``quoting.rust_string``), so any path the build accepts is valid Rust.
+
+The import map is the manifest's, as the text of a ``<script type="importmap">``: the same bytes the
+template helpers write (``assetpipe.tags.importmap_json``, which this layer may not import; a test keeps
+the two equal), with "<", ">" and "&" as JSON escapes so no specifier or URL can end the element.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections import Counter
 
+from assetpipe.errors import ManifestError
 from assetpipe.manifest import Manifest
 from assetpipe.snippets.quoting import Syntax, rust_string
 from assetpipe.snippets.site import SnippetOptions, plan
@@ -53,7 +61,7 @@ def base_name(logical_path: str) -> str:
 
 
 #: Names the module itself defines (``Asset`` and ``get`` cannot clash: constants are upper case).
-RESERVED = frozenset({"ASSETS"})
+RESERVED = frozenset({"ASSETS", "IMPORTMAP_JSON", "IMPORTMAP_TAG"})
 
 
 def _suffixed(path: str, base: str, digits: int) -> str:
@@ -79,9 +87,52 @@ def constant_names(logical_paths: list[str]) -> dict[str, str]:
     return names
 
 
+def importmap_json(manifest: Manifest) -> str:
+    """The manifest's import map as the text of a ``<script type="importmap">``; "" when it has none.
+
+    Written as ``assetpipe.tags.importmap_json`` writes it for the manifest's own base URL: compact JSON,
+    keys sorted, ``scopes`` only when there are some, and "<", ">", "&" as JSON escapes.
+    """
+    data = manifest.importmap
+    if data is None:
+        return ""
+    body: dict[str, object] = {
+        "imports": dict(sorted(data.imports.items())),
+        "scopes": {s: dict(sorted(t.items())) for s, t in sorted(data.scopes.items())},
+        "integrity": dict(sorted(data.integrity.items())),
+    }
+    if not data.scopes:
+        del body["scopes"]
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+IMPORTMAP_DOC = """\
+/// The build's import map, the text of a `<script type="importmap">`: bare specifiers to hashed URLs and
+/// the `integrity` of every module they lead to, with `<`, `>` and `&` as JSON escapes so that nothing in
+/// it can end the element. Empty when the build has no import map. With a CSP nonce, in Maud:
+/// `script type="importmap" nonce=(nonce) { (PreEscaped(assets::IMPORTMAP_JSON)) }`.
+"""
+
+IMPORTMAP_TAG_DOC = """\
+/// `<script type="importmap">` with IMPORTMAP_JSON, for the page's `<head>` before any module script
+/// (`(PreEscaped(assets::IMPORTMAP_TAG))` in Maud); empty when the build has no import map.
+"""
+
+
 def render(manifest: Manifest, options: SnippetOptions) -> str:
     """The module's source. The URLs carry the manifest's base URL; ``options`` are validated as for
-    every snippet (a root, base URL or file name no server config could carry is refused here too)."""
+    every snippet (a root, base URL or file name no server config could carry is refused here too).
+    A string no UTF-8 file can hold (a lone surrogate, ``"\\ud800"`` in the manifest's JSON) is a
+    ManifestError."""
+    try:
+        return _render(manifest, options)
+    except UnicodeEncodeError as exc:
+        near = exc.object[max(exc.start - 30, 0) : exc.end + 10]
+        raise ManifestError(f"a string in the manifest is not valid Unicode, near {near!r}") from None
+
+
+def _render(manifest: Manifest, options: SnippetOptions) -> str:
     plan(manifest, options, RUST)
     logical_paths = sorted(manifest.assets)
     names = constant_names(logical_paths)
@@ -106,4 +157,12 @@ def render(manifest: Manifest, options: SnippetOptions) -> str:
     lines.append("        _ => None,")
     lines.append("    }")
     lines.append("}")
-    return "\n".join(lines) + "\n"
+    text = importmap_json(manifest)
+    tag = f'<script type="importmap">{text}</script>' if text else ""
+    lines.append("")
+    lines.append(IMPORTMAP_DOC + f"pub const IMPORTMAP_JSON: &str = {rust_string(text)};")
+    lines.append("")
+    lines.append(IMPORTMAP_TAG_DOC + f"pub const IMPORTMAP_TAG: &str = {rust_string(tag)};")
+    module = "\n".join(lines) + "\n"
+    module.encode("utf-8")  # the module is written as UTF-8: fail here, in render's handler, not mid-write
+    return module

@@ -18,5 +18,8 @@ urlpatterns = [
     path("tag-attrs/", page, {"name": "tag_attrs.html"}),
     path("tag-unknown/", page, {"name": "tag_unknown.html"}),
     path("live-reload/", page, {"name": "live_reload.html"}),
+    path("importmap/", page, {"name": "importmap.html"}),
+    path("importmap-only/", page, {"name": "importmap_only.html"}),
+    path("jinja-importmap/", page, {"name": "jinja_importmap.html"}),
     path("static-unknown/", page, {"name": "static_unknown.html"}),
 ]

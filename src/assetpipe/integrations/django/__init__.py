@@ -3,10 +3,10 @@
     INSTALLED_APPS = [..., "django.contrib.staticfiles", "assetpipe.integrations.django"]
     STORAGES = {..., "staticfiles": {"BACKEND": "assetpipe.integrations.django.ManifestStorage"}}
 
-``{% load assetpipe %}`` gives ``{% asset %}``, ``{% asset_integrity %}`` and ``{% asset_tag %}``; the
-storage makes ``manage.py collectstatic`` run an assetpipe build into STATIC_ROOT and ``{% static %}``
-resolve through its manifest. For Django's Jinja2 backend: ``OPTIONS["environment"] =
-"assetpipe.integrations.django.environment"``.
+``{% load assetpipe %}`` gives ``{% asset %}``, ``{% asset_integrity %}``, ``{% asset_tag %}`` and
+``{% importmap_tag %}``; the storage makes ``manage.py collectstatic`` run an assetpipe build into
+STATIC_ROOT and ``{% static %}`` resolve through its manifest. For Django's Jinja2 backend:
+``OPTIONS["environment"] = "assetpipe.integrations.django.environment"``.
 
 Settings (all optional):
 
@@ -31,6 +31,7 @@ from assetpipe.integrations.django.lookup import (
     asset_integrity,
     asset_tag,
     helper,
+    importmap_tag,
     manifest_path,
     reset,
 )
@@ -38,8 +39,11 @@ from assetpipe.integrations.django.lookup import (
 
 # -- Django's Jinja2 backend -------------------------------------------------------------------------
 def install(env: Environment) -> None:
-    """Put asset(), asset_integrity() and asset_tag() into ``env.globals``, reading the settings above."""
-    env.globals.update(asset=asset, asset_integrity=asset_integrity, asset_tag=asset_tag)
+    """Put asset(), asset_integrity(), asset_tag() and importmap_tag() into ``env.globals``, reading the
+    settings above."""
+    env.globals.update(
+        asset=asset, asset_integrity=asset_integrity, asset_tag=asset_tag, importmap_tag=importmap_tag
+    )
 
 
 def environment(**options: Any) -> Environment:
@@ -66,6 +70,7 @@ __all__ = [
     "asset_tag",
     "environment",
     "helper",
+    "importmap_tag",
     "install",
     "manifest_path",
     "reset",

@@ -16,8 +16,9 @@ from django.core.signals import setting_changed
 from markupsafe import Markup
 
 from assetpipe.errors import ManifestError, UnknownAsset
-from assetpipe.reader import ManifestReader
-from assetpipe.tags import AssetHelper, live_reload_script, plan_source_tag, render_plan
+from assetpipe.manifest import ImportMapData, Manifest
+from assetpipe.reader import ManifestReader, make_snapshot
+from assetpipe.tags import AssetHelper, live_reload_script, plan_source_tag, render_importmap, render_plan
 
 #: Settings whose change drops the shared helper (Django's override_settings sends setting_changed).
 WATCHED_SETTINGS = frozenset(
@@ -119,11 +120,15 @@ def built_url(logical_path: str) -> str | None:
         return None
     except ManifestError as exc:
         if strict():
-            hint = "run 'manage.py collectstatic' first, or set ASSETPIPE_STRICT = False in tests"
-            # The library's own hint names 'assetpipe build'; here collectstatic is the command.
-            message = exc.message.removesuffix(" (run 'assetpipe build' first)")
-            raise ManifestError(message, path=exc.path, hint=hint) from None
+            raise _collectstatic_first(exc) from None
         return None
+
+
+def _collectstatic_first(exc: ManifestError) -> ManifestError:
+    """The library's error, with a hint naming collectstatic (its own names 'assetpipe build')."""
+    hint = "run 'manage.py collectstatic' first, or set ASSETPIPE_STRICT = False in tests"
+    message = exc.message.removesuffix(" (run 'assetpipe build' first)")
+    return ManifestError(message, path=exc.path, hint=hint)
 
 
 def asset(logical_path: str) -> str:
@@ -163,3 +168,43 @@ def asset_tag(logical_path: str, **attrs: Any) -> Markup:
 
         return render_plan(plan_source_tag(static(logical_path), logical_path), attrs)
     return helper().tag(logical_path, **attrs)
+
+
+def source_importmap() -> ImportMapData | None:
+    """The map for source URLs: ASSETPIPE_BUILD's own ``importmap`` and ``importmap_scopes`` tables with
+    ``static()`` URLs and no integrity (the built files' values would refuse the unbuilt ones); None
+    without tables. ``importmap_packages`` are left out: the build mounts them from node_modules, which
+    runserver does not serve."""
+    from django.contrib.staticfiles.storage import staticfiles_storage
+    from django.templatetags.static import static
+
+    from assetpipe.integrations.django.options import import_tables
+
+    # ManifestStorage's build options (its OPTIONS["build"], else ASSETPIPE_BUILD); another storage's: the
+    # setting alone.
+    options = getattr(staticfiles_storage, "build_options", None)
+    imports, scopes = import_tables(options or getattr(settings, "ASSETPIPE_BUILD", None) or {})
+    if not imports and not scopes:
+        return None
+    return ImportMapData(
+        imports={key: str(static(target)) for key, target in imports},
+        scopes={str(static(scope)): {k: str(static(t)) for k, t in table} for scope, table in scopes},
+        integrity={},
+    )
+
+
+def importmap_tag(**attrs: Any) -> Markup:
+    """``<script type="importmap">`` as ``assetpipe.tags`` renders it (the Jinja helper's output), empty
+    when the build has no map; for source URLs, :func:`source_importmap`. Without a manifest: nothing
+    when not strict, else ManifestError."""
+    if serve_sources():
+        data = source_importmap()
+        # One renderer for both: the source map goes through it as a manifest without assets.
+        snap = make_snapshot(Manifest(base_url="/", assets={}, importmap=data))
+        return render_importmap(snap, attrs)
+    try:
+        return helper().importmap_tag(**attrs)
+    except ManifestError as exc:
+        if strict():
+            raise _collectstatic_first(exc) from None
+        return Markup("")

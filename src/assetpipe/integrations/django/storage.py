@@ -11,8 +11,7 @@ Options (``STORAGES["staticfiles"]["OPTIONS"]``), each also read from a setting 
 with an ``ASSETPIPE_`` prefix:
 
 ``collect_dir``  the collection folder (default: ``.assetpipe-collect`` beside STATIC_ROOT)
-``build``        extra build options, the assetpipe.toml keys: ``{"gzip_backend": "zlib", "exclude": [...]}``
-                 (``cache_dir`` defaults to ``.assetpipe-cache`` beside STATIC_ROOT)
+``build``        extra build options, the assetpipe.toml keys (checked in ``options.py``)
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator, Mapping
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -30,77 +28,15 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage
 from django.core.management.base import CommandError
 
-from assetpipe.config import Config
-from assetpipe.cors import parse_cors
 from assetpipe.errors import AssetpipeError
 from assetpipe.integrations.django import lookup
+from assetpipe.integrations.django.options import build_config, option
 from assetpipe.manifest import Manifest
 from assetpipe.pipeline import build
 
 #: Marks a folder as this storage's collection folder; dot files are never built, so it stays out of
 #: the output. A non-empty folder without it is refused: mirroring deletes what the finders do not list.
 MARKER = ".assetpipe-collect"
-
-#: Config fields Django decides (from STATIC_ROOT, STATIC_URL and the collection folder).
-DECIDED = frozenset({"source", "output", "base_url", "config_file"})
-PATH_OPTIONS = frozenset({"cache_dir", "snippets_dir"})
-TUPLE_OPTIONS = frozenset({"include", "exclude", "unhashed"})
-
-
-def _option(given: Any, name: str) -> Any:
-    return given if given is not None else getattr(settings, f"ASSETPIPE_{name.upper()}", None)
-
-
-#: What each option must be, where its default (None) does not say.
-NONE_DEFAULT_TYPES: dict[str, tuple[type, ...]] = {
-    "jobs": (int,),
-    "cache_dir": (str, os.PathLike),
-    "snippets_dir": (str, os.PathLike),
-    "snippet_root": (str,),
-}
-
-
-def _checked(key: str, value: Any, default: Any) -> Any:
-    """``value`` converted to the field's type (lists to tuples, strings to Paths), or CommandError."""
-    if key == "cors":  # spelled as in assetpipe.toml: "*", a list of origins, or False
-        try:
-            return parse_cors(value)
-        except AssetpipeError as exc:
-            raise CommandError(f"ASSETPIPE_BUILD: {exc}") from None
-    if default is None:
-        accepted: tuple[type, ...] = NONE_DEFAULT_TYPES[key]
-    elif isinstance(default, tuple):
-        accepted = (list, tuple)
-    elif isinstance(default, float):
-        accepted = (int, float)
-    else:
-        accepted = (type(default),)
-    ok = isinstance(value, accepted) and not (isinstance(value, bool) and bool not in accepted)
-    if isinstance(value, (list, tuple)):
-        ok = ok and all(isinstance(item, str) for item in value)
-    if not ok:
-        raise CommandError(
-            f"ASSETPIPE_BUILD: {key!r} must be {' or '.join(t.__name__ for t in accepted)}, not {value!r}"
-        )
-    if key in PATH_OPTIONS:
-        return Path(value)
-    if key in TUPLE_OPTIONS:
-        return tuple(value)
-    return value
-
-
-def build_config(collect_dir: Path, output: Path, base_url: str, options: Mapping[str, Any]) -> Config:
-    """The Config for one collectstatic; an unknown option or a wrong type is a CommandError naming it."""
-    defaults = {f.name: f.default for f in fields(Config) if f.name not in DECIDED}
-    values: dict[str, Any] = {"cache_dir": output.parent / ".assetpipe-cache"}
-    for key, value in options.items():
-        if key not in defaults:
-            raise CommandError(
-                f"ASSETPIPE_BUILD: unknown option {key!r} (known: {', '.join(sorted(defaults))})"
-            )
-        if value is not None or defaults[key] is not None:
-            values[key] = _checked(key, value, defaults[key])
-    return Config(source=collect_dir, output=output, base_url=base_url, **values)
 
 
 def _copy(source: str, target: Path) -> None:
@@ -181,10 +117,10 @@ class ManifestStorage(StaticFilesStorage):  # type: ignore[misc]  # Django ships
     ) -> None:
         root = location if location is not None else settings.STATIC_ROOT
         self.output = Path(root) if root else None
-        collect = _option(collect_dir, "collect_dir")
+        collect = option(collect_dir, "collect_dir")
         if collect is None and self.output is not None:
             collect = self.output.parent / ".assetpipe-collect"
-        self.build_options: Mapping[str, Any] = _option(build, "build") or {}
+        self.build_options: Mapping[str, Any] = option(build, "build") or {}
         super().__init__(None if collect is None else os.fspath(collect), base_url, **kwargs)
 
     def _save(self, name: str, content: Any) -> str:
