@@ -142,7 +142,7 @@ def test_a_rescan_with_what_a_watcher_saw_restats_saved_files_and_relists_for_ne
 
     src = make_source({f"css/s{i}.css": f"a{i}{{}}" for i in range(50)} | {"js/a.js": "1"})
     cfg = Config(source=src, output=tmp_path / "out")
-    first, memo = scan_with_memo(cfg)
+    _, memo = scan_with_memo(cfg)
 
     def rescan(touched: set[str]) -> dict[str, tuple[int, int]]:
         nonlocal memo
