@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -22,8 +23,15 @@ from assetpipe.pipeline import build
 from assetpipe.remote import CACHE_PREFIX, RemoteTier, S3Store
 from assetpipe.s3url import parse_s3_url
 from assetpipe.shard import Shard
-from tests.conftest import Tree
-from tests.seaweed import Seaweed, s3_env, seaweed, start_seaweed  # noqa: F401 (fixtures)
+from tests.conftest import Tree, write_tree
+from tests.seaweed import (  # noqa: F401 (fixtures)
+    READER_KEY,
+    READER_SECRET,
+    Seaweed,
+    s3_env,
+    seaweed,
+    start_seaweed,
+)
 
 SITE: Tree = {
     **{f"css/part{i}.css": f".p{i} {{ color: #{i:06x}; }}\n" * (40 + i) for i in range(8)},
@@ -35,12 +43,13 @@ SITE: Tree = {
 SIBLINGS = 2 * 16  # br and gzip for every file but the png
 
 
-def make_config(tmp_path: Path, src: Path, name: str, url: str | None) -> Config:
+def make_config(tmp_path: Path, src: Path, name: str, url: str | None, mode: str = "read-write") -> Config:
     return Config(
         source=src,
         output=tmp_path / name / "out",
         cache_dir=tmp_path / name / "cache",
         cache_url=url,
+        cache_url_mode=mode,
     )
 
 
@@ -314,3 +323,106 @@ def test_a_pack_of_other_bytes_is_never_served(tmp_path: Path, site: Path, url: 
         original = (out / entry.path).read_bytes()
         for name, enc in entry.encodings.items():
             assert decode(name, (out / enc.path).read_bytes(), len(original)) == original
+
+
+@pytest.fixture
+def requests_sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Every request the remote's own boto3 client sends, as (method, URL path), seen on the way out."""
+    sent: list[tuple[str, str]] = []
+    real = remote.s3_client
+
+    def watched(connections: int = remote.CONNECTIONS) -> object:
+        client = real(connections)
+        client.meta.events.register(
+            "before-send.s3", lambda request, **_: sent.append((request.method, request.url))
+        )
+        return client
+
+    monkeypatch.setattr(remote, "s3_client", watched)
+    return sent
+
+
+def bucket_keys(server: Seaweed, url: str) -> dict[str, object]:
+    location = parse_s3_url(url)
+    pages = server.client().get_paginator("list_objects_v2").paginate(Bucket=location.bucket)
+    return {o["Key"]: o["LastModified"] for page in pages for o in page.get("Contents", [])}
+
+
+def as_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The credential of an untrusted job: SeaweedFS lets it Read and List, nothing else."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", READER_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", READER_SECRET)
+
+
+def test_a_read_only_credential_cannot_write_so_a_read_write_build_with_it_warns(
+    tmp_path: Path, site: Path, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    as_reader(monkeypatch)
+    report = build(make_config(tmp_path, site, "a", url))
+    assert report.remote is not None and report.remote.errors >= 1 and report.remote.uploads == 0
+    (warning,) = report.warnings
+    assert "not used: access denied (403 AccessDenied)" in warning
+
+
+def test_a_read_only_remote_gives_its_hits_and_never_sends_a_write(
+    tmp_path: Path,
+    site: Path,
+    url: str,
+    s3_env: Seaweed,
+    monkeypatch: pytest.MonkeyPatch,
+    requests_sent: list[tuple[str, str]],
+) -> None:
+    build(make_config(tmp_path, site, "trusted", url))  # the main branch fills the cache
+    before = bucket_keys(s3_env, url)
+    changed = {**SITE, "css/part0.css": ".changed { color: red }\n" * 80}  # a pull request's change
+    src = write_tree(tmp_path / "pr-src", changed)
+    as_reader(monkeypatch)
+    assert any(method == "PUT" for method, _ in requests_sent)  # the trusted build's, seen by the same watch
+    requests_sent.clear()
+    report = build(make_config(tmp_path, src, "pr", url, mode="read"))
+    assert report.remote is not None and report.remote.read_only
+    assert (report.remote.hits, report.remote.misses, report.remote.errors) == (SIBLINGS - 2, 2, 0)
+    assert (report.compressed, report.remote.uploads) == (2, 0)
+    assert report.warnings == []
+    assert "remote (read-only) 30 hits, 2 misses, 0 errors" in report.summary()
+    methods = {method for method, _ in requests_sent}
+    assert methods == {"GET"} and len(requests_sent) >= 3  # a listing, the pack, the two misses
+    assert bucket_keys(s3_env, url) == before  # nothing added, nothing rewritten
+
+
+def test_the_environment_makes_a_cli_build_read_only(
+    tmp_path: Path, site: Path, url: str, s3_env: Seaweed
+) -> None:
+    env = {**os.environ, **s3_env.env(), "ASSETPIPE_CACHE_URL": url, "ASSETPIPE_CACHE_URL_MODE": "read"}
+    result = subprocess.run(
+        [sys.executable, "-m", "assetpipe", "build", "-s", str(site), "-o", str(tmp_path / "out"),
+         "--cache-dir", str(tmp_path / "cache"), "--json"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "remote (read-only) 0 hits, 32 misses, 0 errors" in result.stderr
+    counts = json.loads(result.stdout)["summary"]["remote"]
+    assert (counts["read_only"], counts["misses"], counts["uploads"]) == (True, 32, 0)
+    assert bucket_keys(s3_env, url) == {}
+
+
+def test_a_read_only_tier_never_calls_put_even_through_flush() -> None:
+    class Recorder:
+        def __init__(self) -> None:
+            self.puts: list[str] = []
+
+        def get(self, key: str) -> bytes | None:
+            return None
+
+        def put(self, key: str, payload: bytes) -> None:
+            self.puts.append(key)
+
+        def pack_names(self) -> list[str]:
+            return []
+
+    store = Recorder()
+    tier = RemoteTier("s3://bucket/x", store, read_only=True)
+    assert tier.get("k") is None
+    tier.put("k", b"small")
+    tier.flush()
+    assert store.puts == [] and tier.stats.uploads == 0 and tier.stats.read_only

@@ -101,7 +101,11 @@ def build_json(report: BuildReport) -> dict[str, Any]:
         value = getattr(report, f.name)
         if f.name in ("manifest", "warnings", "outcomes"):
             continue
-        summary[f.name] = str(value) if isinstance(value, Path) else value
+        if isinstance(value, Path):
+            value = str(value)
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):  # remote counts, the shard
+            value = dataclasses.asdict(value)
+        summary[f.name] = value
     return {"summary": summary, "warnings": [str(w) for w in report.warnings], "files": file_records(report)}
 
 

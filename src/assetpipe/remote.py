@@ -152,7 +152,7 @@ class S3Store:
         try:
             response = self.client.get_object(Bucket=self.location.bucket, Key=self._key(key))
         except self._errors as exc:
-            if _status(exc) == 404 and _code(exc) in ("NoSuchKey", "404"):
+            if http_status(exc) == 404 and _code(exc) in ("NoSuchKey", "404"):
                 return None
             raise RemoteError(describe(exc), path=self.location.url) from None
         body = response["Body"]
@@ -193,7 +193,8 @@ class S3Store:
             raise RemoteError(describe(exc), path=self.location.url) from None
 
 
-def _status(exc: BaseException) -> int | None:
+def http_status(exc: BaseException) -> int | None:
+    """The HTTP status of a failed request (404, 403, ...), None when it got no answer."""
     response = getattr(exc, "response", None)
     if not isinstance(response, dict):
         return None
@@ -222,9 +223,11 @@ class RemoteStats:
     rejected: int = 0  # found, but not decompressing to the input: never used
     errors: int = 0
     uploads: int = 0
+    read_only: bool = False  # cache_url_mode = "read": nothing was (or would have been) written
 
     def summary(self) -> str:
-        text = f"remote {self.hits} hits, {self.misses} misses, {self.errors} errors"
+        mode = " (read-only)" if self.read_only else ""
+        text = f"remote{mode} {self.hits} hits, {self.misses} misses, {self.errors} errors"
         return text + (f", {self.rejected} rejected" if self.rejected else "")
 
 
@@ -238,10 +241,14 @@ class RemoteTier:
     lookup: a warm build of a site's thousands of small siblings costs a few GETs instead of thousands (each
     request costs far more than its few hundred bytes: signing, a round trip, the gateway's work). Every
     small entry is also stored on its own, so a pack past :data:`PACKS_READ_BYTES` only costs speed.
+
+    ``read_only`` (``cache_url_mode = "read"``): the store is read and never written, not even a pack; for
+    builds whose results must not reach builds that trust the cache (pull requests from forks).
     """
 
-    def __init__(self, url: str, store: Store | None = None) -> None:
+    def __init__(self, url: str, store: Store | None = None, *, read_only: bool = False) -> None:
         self.url = url
+        self.read_only = read_only
         self._lock = threading.Lock()
         self._hits = self._misses = self._rejected = self._errors = self._uploads = 0
         self._failure: str | None = None
@@ -343,6 +350,8 @@ class RemoteTier:
                 self._rejection = self._rejection or why
 
     def put(self, key: str, payload: bytes) -> None:
+        if self.read_only:
+            return
         store = self._current()
         if store is None:
             return
@@ -366,6 +375,8 @@ class RemoteTier:
 
     def flush(self) -> None:
         """Upload the small entries staged since the last flush as one pack (at the end of a build)."""
+        if self.read_only:
+            return  # nothing is ever staged; said here too, so no path can write
         with self._lock:
             staged, self._staged, self._staged_bytes = self._staged, [], 0
             store = self._store
@@ -383,7 +394,9 @@ class RemoteTier:
     @property
     def stats(self) -> RemoteStats:
         with self._lock:
-            return RemoteStats(self._hits, self._misses, self._rejected, self._errors, self._uploads)
+            return RemoteStats(
+                self._hits, self._misses, self._rejected, self._errors, self._uploads, self.read_only
+            )
 
     def warnings(self) -> list[str]:
         """At most one line per kind of trouble, for the build's warnings."""
