@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -426,3 +427,141 @@ def test_a_read_only_tier_never_calls_put_even_through_flush() -> None:
     tier.put("k", b"small")
     tier.flush()
     assert store.puts == [] and tier.stats.uploads == 0 and tier.stats.read_only
+
+
+# -- assetpipe cache prune --remote -----------------------------------------------------------------------
+
+
+def cache_objects(server: Seaweed, url: str) -> dict[str, float]:
+    """The remote cache's objects: key -> LastModified (seconds since the epoch)."""
+    location = parse_s3_url(url)
+    pages = server.client().get_paginator("list_objects_v2").paginate(
+        Bucket=location.bucket, Prefix=location.prefix + CACHE_PREFIX
+    )
+    return {o["Key"]: o["LastModified"].timestamp() for page in pages for o in page.get("Contents", [])}
+
+
+def test_prune_deletes_entries_older_than_the_age_page_by_page_and_nothing_else(
+    tmp_path: Path, site: Path, s3_env: Seaweed
+) -> None:
+    bucket = s3_env.new_bucket()
+    url = f"s3://{bucket}/team"
+    build(make_config(tmp_path, site, "a", url))
+    s3_env.client().put_object(Bucket=bucket, Key="team/site/app.css", Body=b"published")  # shares the prefix
+    s3_env.client().put_object(Bucket=bucket, Key="team/assetpipe-cache/2/x", Body=b"not ours")
+    entries = cache_objects(s3_env, url)
+    assert len(entries) == SIBLINGS + 1  # every entry, and the build's pack
+    newest = max(entries.values())
+    day = 86400.0
+    # A day after the newest entry was written, none is older than two days: nothing goes.
+    report = remote.prune(url, 2 * day, now=newest + day, page_size=5)
+    assert (report.deleted, report.kept) == (0, SIBLINGS + 1)
+    # Exactly `age` after the newest: the newest are not older than the age, so they would be kept.
+    boundary = remote.prune(url, day, now=newest + day, page_size=5, dry_run=True)
+    assert boundary.kept == sum(1 for t in entries.values() if t == newest) >= 1
+    dry = remote.prune(url, day, now=newest + day + 1, page_size=5, dry_run=True)
+    assert (dry.deleted, dry.kept) == (SIBLINGS + 1, 0) and cache_objects(s3_env, url) == entries
+    assert dry.line().startswith(f"would delete {SIBLINGS + 1} objects (")
+    report = remote.prune(url, day, now=newest + day + 1, page_size=5)  # 7 pages, deleting as it goes
+    assert (report.deleted, report.deleted_bytes) == (dry.deleted, dry.deleted_bytes)
+    assert cache_objects(s3_env, url) == {}
+    left = {o["Key"] for o in s3_env.client().list_objects_v2(Bucket=bucket)["Contents"]}
+    assert left == {"team/site/app.css", "team/assetpipe-cache/2/x"}
+    assert report.line() == (
+        f"deleted {SIBLINGS + 1} objects ({report.deleted_bytes} bytes) last modified before "
+        f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(newest + 1))} from s3://{bucket}/team/{CACHE_PREFIX}; 0 kept"
+    )
+    # The next build compresses again and fills the cache again.
+    again = build(make_config(tmp_path, site, "b", url))
+    assert again.remote is not None and again.remote.hits == 0 and again.remote.uploads == SIBLINGS
+
+
+def test_prune_keeps_what_was_written_after_the_cutoff(tmp_path: Path, site: Path, url: str, s3_env: Seaweed) -> None:
+    build(make_config(tmp_path, site, "a", url))
+    old = cache_objects(s3_env, url)
+    time.sleep(1.1)  # S3's LastModified has whole seconds: the next object is a second newer at least
+    S3Store(parse_s3_url(url)).put("ef" * 32, b"late entry")
+    late = cache_objects(s3_env, url)[parse_s3_url(url).key(CACHE_PREFIX + "ef" * 32)]
+    assert late > max(old.values())
+    report = remote.prune(url, 3600, now=late + 3600)  # the late entry is exactly an hour old: kept
+    assert (report.deleted, report.kept) == (len(old), 1)
+    assert list(cache_objects(s3_env, url)) == [parse_s3_url(url).key(CACHE_PREFIX + "ef" * 32)]
+
+
+def run_cli(*args: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "assetpipe", *args],
+        env={**os.environ, **env}, capture_output=True, text=True, timeout=120, cwd=cwd,
+    )  # fmt: skip
+
+
+def test_cache_prune_on_the_command_line_reads_cache_url_from_the_config(
+    tmp_path: Path, site: Path, url: str, s3_env: Seaweed
+) -> None:
+    build(make_config(tmp_path, site, "a", url))
+    (tmp_path / "assetpipe.toml").write_text(f'cache_url = "{url}"\n', encoding="utf-8")
+    env = {k: v for k, v in s3_env.env().items()}
+    dry = run_cli("cache", "prune", "--remote", "--age", "0", "--dry-run", env=env, cwd=tmp_path)
+    assert (dry.returncode, dry.stderr) == (0, "")
+    assert dry.stdout.startswith(f"would delete {SIBLINGS + 1} objects (")
+    assert len(cache_objects(s3_env, url)) == SIBLINGS + 1
+    young = run_cli("cache", "prune", "--remote", "--age", "30d", env=env, cwd=tmp_path)
+    assert young.stdout.startswith("deleted 0 objects (0 bytes)") and young.stdout.endswith(
+        f"; {SIBLINGS + 1} kept\n"
+    )
+    gone = run_cli("cache", "prune", "--remote", "--age", "0s", "--url", url, env=env)
+    assert gone.returncode == 0 and gone.stdout.startswith(f"deleted {SIBLINGS + 1} objects (")
+    assert cache_objects(s3_env, url) == {}
+
+
+def test_cache_prune_with_bad_credentials_fails_with_one_line(url: str, s3_env: Seaweed) -> None:
+    result = run_cli("cache", "prune", "--remote", "--age", "30d", "--url", url, env=s3_env.env(secret="wrong"))
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith(
+        f"error: {url}/{CACHE_PREFIX}: cannot prune the remote cache: access denied (403 "
+    )
+    assert result.stderr.count("\n") == 1
+
+
+def test_cache_prune_with_a_read_only_credential_deletes_nothing_and_says_why(
+    tmp_path: Path, site: Path, url: str, s3_env: Seaweed
+) -> None:
+    build(make_config(tmp_path, site, "a", url))
+    before = cache_objects(s3_env, url)
+    env = s3_env.env(access_key=READER_KEY, secret=READER_SECRET)
+    dry = run_cli("cache", "prune", "--remote", "--age", "0", "--url", url, "--dry-run", env=env)
+    assert dry.returncode == 0 and dry.stdout.startswith(f"would delete {SIBLINGS + 1} objects")
+    result = run_cli("cache", "prune", "--remote", "--age", "0", "--url", url, env=env)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith(f"error: {url}/{CACHE_PREFIX}: cannot delete ")
+    assert "AccessDenied" in result.stderr and result.stderr.count("\n") == 1
+    assert cache_objects(s3_env, url) == before
+
+
+def test_cache_prune_against_an_unreachable_store_fails_with_one_line(tmp_path: Path) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # nothing listens once it is closed
+    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "x",
+           "AWS_SECRET_ACCESS_KEY": "y", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}  # fmt: skip
+    result = run_cli("cache", "prune", "--remote", "--age", "1d", "--url", "s3://some-bucket/c", env=env)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"error: s3://some-bucket/c/{CACHE_PREFIX}: cannot prune the remote cache: "
+        f"unreachable (cannot connect to 127.0.0.1:{port})\n"
+    )
+
+
+@pytest.mark.parametrize("age", ["30x", "-1d", "nan", "d", "inf"])
+def test_cache_prune_refuses_an_age_it_cannot_read(age: str) -> None:
+    result = run_cli("cache", "prune", "--remote", "--age", age, "--url", "s3://some-bucket/c", env={})
+    assert result.returncode == 2 and "Invalid value for '--age'" in result.stderr
+
+
+def test_cache_prune_needs_remote_and_a_cache_url(tmp_path: Path) -> None:
+    env = {"ASSETPIPE_CACHE_URL": ""}
+    local = run_cli("cache", "prune", "--age", "30d", env=env, cwd=tmp_path)
+    assert local.returncode == 2 and "only --remote is supported" in local.stderr
+    none = run_cli("cache", "prune", "--remote", "--age", "30d", env=env, cwd=tmp_path)
+    assert none.returncode == 2 and "no remote cache: pass --url" in none.stderr

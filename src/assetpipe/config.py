@@ -272,6 +272,20 @@ def load_cors(config_file: Path | None, cwd: Path) -> Cors:
     return _check_cors(table["cors"], str(path)) if "cors" in table else DEFAULT_CORS
 
 
+def load_cache_url(config_file: Path | None, cwd: Path) -> str | None:
+    """The ``cache_url`` alone (for ``assetpipe cache prune --remote``): ASSETPIPE_CACHE_URL, else the
+    config file's (named, or found in ``cwd``), else None; other keys are not read."""
+    if CACHE_URL_ENV in os.environ:
+        env_url = os.environ[CACHE_URL_ENV]
+        return _check("cache_url", env_url, CACHE_URL_ENV) if env_url else None
+    path = config_file if config_file is not None else find_config_file(cwd)
+    if path is None:
+        return None
+    path = path if path.is_absolute() else cwd / path
+    table = read_config_file(path)
+    return _check("cache_url", table["cache_url"], str(path)) if "cache_url" in table else None
+
+
 @dataclass(frozen=True, slots=True)
 class OutputSettings:
     """What the commands that only read OUT need (verify, clean, snippet), found as a build finds its

@@ -410,3 +410,93 @@ class RemoteTier:
                     f"ignored ({self._rejection})"
                 )
             return lines
+
+
+#: Keys per listing page when pruning, and so per DeleteObjects request (which takes at most 1,000).
+PRUNE_PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class RemotePruneReport:
+    """What :func:`prune` found under the cache's prefix, and deleted (or, with ``dry_run``, would)."""
+
+    url: str  # where the entries live: s3://bucket/prefix/assetpipe-cache/1/
+    cutoff: float  # entries last modified before this (seconds since the epoch) are old
+    dry_run: bool
+    deleted: int
+    deleted_bytes: int
+    kept: int
+
+    def line(self) -> str:
+        verb = "would delete" if self.dry_run else "deleted"
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.cutoff))
+        return (
+            f"{verb} {self.deleted} objects ({self.deleted_bytes} bytes) last modified before {when} from "
+            f"{self.url}; {self.kept} kept"
+        )
+
+
+def prune(
+    url: str,
+    age: float,
+    *,
+    now: float | None = None,
+    dry_run: bool = False,
+    client: Any | None = None,
+    page_size: int = PRUNE_PAGE,
+) -> RemotePruneReport:
+    """Delete the remote cache's objects last modified more than ``age`` seconds before ``now``.
+
+    Only objects under ``<prefix>assetpipe-cache/1/`` are looked at (a publish may share the prefix). The
+    listing is read a page at a time and each page's old objects are deleted before the next page is asked
+    for, so memory stays bounded by a page however big the cache. RemoteError (one line) when the store
+    cannot be listed or refuses a deletion; what was deleted before stays deleted (running again resumes).
+    """
+    if url.startswith("file:"):
+        raise RemoteError(
+            "pruning by age works on s3:// caches",
+            path=url,
+            hint="a file:// cache is a directory: remove old files with e.g. find DIR -mtime +30 -delete",
+        )
+    location = parse_s3_url(url, what="cache_url")
+    client = client if client is not None else s3_client()
+    errors = request_errors()
+    where = location.url + CACHE_PREFIX
+    cutoff = (time.time() if now is None else now) - age
+    deleted = deleted_bytes = kept = 0
+    try:
+        pages = client.get_paginator("list_objects_v2").paginate(
+            Bucket=location.bucket,
+            Prefix=location.key(CACHE_PREFIX),
+            PaginationConfig={"PageSize": max(1, min(page_size, PRUNE_PAGE))},
+        )
+        for page in pages:
+            contents = page.get("Contents", [])
+            old = [obj for obj in contents if obj["LastModified"].timestamp() < cutoff]
+            kept += len(contents) - len(old)
+            if old and not dry_run:
+                _delete(client, location.bucket, [obj["Key"] for obj in old], where)
+            deleted += len(old)
+            deleted_bytes += sum(int(obj.get("Size", 0)) for obj in old)
+    except errors as exc:
+        raise RemoteError(f"cannot prune the remote cache: {describe(exc)}", path=where) from None
+    return RemotePruneReport(where, cutoff, dry_run, deleted, deleted_bytes, kept)
+
+
+def _delete(client: Any, bucket: str, keys: list[str], where: str) -> None:
+    """DeleteObjects requests of at most 1,000 keys; a key the store could not delete is a RemoteError."""
+    for start in range(0, len(keys), 1000):
+        batch = [{"Key": k} for k in keys[start : start + 1000]]
+        result = client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+        _raise_first(result, where)
+
+
+def _raise_first(result: dict[str, Any], where: str) -> None:
+    if result.get("Errors"):
+        error = result["Errors"][0]
+        why = f"{error.get('Code', '?')} {error.get('Message', '')}".strip()
+        raise RemoteError(
+            f"cannot delete {error.get('Key')}: {why}",
+            path=where,
+            hint="pruning needs a credential that may delete objects (s3:DeleteObject)",
+        )
