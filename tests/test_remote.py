@@ -565,3 +565,23 @@ def test_cache_prune_needs_remote_and_a_cache_url(tmp_path: Path) -> None:
     assert local.returncode == 2 and "only --remote is supported" in local.stderr
     none = run_cli("cache", "prune", "--remote", "--age", "30d", env=env, cwd=tmp_path)
     assert none.returncode == 2 and "no remote cache: pass --url" in none.stderr
+
+
+def test_the_lifecycle_rule_in_the_docs_is_one_the_store_takes(url: str, s3_env: Seaweed) -> None:
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "deploy.md").read_text(encoding="utf-8")
+    section = docs[docs.index("#### Pruning the remote cache") :]
+    rule = json.loads(section[section.index("```json\n") + 8 : section.index("\n```", section.index("```json"))])
+    (prefix,) = [r["Filter"]["Prefix"] for r in rule["Rules"]]
+    assert prefix.endswith("/" + CACHE_PREFIX.split("/")[0] + "/")  # the cache's objects, not a publish's
+    client, bucket = s3_env.client(), parse_s3_url(url).bucket
+    client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=rule)
+    assert client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"] == rule["Rules"]
+
+
+def test_cache_prune_with_unusable_aws_settings_fails_with_one_line(s3_env: Seaweed) -> None:
+    env = {**s3_env.env(), "AWS_ENDPOINT_URL": "not-a-url"}
+    result = run_cli("cache", "prune", "--remote", "--age", "1d", "--url", "s3://some-bucket/c", env=env)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"error: s3://some-bucket/c/{CACHE_PREFIX}: cannot set up the AWS client: Invalid endpoint: not-a-url\n"
+    )

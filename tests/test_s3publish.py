@@ -19,7 +19,7 @@ from assetpipe.pipeline import build
 from assetpipe.remote import sha256_b64
 from assetpipe.s3publish import IMMUTABLE, NO_CACHE, SHA256_METADATA, publish
 from tests.conftest import Tree, write_tree
-from tests.seaweed import Seaweed, s3_env, seaweed  # noqa: F401 (fixtures)
+from tests.seaweed import WRITER_KEY, WRITER_SECRET, Seaweed, s3_env, seaweed  # noqa: F401 (fixtures)
 
 SITE: Tree = {
     "css/app.css": "@import 'base.css';\nbody { background: url(../img/logo.svg) }\n" * 30,
@@ -311,3 +311,31 @@ def test_a_multipart_objects_composite_checksum_is_not_taken_for_the_bytes_sha25
     assert publish(out, f"s3://{bucket}/site").uploaded == [path]
     upload_in_two_parts({SHA256_METADATA: sha256_b64(body)})
     assert publish(out, f"s3://{bucket}/site").uploaded == []
+
+
+def test_a_credential_that_cannot_read_checksums_fails_publish_with_one_line_saying_so(
+    dist: Path, bucket: str, s3_env: Seaweed
+) -> None:
+    publish(dist, f"s3://{bucket}/site")  # there is something to compare with
+    env = {**os.environ, **s3_env.env(access_key=WRITER_KEY, secret=WRITER_SECRET)}
+    result = subprocess.run(
+        [sys.executable, "-m", "assetpipe", "publish", "-o", str(dist), "--to", f"s3://{bucket}/site"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith(f"error: s3://{bucket}/site/: cannot read the checksum of ")
+    assert result.stderr.rstrip().endswith("(publish reads checksums (HeadObject): the credential needs s3:GetObject)")
+    assert result.stderr.count("\n") == 1
+
+
+def test_unusable_aws_settings_fail_publish_with_one_line(dist: Path, s3_env: Seaweed) -> None:
+    env = {**os.environ, **s3_env.env(), "AWS_PROFILE": "no-such-profile"}
+    result = subprocess.run(
+        [sys.executable, "-m", "assetpipe", "publish", "-o", str(dist), "--to", "s3://bucket-x/site"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "error: s3://bucket-x/site/: cannot set up the AWS client: The config profile (no-such-profile) could "
+        "not be found\n"
+    )

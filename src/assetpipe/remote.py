@@ -25,6 +25,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
@@ -68,14 +69,15 @@ class Store(Protocol):
 def s3_client(connections: int = CONNECTIONS) -> Any:
     """A boto3 S3 client from the standard AWS sources, with bounded timeouts and retries.
 
-    RemoteError when boto3 is not installed or no region can be worked out.
+    RemoteError when boto3 is not installed, or the AWS settings are unusable (a malformed config file, an
+    unknown profile, an invalid ``AWS_ENDPOINT_URL``).
     """
     try:
         import boto3
         from botocore.config import Config as BotoConfig
+        from botocore.exceptions import BotoCoreError
     except ImportError:
         raise RemoteError("an s3:// remote needs boto3", hint="pip install 'assetpipe[s3]'") from None
-    session = boto3.session.Session()
     config = BotoConfig(
         connect_timeout=CONNECT_TIMEOUT,
         read_timeout=READ_TIMEOUT,
@@ -85,9 +87,13 @@ def s3_client(connections: int = CONNECTIONS) -> Any:
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
     )
-    # S3-compatible services rarely care about the region, but a request must be signed for one.
-    region = session.region_name or "us-east-1"
-    return session.client("s3", region_name=region, config=config)
+    try:
+        session = boto3.session.Session()
+        # S3-compatible services rarely care about the region, but a request must be signed for one.
+        region = session.region_name or "us-east-1"
+        return session.client("s3", region_name=region, config=config)
+    except (BotoCoreError, ValueError) as exc:
+        raise RemoteError(f"cannot set up the AWS client: {exc}") from None
 
 
 def describe(exc: BaseException) -> str:
@@ -459,10 +465,13 @@ def prune(
             hint="a file:// cache is a directory: remove old files with e.g. find DIR -mtime +30 -delete",
         )
     location = parse_s3_url(url, what="cache_url")
-    client = client if client is not None else s3_client()
-    errors = request_errors()
     where = location.url + CACHE_PREFIX
-    cutoff = (time.time() if now is None else now) - age
+    try:
+        client = client if client is not None else s3_client()
+    except RemoteError as exc:
+        raise RemoteError(exc.message, path=where, hint=exc.hint) from None
+    errors = request_errors()
+    cutoff = max(0.0, (time.time() if now is None else now) - age)
     deleted = deleted_bytes = kept = 0
     try:
         pages = client.get_paginator("list_objects_v2").paginate(
@@ -472,7 +481,7 @@ def prune(
         )
         for page in pages:
             contents = page.get("Contents", [])
-            old = [obj for obj in contents if obj["LastModified"].timestamp() < cutoff]
+            old = [obj for obj in contents if _modified(obj) < cutoff]
             kept += len(contents) - len(old)
             if old and not dry_run:
                 _delete(client, location.bucket, [obj["Key"] for obj in old], where)
@@ -481,6 +490,12 @@ def prune(
     except errors as exc:
         raise RemoteError(f"cannot prune the remote cache: {describe(exc)}", path=where) from None
     return RemotePruneReport(where, cutoff, dry_run, deleted, deleted_bytes, kept)
+
+
+def _modified(obj: dict[str, Any]) -> float:
+    """A listed object's LastModified in seconds; infinitely new when the store gave none (never pruned)."""
+    when = obj.get("LastModified")
+    return when.timestamp() if isinstance(when, datetime) else float("inf")
 
 
 def _delete(client: Any, bucket: str, keys: list[str], where: str) -> None:

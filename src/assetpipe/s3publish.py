@@ -197,7 +197,11 @@ def _publish_locked(
         )
     manifest_bytes = _read(manifest_path)
     bid = build_id(manifest, manifest_bytes.decode("utf-8"))
-    sender = _Sender(location, client if client is not None else s3_client(jobs), jobs, on_put)
+    try:
+        client = client if client is not None else s3_client(jobs)
+    except RemoteError as exc:
+        raise PublishError(exc.message, path=location.url, hint=exc.hint) from None
+    sender = _Sender(location, client, jobs, on_put)
     report = PublishReport(to=location.url, dry_run=dry_run, build_id=bid)
     listed = sender.listing(location.prefix)
     hashed, unhashed = uploads(manifest)
@@ -395,6 +399,12 @@ class _Sender:
         except self._errors as exc:
             if http_status(exc) == 404:
                 return None  # deleted since the listing: uploaded again
+            if http_status(exc) == 403:
+                raise PublishError(
+                    f"cannot read the checksum of {path}: {describe(exc)}",
+                    path=self.location.url,
+                    hint="publish reads checksums (HeadObject): the credential needs s3:GetObject",
+                ) from None
             raise self._fail(exc, f"cannot read the checksum of {path}") from None
         # A multipart upload's checksums are of its parts' checksums ("...-3"): not of the bytes.
         composite = head.get("ChecksumType") == "COMPOSITE"
