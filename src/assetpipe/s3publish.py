@@ -25,8 +25,9 @@ Skipping rests on a SHA-256 the store keeps, never on the ETag (an MD5 only for 
 SSE-KMS, which S3 does not promise): every object is uploaded with ``ChecksumSHA256`` (the store verifies it
 and keeps it) and the same value in user metadata (``x-amz-meta-assetpipe-sha256``). An object listed with
 the file's size is asked for its checksum (HeadObject with ``ChecksumMode=ENABLED``); it is skipped only
-when the store's full-object SHA-256, or, when the store returns none, the metadata's, is the file's. An
-object whose SHA-256 cannot be established is uploaded again: a skip is never a guess.
+when the store's full-object SHA-256, or, when the store returns none, the metadata's, is the file's (and
+every other full-object checksum the store keeps that can be computed here agrees). An object whose SHA-256
+cannot be established is uploaded again: a skip is never a guess.
 """
 
 from __future__ import annotations
