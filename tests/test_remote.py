@@ -585,3 +585,9 @@ def test_cache_prune_with_unusable_aws_settings_fails_with_one_line(s3_env: Seaw
     assert result.stderr == (
         f"error: s3://some-bucket/c/{CACHE_PREFIX}: cannot set up the AWS client: Invalid endpoint: not-a-url\n"
     )
+
+
+def test_prune_refuses_a_directory_remote_with_a_hint() -> None:
+    with pytest.raises(remote.RemoteError, match="pruning by age works on s3:// caches") as info:
+        remote.prune("file:///mnt/shared/cache", 30 * 86400)
+    assert info.value.hint is not None and "find" in info.value.hint
