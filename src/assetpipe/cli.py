@@ -608,7 +608,10 @@ def cache() -> None:
 def cache_prune(
     remote: bool, age: float, url: str | None, dry_run: bool, config_file: Path | None, verbose: bool
 ) -> None:
-    """Delete remote cache entries older than --age (an entry still in use is compressed and sent again)."""
+    """Delete remote cache entries last modified longer ago than --age.
+
+    An entry deleted while still in use costs one compression and upload at the next build that needs it.
+    """
     from assetpipe.config import load_cache_url
     from assetpipe.remote import prune
 
