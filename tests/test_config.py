@@ -291,3 +291,35 @@ def test_a_bad_cache_url_in_the_environment_names_the_variable(
     with pytest.raises(ConfigError) as info:
         load_config(None, tmp_path, {"source": "src", "output": "out"})
     assert str(info.value).startswith("ASSETPIPE_CACHE_URL: cache_url 's3:/oops' must look like")
+
+
+def test_cache_url_mode_is_read_write_unless_the_file_or_the_environment_says_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ASSETPIPE_CACHE_URL_MODE", raising=False)
+    config = tmp_path / "assetpipe.toml"
+    config.write_text('source = "src"\noutput = "out"\ncache_url = "s3://team-bucket/c"\n', encoding="utf-8")
+    assert load_config(None, tmp_path).cache_url_mode == "read-write"
+    monkeypatch.setenv("ASSETPIPE_CACHE_URL_MODE", "read")  # a pull request's job
+    assert load_config(None, tmp_path).cache_url_mode == "read"
+    config.write_text(config.read_text(encoding="utf-8") + 'cache_url_mode = "read"\n', encoding="utf-8")
+    monkeypatch.setenv("ASSETPIPE_CACHE_URL_MODE", "")  # empty: the file's setting stands
+    assert load_config(None, tmp_path).cache_url_mode == "read"
+    monkeypatch.setenv("ASSETPIPE_CACHE_URL_MODE", "read-write")  # the trusted main branch
+    assert load_config(None, tmp_path).cache_url_mode == "read-write"
+
+
+def test_a_bad_cache_url_mode_names_the_file_or_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ASSETPIPE_CACHE_URL_MODE", raising=False)
+    config = tmp_path / "assetpipe.toml"
+    config.write_text('source = "src"\noutput = "out"\ncache_url_mode = "write"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(None, tmp_path)
+    assert str(info.value) == f"{config}: 'cache_url_mode' must be one of read-write, read, not 'write'"
+    config.write_text('source = "src"\noutput = "out"\n', encoding="utf-8")
+    monkeypatch.setenv("ASSETPIPE_CACHE_URL_MODE", "readonly")
+    with pytest.raises(ConfigError) as info:
+        load_config(None, tmp_path)
+    assert str(info.value).startswith("ASSETPIPE_CACHE_URL_MODE: 'cache_url_mode' must be one of")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -22,8 +24,15 @@ from assetpipe.pipeline import build
 from assetpipe.remote import CACHE_PREFIX, RemoteTier, S3Store
 from assetpipe.s3url import parse_s3_url
 from assetpipe.shard import Shard
-from tests.conftest import Tree
-from tests.seaweed import Seaweed, s3_env, seaweed, start_seaweed  # noqa: F401 (fixtures)
+from tests.conftest import Tree, write_tree
+from tests.seaweed import (  # noqa: F401 (fixtures)
+    READER_KEY,
+    READER_SECRET,
+    Seaweed,
+    s3_env,
+    seaweed,
+    start_seaweed,
+)
 
 SITE: Tree = {
     **{f"css/part{i}.css": f".p{i} {{ color: #{i:06x}; }}\n" * (40 + i) for i in range(8)},
@@ -35,12 +44,13 @@ SITE: Tree = {
 SIBLINGS = 2 * 16  # br and gzip for every file but the png
 
 
-def make_config(tmp_path: Path, src: Path, name: str, url: str | None) -> Config:
+def make_config(tmp_path: Path, src: Path, name: str, url: str | None, mode: str = "read-write") -> Config:
     return Config(
         source=src,
         output=tmp_path / name / "out",
         cache_dir=tmp_path / name / "cache",
         cache_url=url,
+        cache_url_mode=mode,
     )
 
 
@@ -314,3 +324,270 @@ def test_a_pack_of_other_bytes_is_never_served(tmp_path: Path, site: Path, url: 
         original = (out / entry.path).read_bytes()
         for name, enc in entry.encodings.items():
             assert decode(name, (out / enc.path).read_bytes(), len(original)) == original
+
+
+@pytest.fixture
+def requests_sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Every request the remote's own boto3 client sends, as (method, URL path), seen on the way out."""
+    sent: list[tuple[str, str]] = []
+    real = remote.s3_client
+
+    def watched(connections: int = remote.CONNECTIONS) -> object:
+        client = real(connections)
+        client.meta.events.register(
+            "before-send.s3", lambda request, **_: sent.append((request.method, request.url))
+        )
+        return client
+
+    monkeypatch.setattr(remote, "s3_client", watched)
+    return sent
+
+
+def bucket_keys(server: Seaweed, url: str) -> dict[str, object]:
+    location = parse_s3_url(url)
+    pages = server.client().get_paginator("list_objects_v2").paginate(Bucket=location.bucket)
+    return {o["Key"]: o["LastModified"] for page in pages for o in page.get("Contents", [])}
+
+
+def as_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The credential of an untrusted job: SeaweedFS lets it Read and List, nothing else."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", READER_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", READER_SECRET)
+
+
+def test_a_read_only_credential_cannot_write_so_a_read_write_build_with_it_warns(
+    tmp_path: Path, site: Path, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    as_reader(monkeypatch)
+    report = build(make_config(tmp_path, site, "a", url))
+    assert report.remote is not None and report.remote.errors >= 1 and report.remote.uploads == 0
+    (warning,) = report.warnings
+    assert "not used: access denied (403 AccessDenied)" in warning
+
+
+def test_a_read_only_remote_gives_its_hits_and_never_sends_a_write(
+    tmp_path: Path,
+    site: Path,
+    url: str,
+    s3_env: Seaweed,
+    monkeypatch: pytest.MonkeyPatch,
+    requests_sent: list[tuple[str, str]],
+) -> None:
+    build(make_config(tmp_path, site, "trusted", url))  # the main branch fills the cache
+    before = bucket_keys(s3_env, url)
+    changed = {**SITE, "css/part0.css": ".changed { color: red }\n" * 80}  # a pull request's change
+    src = write_tree(tmp_path / "pr-src", changed)
+    as_reader(monkeypatch)
+    assert any(method == "PUT" for method, _ in requests_sent)  # the trusted build's, seen by the same watch
+    requests_sent.clear()
+    report = build(make_config(tmp_path, src, "pr", url, mode="read"))
+    assert report.remote is not None and report.remote.read_only
+    assert (report.remote.hits, report.remote.misses, report.remote.errors) == (SIBLINGS - 2, 2, 0)
+    assert (report.compressed, report.remote.uploads) == (2, 0)
+    assert report.warnings == []
+    assert "remote (read-only) 30 hits, 2 misses, 0 errors" in report.summary()
+    methods = {method for method, _ in requests_sent}
+    assert methods == {"GET"} and len(requests_sent) >= 3  # a listing, the pack, the two misses
+    assert bucket_keys(s3_env, url) == before  # nothing added, nothing rewritten
+
+
+def test_the_environment_makes_a_cli_build_read_only(
+    tmp_path: Path, site: Path, url: str, s3_env: Seaweed
+) -> None:
+    env = {**os.environ, **s3_env.env(), "ASSETPIPE_CACHE_URL": url, "ASSETPIPE_CACHE_URL_MODE": "read"}
+    result = subprocess.run(
+        [sys.executable, "-m", "assetpipe", "build", "-s", str(site), "-o", str(tmp_path / "out"),
+         "--cache-dir", str(tmp_path / "cache"), "--json"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "remote (read-only) 0 hits, 32 misses, 0 errors" in result.stderr
+    counts = json.loads(result.stdout)["summary"]["remote"]
+    assert (counts["read_only"], counts["misses"], counts["uploads"]) == (True, 32, 0)
+    assert bucket_keys(s3_env, url) == {}
+
+
+def test_a_read_only_tier_never_calls_put_even_through_flush() -> None:
+    class Recorder:
+        def __init__(self) -> None:
+            self.puts: list[str] = []
+
+        def get(self, key: str) -> bytes | None:
+            return None
+
+        def put(self, key: str, payload: bytes) -> None:
+            self.puts.append(key)
+
+        def pack_names(self) -> list[str]:
+            return []
+
+    store = Recorder()
+    tier = RemoteTier("s3://bucket/x", store, read_only=True)
+    assert tier.get("k") is None
+    tier.put("k", b"small")
+    tier.flush()
+    assert store.puts == [] and tier.stats.uploads == 0 and tier.stats.read_only
+
+
+# -- assetpipe cache prune --remote -----------------------------------------------------------------------
+
+
+def cache_objects(server: Seaweed, url: str) -> dict[str, float]:
+    """The remote cache's objects: key -> LastModified (seconds since the epoch)."""
+    location = parse_s3_url(url)
+    pages = server.client().get_paginator("list_objects_v2").paginate(
+        Bucket=location.bucket, Prefix=location.prefix + CACHE_PREFIX
+    )
+    return {o["Key"]: o["LastModified"].timestamp() for page in pages for o in page.get("Contents", [])}
+
+
+def test_prune_deletes_entries_older_than_the_age_page_by_page_and_nothing_else(
+    tmp_path: Path, site: Path, s3_env: Seaweed
+) -> None:
+    bucket = s3_env.new_bucket()
+    url = f"s3://{bucket}/team"
+    build(make_config(tmp_path, site, "a", url))
+    s3_env.client().put_object(Bucket=bucket, Key="team/site/app.css", Body=b"published")  # shares the prefix
+    s3_env.client().put_object(Bucket=bucket, Key="team/assetpipe-cache/2/x", Body=b"not ours")
+    entries = cache_objects(s3_env, url)
+    assert len(entries) == SIBLINGS + 1  # every entry, and the build's pack
+    newest = max(entries.values())
+    day = 86400.0
+    # A day after the newest entry was written, none is older than two days: nothing goes.
+    report = remote.prune(url, 2 * day, now=newest + day, page_size=5)
+    assert (report.deleted, report.kept) == (0, SIBLINGS + 1)
+    # Exactly `age` after the newest: the newest are not older than the age, so they would be kept.
+    boundary = remote.prune(url, day, now=newest + day, page_size=5, dry_run=True)
+    assert boundary.kept == sum(1 for t in entries.values() if t == newest) >= 1
+    dry = remote.prune(url, day, now=newest + day + 1, page_size=5, dry_run=True)
+    assert (dry.deleted, dry.kept) == (SIBLINGS + 1, 0) and cache_objects(s3_env, url) == entries
+    assert dry.line().startswith(f"would delete {SIBLINGS + 1} objects (")
+    report = remote.prune(url, day, now=newest + day + 1, page_size=5)  # 7 pages, deleting as it goes
+    assert (report.deleted, report.deleted_bytes) == (dry.deleted, dry.deleted_bytes)
+    assert cache_objects(s3_env, url) == {}
+    left = {o["Key"] for o in s3_env.client().list_objects_v2(Bucket=bucket)["Contents"]}
+    assert left == {"team/site/app.css", "team/assetpipe-cache/2/x"}
+    assert report.line() == (
+        f"deleted {SIBLINGS + 1} objects ({report.deleted_bytes} bytes) last modified before "
+        f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(newest + 1))} from s3://{bucket}/team/{CACHE_PREFIX}; 0 kept"
+    )
+    # The next build compresses again and fills the cache again.
+    again = build(make_config(tmp_path, site, "b", url))
+    assert again.remote is not None and again.remote.hits == 0 and again.remote.uploads == SIBLINGS
+
+
+def test_prune_keeps_what_was_written_after_the_cutoff(tmp_path: Path, site: Path, url: str, s3_env: Seaweed) -> None:
+    build(make_config(tmp_path, site, "a", url))
+    old = cache_objects(s3_env, url)
+    time.sleep(1.1)  # S3's LastModified has whole seconds: the next object is a second newer at least
+    S3Store(parse_s3_url(url)).put("ef" * 32, b"late entry")
+    late = cache_objects(s3_env, url)[parse_s3_url(url).key(CACHE_PREFIX + "ef" * 32)]
+    assert late > max(old.values())
+    report = remote.prune(url, 3600, now=late + 3600)  # the late entry is exactly an hour old: kept
+    assert (report.deleted, report.kept) == (len(old), 1)
+    assert list(cache_objects(s3_env, url)) == [parse_s3_url(url).key(CACHE_PREFIX + "ef" * 32)]
+
+
+def run_cli(*args: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "assetpipe", *args],
+        env={**os.environ, **env}, capture_output=True, text=True, timeout=120, cwd=cwd,
+    )  # fmt: skip
+
+
+def test_cache_prune_on_the_command_line_reads_cache_url_from_the_config(
+    tmp_path: Path, site: Path, url: str, s3_env: Seaweed
+) -> None:
+    build(make_config(tmp_path, site, "a", url))
+    (tmp_path / "assetpipe.toml").write_text(f'cache_url = "{url}"\n', encoding="utf-8")
+    env = {k: v for k, v in s3_env.env().items()}
+    dry = run_cli("cache", "prune", "--remote", "--age", "0", "--dry-run", env=env, cwd=tmp_path)
+    assert (dry.returncode, dry.stderr) == (0, "")
+    assert dry.stdout.startswith(f"would delete {SIBLINGS + 1} objects (")
+    assert len(cache_objects(s3_env, url)) == SIBLINGS + 1
+    young = run_cli("cache", "prune", "--remote", "--age", "30d", env=env, cwd=tmp_path)
+    assert young.stdout.startswith("deleted 0 objects (0 bytes)") and young.stdout.endswith(
+        f"; {SIBLINGS + 1} kept\n"
+    )
+    gone = run_cli("cache", "prune", "--remote", "--age", "0s", "--url", url, env=env)
+    assert gone.returncode == 0 and gone.stdout.startswith(f"deleted {SIBLINGS + 1} objects (")
+    assert cache_objects(s3_env, url) == {}
+
+
+def test_cache_prune_with_bad_credentials_fails_with_one_line(url: str, s3_env: Seaweed) -> None:
+    result = run_cli("cache", "prune", "--remote", "--age", "30d", "--url", url, env=s3_env.env(secret="wrong"))
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith(
+        f"error: {url}/{CACHE_PREFIX}: cannot prune the remote cache: access denied (403 "
+    )
+    assert result.stderr.count("\n") == 1
+
+
+def test_cache_prune_with_a_read_only_credential_deletes_nothing_and_says_why(
+    tmp_path: Path, site: Path, url: str, s3_env: Seaweed
+) -> None:
+    build(make_config(tmp_path, site, "a", url))
+    before = cache_objects(s3_env, url)
+    env = s3_env.env(access_key=READER_KEY, secret=READER_SECRET)
+    dry = run_cli("cache", "prune", "--remote", "--age", "0", "--url", url, "--dry-run", env=env)
+    assert dry.returncode == 0 and dry.stdout.startswith(f"would delete {SIBLINGS + 1} objects")
+    result = run_cli("cache", "prune", "--remote", "--age", "0", "--url", url, env=env)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith(f"error: {url}/{CACHE_PREFIX}: cannot delete ")
+    assert "AccessDenied" in result.stderr and result.stderr.count("\n") == 1
+    assert cache_objects(s3_env, url) == before
+
+
+def test_cache_prune_against_an_unreachable_store_fails_with_one_line(tmp_path: Path) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # nothing listens once it is closed
+    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "x",
+           "AWS_SECRET_ACCESS_KEY": "y", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}  # fmt: skip
+    result = run_cli("cache", "prune", "--remote", "--age", "1d", "--url", "s3://some-bucket/c", env=env)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"error: s3://some-bucket/c/{CACHE_PREFIX}: cannot prune the remote cache: "
+        f"unreachable (cannot connect to 127.0.0.1:{port})\n"
+    )
+
+
+@pytest.mark.parametrize("age", ["30x", "-1d", "nan", "d", "inf"])
+def test_cache_prune_refuses_an_age_it_cannot_read(age: str) -> None:
+    result = run_cli("cache", "prune", "--remote", "--age", age, "--url", "s3://some-bucket/c", env={})
+    assert result.returncode == 2 and "Invalid value for '--age'" in result.stderr
+
+
+def test_cache_prune_needs_remote_and_a_cache_url(tmp_path: Path) -> None:
+    env = {"ASSETPIPE_CACHE_URL": ""}
+    local = run_cli("cache", "prune", "--age", "30d", env=env, cwd=tmp_path)
+    assert local.returncode == 2 and "only --remote is supported" in local.stderr
+    none = run_cli("cache", "prune", "--remote", "--age", "30d", env=env, cwd=tmp_path)
+    assert none.returncode == 2 and "no remote cache: pass --url" in none.stderr
+
+
+def test_the_lifecycle_rule_in_the_docs_is_one_the_store_takes(url: str, s3_env: Seaweed) -> None:
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "deploy.md").read_text(encoding="utf-8")
+    section = docs[docs.index("#### Pruning the remote cache") :]
+    rule = json.loads(section[section.index("```json\n") + 8 : section.index("\n```", section.index("```json"))])
+    (prefix,) = [r["Filter"]["Prefix"] for r in rule["Rules"]]
+    assert prefix.endswith("/" + CACHE_PREFIX.split("/")[0] + "/")  # the cache's objects, not a publish's
+    client, bucket = s3_env.client(), parse_s3_url(url).bucket
+    client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=rule)
+    assert client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"] == rule["Rules"]
+
+
+def test_cache_prune_with_unusable_aws_settings_fails_with_one_line(s3_env: Seaweed) -> None:
+    env = {**s3_env.env(), "AWS_ENDPOINT_URL": "not-a-url"}
+    result = run_cli("cache", "prune", "--remote", "--age", "1d", "--url", "s3://some-bucket/c", env=env)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"error: s3://some-bucket/c/{CACHE_PREFIX}: cannot set up the AWS client: Invalid endpoint: not-a-url\n"
+    )
+
+
+def test_prune_refuses_a_directory_remote_with_a_hint() -> None:
+    with pytest.raises(remote.RemoteError, match="pruning by age works on s3:// caches") as info:
+        remote.prune("file:///mnt/shared/cache", 30 * 86400)
+    assert info.value.hint is not None and "find" in info.value.hint

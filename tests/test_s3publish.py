@@ -16,9 +16,10 @@ from assetpipe.config import Config
 from assetpipe.errors import ManifestError
 from assetpipe.manifest import Manifest
 from assetpipe.pipeline import build
-from assetpipe.s3publish import IMMUTABLE, NO_CACHE, publish
+from assetpipe.remote import sha256_b64
+from assetpipe.s3publish import IMMUTABLE, NO_CACHE, SHA256_METADATA, publish
 from tests.conftest import Tree, write_tree
-from tests.seaweed import Seaweed, s3_env, seaweed  # noqa: F401 (fixtures)
+from tests.seaweed import WRITER_KEY, WRITER_SECRET, Seaweed, s3_env, seaweed  # noqa: F401 (fixtures)
 
 SITE: Tree = {
     "css/app.css": "@import 'base.css';\nbody { background: url(../img/logo.svg) }\n" * 30,
@@ -209,3 +210,132 @@ def test_age_without_keep_is_a_usage_error(dist: Path) -> None:
         capture_output=True, text=True,
     )  # fmt: skip
     assert result.returncode == 2 and "--age applies only with --keep" in result.stderr
+
+
+def hashed_object(dist: Path, logical: str = "css/base.css") -> tuple[str, bytes]:
+    entry = Manifest.load(dist / "manifest.json").assets[logical]
+    return entry.path, (dist / entry.path).read_bytes()
+
+
+def test_every_object_carries_a_sha256_the_store_keeps_and_the_same_in_its_metadata(
+    dist: Path, bucket: str, s3_env: Seaweed
+) -> None:
+    publish(dist, f"s3://{bucket}/site")
+    path, body = hashed_object(dist)
+    head = s3_env.client().head_object(Bucket=bucket, Key=f"site/{path}", ChecksumMode="ENABLED")
+    assert head["ChecksumSHA256"] == sha256_b64(body)
+    assert head["Metadata"] == {SHA256_METADATA: sha256_b64(body)}
+    status, headers, _ = s3_env.get(bucket, f"site/{path}")  # what a plain GET (a CDN) sees
+    lowered = {name.lower(): value for name, value in headers.items()}
+    assert (status, lowered["x-amz-meta-assetpipe-sha256"]) == (200, sha256_b64(body))
+
+
+def test_an_object_with_the_same_bytes_but_no_sha256_anywhere_is_uploaded_again(
+    dist: Path, bucket: str, s3_env: Seaweed
+) -> None:
+    first = publish(dist, f"s3://{bucket}/site")
+    path, body = hashed_object(dist)
+    # Same bytes, same size, same MD5 ETag (what the old check compared), but no SHA-256 kept by the store
+    # (the test client sends a CRC32) and none in the metadata: nothing establishes the bytes.
+    s3_env.client().put_object(Bucket=bucket, Key=f"site/{path}", Body=body)
+    head = s3_env.client().head_object(Bucket=bucket, Key=f"site/{path}", ChecksumMode="ENABLED")
+    assert "ChecksumSHA256" not in head and head["Metadata"] == {}
+    again = publish(dist, f"s3://{bucket}/site")
+    assert again.uploaded == [path] and again.skipped == len(first.uploaded) - 2
+    head = s3_env.client().head_object(Bucket=bucket, Key=f"site/{path}", ChecksumMode="ENABLED")
+    assert head["ChecksumSHA256"] == sha256_b64(body)
+
+
+def test_without_the_stores_checksum_the_sha256_in_the_metadata_decides(
+    dist: Path, bucket: str, s3_env: Seaweed
+) -> None:
+    publish(dist, f"s3://{bucket}/site")
+    path, body = hashed_object(dist)
+    other_path, other_body = hashed_object(dist, "js/dep.js")
+    client = s3_env.client()
+    client.put_object(Bucket=bucket, Key=f"site/{path}", Body=body, Metadata={SHA256_METADATA: sha256_b64(body)})
+    # Bytes of the right size whose metadata names other bytes: never skipped on a guess.
+    wrong = bytes(len(other_body))
+    client.put_object(
+        Bucket=bucket, Key=f"site/{other_path}", Body=wrong, Metadata={SHA256_METADATA: sha256_b64(other_body)}
+    )
+    for key in (path, other_path):  # the store keeps its own CRC32 of the bytes, and no SHA-256
+        head = client.head_object(Bucket=bucket, Key=f"site/{key}", ChecksumMode="ENABLED")
+        assert "ChecksumSHA256" not in head and "ChecksumCRC32" in head
+    again = publish(dist, f"s3://{bucket}/site")
+    # The metadata's SHA-256 is the file's and the store's CRC32 agrees: skipped. The other's metadata
+    # claims the file's SHA-256, but the store's CRC32 is of other bytes: uploaded again.
+    assert again.uploaded == [other_path]
+    assert s3_env.get(bucket, f"site/{other_path}")[2] == other_body
+
+
+def test_an_object_of_the_right_size_with_other_bytes_is_uploaded_again(
+    dist: Path, bucket: str, s3_env: Seaweed
+) -> None:
+    publish(dist, f"s3://{bucket}/site")
+    path, body = hashed_object(dist)
+    wrong = bytes(len(body))
+    s3_env.client().put_object(Bucket=bucket, Key=f"site/{path}", Body=wrong, ChecksumSHA256=sha256_b64(wrong))
+    again = publish(dist, f"s3://{bucket}/site")
+    assert again.uploaded == [path]
+    assert s3_env.get(bucket, f"site/{path}")[2] == body
+
+
+def test_a_multipart_objects_composite_checksum_is_not_taken_for_the_bytes_sha256(
+    tmp_path: Path, bucket: str, s3_env: Seaweed
+) -> None:
+    big = bytes(range(256)) * (6 * 4096)  # 6 MB: a multipart upload's first part must be at least 5 MB
+    write_tree(tmp_path / "src", {"img/big.png": big})
+    out = tmp_path / "dist"
+    build(Config(source=tmp_path / "src", output=out, cache_dir=tmp_path / "cache"))
+    path, body = hashed_object(out, "img/big.png")
+    client, key = s3_env.client(), f"site/{path}"
+
+    def upload_in_two_parts(metadata: dict[str, str]) -> None:
+        started = client.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256", Metadata=metadata)
+        parts = []
+        for number, part in enumerate((body[: 5 * 1024 * 1024], body[5 * 1024 * 1024 :]), 1):
+            sent = client.upload_part(
+                Bucket=bucket, Key=key, UploadId=started["UploadId"], PartNumber=number, Body=part,
+                ChecksumAlgorithm="SHA256",
+            )  # fmt: skip
+            parts.append({"PartNumber": number, "ETag": sent["ETag"], "ChecksumSHA256": sent["ChecksumSHA256"]})
+        client.complete_multipart_upload(
+            Bucket=bucket, Key=key, UploadId=started["UploadId"], MultipartUpload={"Parts": parts}
+        )
+
+    publish(out, f"s3://{bucket}/site")
+    upload_in_two_parts({})
+    head = client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    assert head["ChecksumType"] == "COMPOSITE" and head["ChecksumSHA256"].endswith("-2")
+    assert publish(out, f"s3://{bucket}/site").uploaded == [path]
+    upload_in_two_parts({SHA256_METADATA: sha256_b64(body)})
+    assert publish(out, f"s3://{bucket}/site").uploaded == []
+
+
+def test_a_credential_that_cannot_read_checksums_fails_publish_with_one_line_saying_so(
+    dist: Path, bucket: str, s3_env: Seaweed
+) -> None:
+    publish(dist, f"s3://{bucket}/site")  # there is something to compare with
+    env = {**os.environ, **s3_env.env(access_key=WRITER_KEY, secret=WRITER_SECRET)}
+    result = subprocess.run(
+        [sys.executable, "-m", "assetpipe", "publish", "-o", str(dist), "--to", f"s3://{bucket}/site"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith(f"error: s3://{bucket}/site/: cannot read the checksum of ")
+    assert result.stderr.rstrip().endswith("(publish reads checksums (HeadObject): the credential needs s3:GetObject)")
+    assert result.stderr.count("\n") == 1
+
+
+def test_unusable_aws_settings_fail_publish_with_one_line(dist: Path, s3_env: Seaweed) -> None:
+    env = {**os.environ, **s3_env.env(), "AWS_PROFILE": "no-such-profile"}
+    result = subprocess.run(
+        [sys.executable, "-m", "assetpipe", "publish", "-o", str(dist), "--to", "s3://bucket-x/site"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "error: s3://bucket-x/site/: cannot set up the AWS client: The config profile (no-such-profile) could "
+        "not be found\n"
+    )

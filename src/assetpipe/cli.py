@@ -13,7 +13,7 @@ import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import click
 
@@ -101,7 +101,11 @@ def build_json(report: BuildReport) -> dict[str, Any]:
         value = getattr(report, f.name)
         if f.name in ("manifest", "warnings", "outcomes"):
             continue
-        summary[f.name] = str(value) if isinstance(value, Path) else value
+        if isinstance(value, Path):
+            value = str(value)
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):  # remote counts, the shard
+            value = dataclasses.asdict(value)
+        summary[f.name] = value
     return {"summary": summary, "warnings": [str(w) for w in report.warnings], "files": file_records(report)}
 
 
@@ -561,6 +565,64 @@ def publish(
     lines = report.lines()
     for line in lines[-1:] if quiet else lines:
         click.echo(line)
+
+
+class Duration(click.ParamType):  # type: ignore[type-arg]
+    """Seconds, or a number with a unit: 90s, 45m, 12h, 30d, 2w."""
+
+    name = "duration"
+    UNITS: ClassVar[dict[str, int]] = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, (int, float)):
+            return float(value)
+        text = str(value).strip().lower()
+        number = text.rstrip("smhdw")
+        unit = text[len(number) :]
+        try:
+            seconds = float(number) * self.UNITS[unit]
+        except (ValueError, KeyError):
+            self.fail(f"{value!r}: expected seconds, or a number with a unit: 90s, 12h, 30d", param, ctx)
+        if not 0 <= seconds < float("inf"):
+            self.fail(f"{value!r}: must be a finite age, 0 or more", param, ctx)
+        return seconds
+
+
+@cli.group()
+def cache() -> None:
+    """The compression caches: prune the shared remote cache."""
+
+
+@cache.command("prune")
+@click.option("--remote", is_flag=True, help="Prune the remote cache (cache_url; required for now).")
+@click.option(
+    "--age", type=Duration(), required=True,
+    help="Delete entries last modified longer ago than this: seconds, or 90s, 45m, 12h, 30d, 2w.",
+)  # fmt: skip
+@click.option(
+    "--url", metavar="s3://BUCKET/PREFIX", help="The remote cache (default: cache_url, as a build finds it)."
+)
+@click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
+@config_option
+@click.option("--verbose", "-v", is_flag=True, help="Show tracebacks.")
+def cache_prune(
+    remote: bool, age: float, url: str | None, dry_run: bool, config_file: Path | None, verbose: bool
+) -> None:
+    """Delete remote cache entries last modified longer ago than --age.
+
+    An entry deleted while still in use costs one compression and upload at the next build that needs it.
+    """
+    from assetpipe.config import load_cache_url
+    from assetpipe.remote import prune
+
+    if not remote:
+        raise click.UsageError("only --remote is supported: every build prunes the local cache to its budget")
+    if url is None:
+        url = _run(verbose, lambda: load_cache_url(config_file, Path.cwd()))
+        if url is None:
+            raise click.UsageError("no remote cache: pass --url, or set cache_url (or ASSETPIPE_CACHE_URL)")
+    report = _run(verbose, lambda: prune(url, age, dry_run=dry_run))
+    click.echo(report.line())
 
 
 def main() -> None:

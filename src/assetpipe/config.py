@@ -26,6 +26,8 @@ from assetpipe.s3url import check_cache_url
 
 #: The environment variable that sets (or, empty, unsets) ``cache_url`` over the config file.
 CACHE_URL_ENV = "ASSETPIPE_CACHE_URL"
+#: The environment variable that sets ``cache_url_mode`` over the config file ("" leaves the file's).
+CACHE_URL_MODE_ENV = "ASSETPIPE_CACHE_URL_MODE"
 
 #: Always unhashed unless ``unhashed_defaults = false``: a user's ``unhashed`` globs are added to these.
 DEFAULT_UNHASHED: tuple[str, ...] = (
@@ -107,6 +109,9 @@ class Config:
     #: A shared second cache level: ``s3://bucket/prefix`` (credentials and endpoint from the standard AWS
     #: sources only) or ``file:///dir``; ASSETPIPE_CACHE_URL overrides it ("" switches it off).
     cache_url: str | None = None
+    #: "read-write", or "read": the remote is read but never written (untrusted builds, e.g. pull requests
+    #: from forks); ASSETPIPE_CACHE_URL_MODE overrides it.
+    cache_url_mode: str = "read-write"
     snippets_dir: Path | None = None
     snippet_root: str | None = None
     # Which origins may read the assets cross-origin, for the snippets: "*", a list of origins, or false.
@@ -151,6 +156,7 @@ _KEYS: dict[str, tuple[tuple[type, ...], bool]] = {
     "jobs": ((int,), False),
     "cache_dir": ((str,), True),
     "cache_url": ((str,), False),
+    "cache_url_mode": ((str,), False),
     "snippets_dir": ((str,), True),
     "snippet_root": ((str,), False),
     "cors": ((str, list, bool), False),
@@ -168,6 +174,7 @@ assert all(
 
 _CHOICES = {
     "broken_references": ("error", "warn"),
+    "cache_url_mode": ("read-write", "read"),
     **{f"{c.config_key}_backend": tuple(c.backends) for c in CODECS.values() if len(c.backends) > 1},
 }
 
@@ -265,6 +272,20 @@ def load_cors(config_file: Path | None, cwd: Path) -> Cors:
     return _check_cors(table["cors"], str(path)) if "cors" in table else DEFAULT_CORS
 
 
+def load_cache_url(config_file: Path | None, cwd: Path) -> str | None:
+    """The ``cache_url`` alone (for ``assetpipe cache prune --remote``): ASSETPIPE_CACHE_URL, else the
+    config file's (named, or found in ``cwd``), else None; other keys are not read."""
+    if CACHE_URL_ENV in os.environ:
+        env_url = os.environ[CACHE_URL_ENV]
+        return _check("cache_url", env_url, CACHE_URL_ENV) if env_url else None
+    path = config_file if config_file is not None else find_config_file(cwd)
+    if path is None:
+        return None
+    path = path if path.is_absolute() else cwd / path
+    table = read_config_file(path)
+    return _check("cache_url", table["cache_url"], str(path)) if "cache_url" in table else None
+
+
 @dataclass(frozen=True, slots=True)
 class OutputSettings:
     """What the commands that only read OUT need (verify, clean, snippet), found as a build finds its
@@ -353,6 +374,10 @@ def load_config(
         # The environment (a CI job's settings) over the file; empty switches the remote off.
         env_url = os.environ[CACHE_URL_ENV]
         values["cache_url"] = _check("cache_url", env_url, CACHE_URL_ENV) if env_url else None
+    if os.environ.get(CACHE_URL_MODE_ENV) and "cache_url_mode" not in (overrides or {}):
+        # A CI job's setting (pull requests from forks read, the main branch writes) over the file.
+        env_mode = os.environ[CACHE_URL_MODE_ENV]
+        values["cache_url_mode"] = _check("cache_url_mode", env_mode, CACHE_URL_MODE_ENV)
     anchor = path.parent if path is not None else cwd
     if "cache_dir" not in values:
         values["cache_dir"] = _resolve(anchor / ".assetpipe-cache")

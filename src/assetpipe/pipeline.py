@@ -690,7 +690,7 @@ def _compressor(config: Config, fresh: bool) -> Compressor:
     if config.cache_url:  # boto3 is imported only here, when a remote is configured
         from assetpipe.remote import RemoteTier
 
-        remote = RemoteTier(config.cache_url)
+        remote = RemoteTier(config.cache_url, read_only=config.cache_url_mode == "read")
     return Compressor(policy, cache_dir=config.cache_dir, jobs=config.jobs, remote=remote, fresh=fresh)
 
 

@@ -25,6 +25,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
@@ -68,14 +69,15 @@ class Store(Protocol):
 def s3_client(connections: int = CONNECTIONS) -> Any:
     """A boto3 S3 client from the standard AWS sources, with bounded timeouts and retries.
 
-    RemoteError when boto3 is not installed or no region can be worked out.
+    RemoteError when boto3 is not installed, or the AWS settings are unusable (a malformed config file, an
+    unknown profile, an invalid ``AWS_ENDPOINT_URL``).
     """
     try:
         import boto3
         from botocore.config import Config as BotoConfig
+        from botocore.exceptions import BotoCoreError
     except ImportError:
         raise RemoteError("an s3:// remote needs boto3", hint="pip install 'assetpipe[s3]'") from None
-    session = boto3.session.Session()
     config = BotoConfig(
         connect_timeout=CONNECT_TIMEOUT,
         read_timeout=READ_TIMEOUT,
@@ -85,9 +87,13 @@ def s3_client(connections: int = CONNECTIONS) -> Any:
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
     )
-    # S3-compatible services rarely care about the region, but a request must be signed for one.
-    region = session.region_name or "us-east-1"
-    return session.client("s3", region_name=region, config=config)
+    try:
+        session = boto3.session.Session()
+        # S3-compatible services rarely care about the region, but a request must be signed for one.
+        region = session.region_name or "us-east-1"
+        return session.client("s3", region_name=region, config=config)
+    except (BotoCoreError, ValueError) as exc:
+        raise RemoteError(f"cannot set up the AWS client: {exc}") from None
 
 
 def describe(exc: BaseException) -> str:
@@ -152,7 +158,7 @@ class S3Store:
         try:
             response = self.client.get_object(Bucket=self.location.bucket, Key=self._key(key))
         except self._errors as exc:
-            if _status(exc) == 404 and _code(exc) in ("NoSuchKey", "404"):
+            if http_status(exc) == 404 and _code(exc) in ("NoSuchKey", "404"):
                 return None
             raise RemoteError(describe(exc), path=self.location.url) from None
         body = response["Body"]
@@ -193,7 +199,8 @@ class S3Store:
             raise RemoteError(describe(exc), path=self.location.url) from None
 
 
-def _status(exc: BaseException) -> int | None:
+def http_status(exc: BaseException) -> int | None:
+    """The HTTP status of a failed request (404, 403, ...), None when it got no answer."""
     response = getattr(exc, "response", None)
     if not isinstance(response, dict):
         return None
@@ -222,9 +229,11 @@ class RemoteStats:
     rejected: int = 0  # found, but not decompressing to the input: never used
     errors: int = 0
     uploads: int = 0
+    read_only: bool = False  # cache_url_mode = "read": nothing was (or would have been) written
 
     def summary(self) -> str:
-        text = f"remote {self.hits} hits, {self.misses} misses, {self.errors} errors"
+        mode = " (read-only)" if self.read_only else ""
+        text = f"remote{mode} {self.hits} hits, {self.misses} misses, {self.errors} errors"
         return text + (f", {self.rejected} rejected" if self.rejected else "")
 
 
@@ -238,10 +247,14 @@ class RemoteTier:
     lookup: a warm build of a site's thousands of small siblings costs a few GETs instead of thousands (each
     request costs far more than its few hundred bytes: signing, a round trip, the gateway's work). Every
     small entry is also stored on its own, so a pack past :data:`PACKS_READ_BYTES` only costs speed.
+
+    ``read_only`` (``cache_url_mode = "read"``): the store is read and never written, not even a pack; for
+    builds whose results must not reach builds that trust the cache (pull requests from forks).
     """
 
-    def __init__(self, url: str, store: Store | None = None) -> None:
+    def __init__(self, url: str, store: Store | None = None, *, read_only: bool = False) -> None:
         self.url = url
+        self.read_only = read_only
         self._lock = threading.Lock()
         self._hits = self._misses = self._rejected = self._errors = self._uploads = 0
         self._failure: str | None = None
@@ -343,6 +356,8 @@ class RemoteTier:
                 self._rejection = self._rejection or why
 
     def put(self, key: str, payload: bytes) -> None:
+        if self.read_only:
+            return
         store = self._current()
         if store is None:
             return
@@ -366,6 +381,8 @@ class RemoteTier:
 
     def flush(self) -> None:
         """Upload the small entries staged since the last flush as one pack (at the end of a build)."""
+        if self.read_only:
+            return  # nothing is ever staged; said here too, so no path can write
         with self._lock:
             staged, self._staged, self._staged_bytes = self._staged, [], 0
             store = self._store
@@ -383,7 +400,9 @@ class RemoteTier:
     @property
     def stats(self) -> RemoteStats:
         with self._lock:
-            return RemoteStats(self._hits, self._misses, self._rejected, self._errors, self._uploads)
+            return RemoteStats(
+                self._hits, self._misses, self._rejected, self._errors, self._uploads, self.read_only
+            )
 
     def warnings(self) -> list[str]:
         """At most one line per kind of trouble, for the build's warnings."""
@@ -397,3 +416,102 @@ class RemoteTier:
                     f"ignored ({self._rejection})"
                 )
             return lines
+
+
+#: Keys per listing page when pruning, and so per DeleteObjects request (which takes at most 1,000).
+PRUNE_PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class RemotePruneReport:
+    """What :func:`prune` found under the cache's prefix, and deleted (or, with ``dry_run``, would)."""
+
+    url: str  # where the entries live: s3://bucket/prefix/assetpipe-cache/1/
+    cutoff: float  # entries last modified before this (seconds since the epoch) are old
+    dry_run: bool
+    deleted: int
+    deleted_bytes: int
+    kept: int
+
+    def line(self) -> str:
+        verb = "would delete" if self.dry_run else "deleted"
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.cutoff))
+        return (
+            f"{verb} {self.deleted} objects ({self.deleted_bytes} bytes) last modified before {when} from "
+            f"{self.url}; {self.kept} kept"
+        )
+
+
+def prune(
+    url: str,
+    age: float,
+    *,
+    now: float | None = None,
+    dry_run: bool = False,
+    client: Any | None = None,
+    page_size: int = PRUNE_PAGE,
+) -> RemotePruneReport:
+    """Delete the remote cache's objects last modified more than ``age`` seconds before ``now``.
+
+    Only objects under ``<prefix>assetpipe-cache/1/`` are looked at (a publish may share the prefix). The
+    listing is read a page at a time and each page's old objects are deleted before the next page is asked
+    for, so memory stays bounded by a page however big the cache. RemoteError (one line) when the store
+    cannot be listed or refuses a deletion; what was deleted before stays deleted (running again resumes).
+    """
+    if url.startswith("file:"):
+        raise RemoteError(
+            "pruning by age works on s3:// caches",
+            path=url,
+            hint="a file:// cache is a directory: remove old files with e.g. find DIR -mtime +30 -delete",
+        )
+    location = parse_s3_url(url, what="cache_url")
+    where = location.url + CACHE_PREFIX
+    try:
+        client = client if client is not None else s3_client()
+    except RemoteError as exc:
+        raise RemoteError(exc.message, path=where, hint=exc.hint) from None
+    errors = request_errors()
+    cutoff = max(0.0, (time.time() if now is None else now) - age)
+    deleted = deleted_bytes = kept = 0
+    try:
+        pages = client.get_paginator("list_objects_v2").paginate(
+            Bucket=location.bucket,
+            Prefix=location.key(CACHE_PREFIX),
+            PaginationConfig={"PageSize": max(1, min(page_size, PRUNE_PAGE))},
+        )
+        for page in pages:
+            contents = page.get("Contents", [])
+            old = [obj for obj in contents if _modified(obj) < cutoff]
+            kept += len(contents) - len(old)
+            if old and not dry_run:
+                _delete(client, location.bucket, [obj["Key"] for obj in old], where)
+            deleted += len(old)
+            deleted_bytes += sum(int(obj.get("Size", 0)) for obj in old)
+    except errors as exc:
+        raise RemoteError(f"cannot prune the remote cache: {describe(exc)}", path=where) from None
+    return RemotePruneReport(where, cutoff, dry_run, deleted, deleted_bytes, kept)
+
+
+def _modified(obj: dict[str, Any]) -> float:
+    """A listed object's LastModified in seconds; infinitely new when the store gave none (never pruned)."""
+    when = obj.get("LastModified")
+    return when.timestamp() if isinstance(when, datetime) else float("inf")
+
+
+def _delete(client: Any, bucket: str, keys: list[str], where: str) -> None:
+    """DeleteObjects requests of at most 1,000 keys; a key the store could not delete is a RemoteError."""
+    for start in range(0, len(keys), 1000):
+        batch = [{"Key": k} for k in keys[start : start + 1000]]
+        result = client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+        _raise_first(result, where)
+
+
+def _raise_first(result: dict[str, Any], where: str) -> None:
+    if result.get("Errors"):
+        error = result["Errors"][0]
+        why = f"{error.get('Code', '?')} {error.get('Message', '')}".strip()
+        raise RemoteError(
+            f"cannot delete {error.get('Key')}: {why}",
+            path=where,
+            hint="pruning needs a credential that may delete objects (s3:DeleteObject)",
+        )

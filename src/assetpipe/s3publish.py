@@ -11,7 +11,7 @@ The order keeps the bucket serving one whole build at every moment, like the loc
 1. OUT is verified first (:func:`assetpipe.verify.verify`): a file that does not match the manifest stops
    publish before anything is sent;
 2. hashed files and their siblings (new names nothing live names yet), concurrently; an object already
-   there with the same bytes (same size and MD5 ETag from one listing) is skipped;
+   there with the same bytes is skipped (see "Skipping" below);
 3. the build's record under ``.assetpipe/builds/`` (what remote retention keeps);
 4. only when all of that succeeded, unhashed files, each as a set: its live siblings that change are
    deleted first (clients then get the file itself), the file, then its new siblings;
@@ -20,19 +20,29 @@ The order keeps the bucket serving one whole build at every moment, like the loc
 A run that fails or is killed leaves the previous manifest live; running again skips what is there and
 finishes. ``keep`` applies clean's retention rule (:func:`assetpipe.clean.kept_builds`) to the bucket after
 a successful publish: objects no kept build references are deleted, then the records of dropped builds.
+
+Skipping rests on a SHA-256 the store keeps, never on the ETag (an MD5 only for single-part uploads without
+SSE-KMS, which S3 does not promise): every object is uploaded with ``ChecksumSHA256`` (the store verifies it
+and keeps it) and the same value in user metadata (``x-amz-meta-assetpipe-sha256``). An object listed with
+the file's size is asked for its checksum (HeadObject with ``ChecksumMode=ENABLED``); it is skipped only
+when the store's full-object SHA-256, or, when the store returns none, the metadata's, is the file's (and
+every other full-object checksum the store keeps that can be computed here agrees). An object whose SHA-256
+cannot be established is uploaded again: a skip is never a guess.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from assetpipe.builds import BuildRecord, build_id
 from assetpipe.clean import kept_builds
@@ -40,7 +50,15 @@ from assetpipe.codecs import CODECS
 from assetpipe.errors import ManifestError, OutputError
 from assetpipe.lock import output_lock
 from assetpipe.manifest import MANIFEST_NAME, Manifest
-from assetpipe.remote import CACHE_PREFIX, RemoteError, describe, request_errors, s3_client, sha256_b64
+from assetpipe.remote import (
+    CACHE_PREFIX,
+    RemoteError,
+    describe,
+    http_status,
+    request_errors,
+    s3_client,
+    sha256_b64,
+)
 from assetpipe.s3url import S3Location, parse_s3_url
 from assetpipe.verify import verify
 
@@ -49,6 +67,32 @@ NO_CACHE = "no-cache"
 #: Build records live here under the prefix (as in OUT/.assetpipe/builds/); never served, never pruned.
 RECORDS = ".assetpipe/builds/"
 DEFAULT_JOBS = 8
+#: User metadata every upload carries (``x-amz-meta-assetpipe-sha256``): the base64 SHA-256 of its bytes, for
+#: a store that keeps the metadata but does not return the checksum it verified.
+SHA256_METADATA = "assetpipe-sha256"
+
+#: Other full-object checksums a store may return (HeadObject, ChecksumMode=ENABLED) that are computed here
+#: to cross-check a SHA-256 taken from the metadata: a writer's claim, where these are the store's own.
+CROSS_CHECKS: dict[str, Callable[[bytes], str]] = {
+    "ChecksumCRC32": lambda body: _b64(zlib.crc32(body).to_bytes(4, "big")),
+    "ChecksumSHA1": lambda body: _b64(hashlib.sha1(body, usedforsecurity=False).digest()),
+}
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredChecksum:
+    """What establishes an object's bytes: a SHA-256 (the store's, else the metadata's) and the other
+    full-object checksums the store keeps that can be computed here (:data:`CROSS_CHECKS`)."""
+
+    sha256: str
+    others: tuple[tuple[str, str], ...] = ()
+
+    def matches(self, body: bytes) -> bool:
+        """Whether ``body`` has every one of these checksums."""
+        return self.sha256 == sha256_b64(body) and all(CROSS_CHECKS[n](body) == v for n, v in self.others)
 
 
 class PublishError(RemoteError):
@@ -154,10 +198,18 @@ def _publish_locked(
         )
     manifest_bytes = _read(manifest_path)
     bid = build_id(manifest, manifest_bytes.decode("utf-8"))
-    sender = _Sender(location, client if client is not None else s3_client(jobs), jobs, on_put)
+    try:
+        client = client if client is not None else s3_client(jobs)
+    except RemoteError as exc:
+        raise PublishError(exc.message, path=location.url, hint=exc.hint) from None
+    sender = _Sender(location, client, jobs, on_put)
     report = PublishReport(to=location.url, dry_run=dry_run, build_id=bid)
     listed = sender.listing(location.prefix)
     hashed, unhashed = uploads(manifest)
+    sizes = {u.path: _size(out_dir / u.path) for u in (*hashed, *unhashed)}
+    sizes[MANIFEST_NAME] = len(manifest_bytes)
+    # Only an object of the file's size can hold its bytes: only those are asked for their checksum.
+    stored = sender.checksums(sorted(p for p, size in sizes.items() if listed.get(p) == size))
     when = time.time() if now is None else now
     record = BuildRecord(bid, when, frozenset(manifest.output_files()))
     record_upload = Upload(RECORDS + bid + ".json", "application/json", NO_CACHE)
@@ -166,20 +218,20 @@ def _publish_locked(
     def send(items: Iterable[Upload]) -> None:
         todo = []
         for upload in items:
-            body = _read(out_dir / upload.path)  # not kept: a big OUT is read again when it is sent
-            if _same(listed.get(upload.path), body):
+            # Read only to compare (not kept: a big OUT is read again when it is sent).
+            if upload.path in stored and _holds(stored, upload.path, _read(out_dir / upload.path)):
                 report.skipped += 1
             else:
                 todo.append(upload)
                 report.uploaded.append(upload.path)
-                report.bytes_sent += len(body)
+                report.bytes_sent += sizes[upload.path]
         if not dry_run:
             sender.put_all([(u, functools.partial(_read, out_dir / u.path)) for u in todo])
 
     send(hashed)
     # Recorded before it goes live (a build going live again gets a fresh time: retention counts from
     # then), unless the bucket serves this build already and holds its record.
-    live = _same(listed.get(MANIFEST_NAME), manifest_bytes) and record_upload.path in listed
+    live = _holds(stored, MANIFEST_NAME, manifest_bytes) and record_upload.path in listed
     if not live:
         report.uploaded.append(record_upload.path)
         report.bytes_sent += len(record_bytes)
@@ -187,12 +239,12 @@ def _publish_locked(
             sender.put_all([(record_upload, lambda: record_bytes)])
     for group in _sets(unhashed):
         bodies = [(u, _read(out_dir / u.path)) for u in group]
-        stale = _stale_siblings(group[0].path, bodies, listed)
+        stale = _stale_siblings(group[0].path, bodies, listed, stored)
         report.deleted += stale
         if not dry_run:
             sender.delete(stale)  # before the file: every moment serves one version, whatever is asked
         send(group)
-    if _same(listed.get(MANIFEST_NAME), manifest_bytes):
+    if _holds(stored, MANIFEST_NAME, manifest_bytes):
         report.skipped += 1
     else:
         report.uploaded.append(MANIFEST_NAME)
@@ -212,12 +264,21 @@ def _read(path: Path) -> bytes:
         raise OutputError(f"cannot read: {exc.strerror or exc}", path=str(path)) from None
 
 
-def _same(listed: tuple[int, str] | None, body: bytes) -> bool:
-    """Whether a listed object (size, ETag) holds ``body``: a single-part upload's ETag is its MD5."""
-    if listed is None:
-        return False
-    size, etag = listed
-    return size == len(body) and etag.strip('"') == hashlib.md5(body, usedforsecurity=False).hexdigest()
+def _b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode("ascii")
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError as exc:
+        raise OutputError(f"cannot read: {exc.strerror or exc}", path=str(path)) from None
+
+
+def _holds(stored: Mapping[str, StoredChecksum | None], path: str, body: bytes) -> bool:
+    """Whether the bucket holds ``body`` at ``path``, as the checksums kept for the object establish."""
+    checksum = stored.get(path)
+    return checksum is not None and checksum.matches(body)
 
 
 def _sets(unhashed: list[Upload]) -> list[list[Upload]]:
@@ -232,21 +293,24 @@ def _sets(unhashed: list[Upload]) -> list[list[Upload]]:
 
 
 def _stale_siblings(
-    path: str, bodies: list[tuple[Upload, bytes]], listed: Mapping[str, tuple[int, str]]
+    path: str,
+    bodies: list[tuple[Upload, bytes]],
+    listed: Mapping[str, int],
+    stored: Mapping[str, StoredChecksum | None],
 ) -> list[str]:
     """Siblings of unhashed ``path`` in the bucket that the new set does not have with the same bytes."""
     new = {u.path: b for u, b in bodies}
     stale = []
     for codec in CODECS.values():
         key = path + codec.suffix
-        if key in listed and not (key in new and _same(listed[key], new[key])):
+        if key in listed and not (key in new and _holds(stored, key, new[key])):
             stale.append(key)
     return stale
 
 
 def _prune(
     sender: _Sender,
-    listed: Mapping[str, tuple[int, str]],
+    listed: Mapping[str, int],
     manifest: Manifest,
     current: str,
     keep: int,
@@ -291,16 +355,16 @@ class _Sender:
             hint="the previous manifest is still live; run publish again to resume",
         )
 
-    def listing(self, prefix: str) -> dict[str, tuple[int, str]]:
-        """Every object under the prefix: path relative to it -> (size, ETag)."""
-        found: dict[str, tuple[int, str]] = {}
+    def listing(self, prefix: str) -> dict[str, int]:
+        """Every object under the prefix: path relative to it -> size."""
+        found: dict[str, int] = {}
         try:
             pages = self.client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.location.bucket, Prefix=prefix
             )
             for page in pages:
                 for obj in page.get("Contents", []):
-                    found[obj["Key"][len(prefix) :]] = (int(obj["Size"]), str(obj.get("ETag", "")))
+                    found[obj["Key"][len(prefix) :]] = int(obj["Size"])
         except self._errors as exc:
             raise self._fail(exc, "cannot list the bucket") from None
         return found
@@ -327,8 +391,40 @@ class _Sender:
                 ) from None
         return records
 
+    def checksum(self, path: str) -> StoredChecksum | None:
+        """What establishes the bytes at ``path`` (:class:`StoredChecksum`); None when nothing does."""
+        try:
+            head = self.client.head_object(
+                Bucket=self.location.bucket, Key=self.location.key(path), ChecksumMode="ENABLED"
+            )
+        except self._errors as exc:
+            if http_status(exc) == 404:
+                return None  # deleted since the listing: uploaded again
+            if http_status(exc) == 403:
+                raise PublishError(
+                    f"cannot read the checksum of {path}: {describe(exc)}",
+                    path=self.location.url,
+                    hint="publish reads checksums (HeadObject): the credential needs s3:GetObject",
+                ) from None
+            raise self._fail(exc, f"cannot read the checksum of {path}") from None
+        # A multipart upload's checksums are of its parts' checksums ("...-3"): not of the bytes.
+        composite = head.get("ChecksumType") == "COMPOSITE"
+        kept = {
+            name: value
+            for name in ("ChecksumSHA256", *CROSS_CHECKS)
+            if isinstance(value := head.get(name), str) and value and not composite and "-" not in value
+        }
+        claimed = (head.get("Metadata") or {}).get(SHA256_METADATA)
+        sha256 = kept.pop("ChecksumSHA256", None) or (claimed if isinstance(claimed, str) else None)
+        return StoredChecksum(sha256, tuple(sorted(kept.items()))) if sha256 else None
+
+    def checksums(self, paths: list[str]) -> dict[str, StoredChecksum | None]:
+        """:meth:`checksum` of each of ``paths``, on ``jobs`` threads; the first failure is raised."""
+        return dict(zip(paths, self._each(self.checksum, paths), strict=True))
+
     def _put(self, upload: Upload, read: Callable[[], bytes]) -> None:
         body = read()
+        checksum = sha256_b64(body)
         extra = {"ContentEncoding": upload.content_encoding} if upload.content_encoding else {}
         try:
             self.client.put_object(
@@ -337,7 +433,8 @@ class _Sender:
                 Body=body,
                 ContentType=upload.content_type,
                 CacheControl=upload.cache_control,
-                ChecksumSHA256=sha256_b64(body),
+                ChecksumSHA256=checksum,  # the store verifies it, keeps it and returns it to checksum()
+                Metadata={SHA256_METADATA: checksum},
                 **extra,
             )
         except self._errors as exc:
@@ -347,13 +444,20 @@ class _Sender:
 
     def put_all(self, items: list[tuple[Upload, Callable[[], bytes]]]) -> None:
         """Upload ``items`` on ``jobs`` threads; the first failure stops the rest and is raised."""
+        self._each(lambda item: self._put(*item), items)
+
+    def _each(self, fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
+        """``fn`` of each item on ``jobs`` threads, results in order; the first failure is raised.
+
+        It cancels what has not started: a store that stops answering costs a few bounded timeouts, not one
+        per object.
+        """
         if not items:
-            return
+            return []
         with ThreadPoolExecutor(min(self.jobs, len(items)), thread_name_prefix="assetpipe-publish") as pool:
-            futures = [pool.submit(self._put, upload, read) for upload, read in items]
+            futures = [pool.submit(fn, item) for item in items]
             try:
-                for future in futures:
-                    future.result()
+                return [future.result() for future in futures]
             except BaseException:
                 for future in futures:
                     future.cancel()
