@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +19,7 @@ from assetpipe.errors import ManifestError
 from assetpipe.manifest import Manifest
 from assetpipe.pipeline import build
 from assetpipe.remote import sha256_b64
-from assetpipe.s3publish import IMMUTABLE, NO_CACHE, SHA256_METADATA, publish
+from assetpipe.s3publish import IMMUTABLE, NO_CACHE, SHA256_METADATA, plain_md5, publish
 from tests.conftest import Tree, write_tree
 from tests.seaweed import WRITER_KEY, WRITER_SECRET, Seaweed, s3_env, seaweed  # noqa: F401 (fixtures)
 
@@ -230,19 +232,46 @@ def test_every_object_carries_a_sha256_the_store_keeps_and_the_same_in_its_metad
     assert (status, lowered["x-amz-meta-assetpipe-sha256"]) == (200, sha256_b64(body))
 
 
-def test_an_object_with_the_same_bytes_but_no_sha256_anywhere_is_uploaded_again(
+def multipart_upload(client: Any, bucket: str, key: str, body: bytes) -> None:
+    """Put ``body`` as a one-part multipart upload: its ETag ("...-1") is no MD5 of the bytes."""
+    upload = client.create_multipart_upload(Bucket=bucket, Key=key)
+    part = client.upload_part(Bucket=bucket, Key=key, UploadId=upload["UploadId"], PartNumber=1, Body=body)
+    client.complete_multipart_upload(
+        Bucket=bucket, Key=key, UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]},
+    )  # fmt: skip
+
+
+def test_an_object_whose_etag_is_the_files_md5_is_skipped_without_asking_for_its_checksum(
     dist: Path, bucket: str, s3_env: Seaweed
 ) -> None:
     first = publish(dist, f"s3://{bucket}/site")
     path, body = hashed_object(dist)
-    # Same bytes, same size, same MD5 ETag (what the old check compared), but no SHA-256 kept by the store
-    # (the test client sends a CRC32) and none in the metadata: nothing establishes the bytes.
+    # Same bytes, written by another client: no SHA-256 kept by the store (the test client sends a CRC32)
+    # and none in the metadata, but a single-part upload's ETag is the store's own MD5 of the bytes.
     s3_env.client().put_object(Bucket=bucket, Key=f"site/{path}", Body=body)
     head = s3_env.client().head_object(Bucket=bucket, Key=f"site/{path}", ChecksumMode="ENABLED")
     assert "ChecksumSHA256" not in head and head["Metadata"] == {}
+    assert head["ETag"].strip('"') == hashlib.md5(body).hexdigest()
+    again = publish(dist, f"s3://{bucket}/site")
+    assert again.uploaded == [] and again.skipped == len(first.uploaded) - 1
+
+
+def test_an_object_whose_etag_is_no_plain_md5_is_uploaded_again_unless_a_sha256_establishes_it(
+    dist: Path, bucket: str, s3_env: Seaweed
+) -> None:
+    # A multipart upload's ETag ("...-1") states no MD5 of the bytes: without a SHA-256 the store keeps or
+    # the metadata states, nothing establishes them, so the object is sent again (with its SHA-256).
+    first = publish(dist, f"s3://{bucket}/site")
+    path, body = hashed_object(dist)
+    client = s3_env.client()
+    key = f"site/{path}"
+    multipart_upload(client, bucket, key, body)
+    head = client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    assert plain_md5(head["ETag"]) is None and "ChecksumSHA256" not in head
     again = publish(dist, f"s3://{bucket}/site")
     assert again.uploaded == [path] and again.skipped == len(first.uploaded) - 2
-    head = s3_env.client().head_object(Bucket=bucket, Key=f"site/{path}", ChecksumMode="ENABLED")
+    head = client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
     assert head["ChecksumSHA256"] == sha256_b64(body)
 
 
@@ -317,6 +346,8 @@ def test_a_credential_that_cannot_read_checksums_fails_publish_with_one_line_say
     dist: Path, bucket: str, s3_env: Seaweed
 ) -> None:
     publish(dist, f"s3://{bucket}/site")  # there is something to compare with
+    path, body = hashed_object(dist)
+    multipart_upload(s3_env.client(), bucket, f"site/{path}", body)  # its ETag states no MD5: publish asks
     env = {**os.environ, **s3_env.env(access_key=WRITER_KEY, secret=WRITER_SECRET)}
     result = subprocess.run(
         [sys.executable, "-m", "assetpipe", "publish", "-o", str(dist), "--to", f"s3://{bucket}/site"],

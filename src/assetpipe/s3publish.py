@@ -21,13 +21,17 @@ A run that fails or is killed leaves the previous manifest live; running again s
 finishes. ``keep`` applies clean's retention rule (:func:`assetpipe.clean.kept_builds`) to the bucket after
 a successful publish: objects no kept build references are deleted, then the records of dropped builds.
 
-Skipping rests on a SHA-256 the store keeps, never on the ETag (an MD5 only for single-part uploads without
-SSE-KMS, which S3 does not promise): every object is uploaded with ``ChecksumSHA256`` (the store verifies it
-and keeps it) and the same value in user metadata (``x-amz-meta-assetpipe-sha256``). An object listed with
-the file's size is asked for its checksum (HeadObject with ``ChecksumMode=ENABLED``); it is skipped only
-when the store's full-object SHA-256, or, when the store returns none, the metadata's, is the file's (and
-every other full-object checksum the store keeps that can be computed here agrees). An object whose SHA-256
-cannot be established is uploaded again: a skip is never a guess.
+Skipping rests on a checksum the store computed itself. An object listed with the file's size whose ETag
+is a plain MD5 (32 hex digits: a single-part upload without SSE-KMS or SSE-C, where S3 defines the ETag as
+the MD5 of the bytes) equal to the file's is the file: no request beyond the listing (a different MD5 would
+need someone with write access to the bucket forging a collision, who could replace the manifest anyway).
+Any other ETag (a multipart upload's "-N", an encrypted object's) is not trusted either way: every object is
+uploaded with ``ChecksumSHA256`` (the store verifies it and keeps it) and the same value in user metadata
+(``x-amz-meta-assetpipe-sha256``), and such an object is asked for its checksum (HeadObject with
+``ChecksumMode=ENABLED``); it is skipped only when the store's full-object SHA-256, or, when the store returns
+none, the metadata's, is the file's (and every other full-object checksum the store keeps that can be
+computed here agrees). An object whose content cannot be established is uploaded again: a skip is never a
+guess.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import base64
 import functools
 import hashlib
 import json
+import re
 import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -93,6 +98,25 @@ class StoredChecksum:
     def matches(self, body: bytes) -> bool:
         """Whether ``body`` has every one of these checksums."""
         return self.sha256 == sha256_b64(body) and all(CROSS_CHECKS[n](body) == v for n, v in self.others)
+
+
+@dataclass(frozen=True, slots=True)
+class SameMD5:
+    """An object whose listed ETag is a plain MD5 (see the module docstring): it holds the bytes with it."""
+
+    md5: str
+
+    def matches(self, body: bytes) -> bool:
+        return hashlib.md5(body, usedforsecurity=False).hexdigest() == self.md5
+
+
+_PLAIN_MD5 = re.compile(r"[0-9a-f]{32}")
+
+
+def plain_md5(etag: str | None) -> str | None:
+    """The MD5 an ETag states, when it is one (quoted 32 lowercase hex digits), else None."""
+    value = (etag or "").strip('"').lower()
+    return value if _PLAIN_MD5.fullmatch(value) else None
 
 
 class PublishError(RemoteError):
@@ -208,8 +232,16 @@ def _publish_locked(
     hashed, unhashed = uploads(manifest)
     sizes = {u.path: _size(out_dir / u.path) for u in (*hashed, *unhashed)}
     sizes[MANIFEST_NAME] = len(manifest_bytes)
-    # Only an object of the file's size can hold its bytes: only those are asked for their checksum.
-    stored = sender.checksums(sorted(p for p, size in sizes.items() if listed.get(p) == size))
+    # Only an object of the file's size can hold its bytes; one whose ETag is the file's MD5 does (module
+    # docstring), and only the others are asked for their checksum.
+    same_size = sorted(p for p, size in sizes.items() if listed.get(p) == size)
+    stored: dict[str, StoredChecksum | SameMD5 | None] = {}
+    for path in same_size:
+        md5 = plain_md5(sender.etags.get(path))
+        body = manifest_bytes if path == MANIFEST_NAME else None
+        if md5 is not None and SameMD5(md5).matches(body if body is not None else _read(out_dir / path)):
+            stored[path] = SameMD5(md5)
+    stored.update(sender.checksums([p for p in same_size if p not in stored]))
     when = time.time() if now is None else now
     record = BuildRecord(bid, when, frozenset(manifest.output_files()))
     record_upload = Upload(RECORDS + bid + ".json", "application/json", NO_CACHE)
@@ -275,7 +307,7 @@ def _size(path: Path) -> int:
         raise OutputError(f"cannot read: {exc.strerror or exc}", path=str(path)) from None
 
 
-def _holds(stored: Mapping[str, StoredChecksum | None], path: str, body: bytes) -> bool:
+def _holds(stored: Mapping[str, StoredChecksum | SameMD5 | None], path: str, body: bytes) -> bool:
     """Whether the bucket holds ``body`` at ``path``, as the checksums kept for the object establish."""
     checksum = stored.get(path)
     return checksum is not None and checksum.matches(body)
@@ -296,7 +328,7 @@ def _stale_siblings(
     path: str,
     bodies: list[tuple[Upload, bytes]],
     listed: Mapping[str, int],
-    stored: Mapping[str, StoredChecksum | None],
+    stored: Mapping[str, StoredChecksum | SameMD5 | None],
 ) -> list[str]:
     """Siblings of unhashed ``path`` in the bucket that the new set does not have with the same bytes."""
     new = {u.path: b for u, b in bodies}
@@ -347,6 +379,7 @@ class _Sender:
         self.jobs = max(1, jobs)
         self.on_put = on_put
         self._errors = request_errors()
+        self.etags: dict[str, str] = {}  # path -> ETag, as the last listing gave them
 
     def _fail(self, exc: BaseException, what: str) -> PublishError:
         return PublishError(
@@ -365,6 +398,7 @@ class _Sender:
             for page in pages:
                 for obj in page.get("Contents", []):
                     found[obj["Key"][len(prefix) :]] = int(obj["Size"])
+                    self.etags[obj["Key"][len(prefix) :]] = str(obj.get("ETag", ""))
         except self._errors as exc:
             raise self._fail(exc, "cannot list the bucket") from None
         return found
