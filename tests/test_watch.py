@@ -501,6 +501,25 @@ def test_a_mount_folder_deleted_while_watching_is_an_error_until_it_is_back(tmp_
         )
 
 
+def test_a_mount_folder_moved_away_which_sends_no_event_is_an_error_and_moving_it_back_rebuilds(
+    tmp_path: Path,
+) -> None:
+    mount = lit_mount(tmp_path)
+    with watching(tmp_path, APP, mounts=(mount,)) as session:
+        os.rename(mount.directory, tmp_path / "lit-away")
+        wait_for(lambda: session.errors(), "an error line")
+        assert "mount 'vendor/lit/'" in session.errors()[0]
+        (tmp_path / "lit-away/core.js").write_text("export const version = 6;\n", encoding="utf-8")
+        os.rename(tmp_path / "lit-away", mount.directory)
+        session.wait_for_manifest(
+            lambda m: (
+                (session.out / str(m["vendor/lit/core.js"]["path"])).read_text()
+                == "export const version = 6;\n"
+            ),
+            "the mount rebuilt once it is back",
+        )
+
+
 def install(node_modules: Path, name: str, package: dict[str, object], files: Tree) -> Path:
     folder = write_tree(node_modules / name, {"package.json": json.dumps({"name": name, **package}), **files})
     return age(folder)

@@ -482,9 +482,15 @@ class _Queueing(FileSystemEventHandler):
     def __init__(self, paths: PathFilter, changes: queue.Queue[str]) -> None:
         self.paths = paths
         self.changes = changes
+        # Mount folders whose removal or move an event reported (:meth:`_Watches.sync` reads it).
+        self.gone: set[Path] = set()
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         paths = self.paths
+        if isinstance(event, (DirDeletedEvent, DirMovedEvent)):
+            gone = Path(os.fsdecode(event.src_path))
+            if any(m.directory == gone for m in paths.mounts):
+                self.gone.add(gone)
         # A move counts at both ends: the old name drops out of the manifest, the new one comes in.
         for raw in (event.src_path, event.dest_path):
             if raw:
@@ -504,6 +510,9 @@ _EVENTS: list[type[FileSystemEvent]] = [
     FileModifiedEvent,
     FileClosedEvent,
 ]
+
+
+_WATCH_LIMIT_HINT = "on Linux, raise fs.inotify.max_user_watches if the tree is large"
 
 
 def _identity(directory: Path) -> tuple[int, int] | None:
@@ -534,11 +543,11 @@ def _outermost(config: Config, trees: Iterable[MountedTree]) -> dict[Path, Mount
 class _Watches:
     """The observer's watches on the mounts, kept in step with the config's mounts and the packages.
 
-    After every build (and while a mount's folder is missing, on every idle poll) the mounts are worked
-    out again: a package ``npm install`` added gets a watch, one no longer mounted loses it, and a folder
-    that vanished or was replaced (``rm -rf node_modules && npm install``) is watched again once it is
-    back. A watch set up during the session queues its mount's prefix, so whatever changed in the folder
-    before the watch began is built.
+    After every build the mounts are worked out again: a package ``npm install`` added gets a watch, one
+    no longer mounted loses it. On every idle poll the watched folders are looked at: one that vanished,
+    moved away or was replaced (``rm -rf node_modules && npm install``) is watched again once it is back.
+    A watch set up during the session queues its mount's prefix, so whatever changed in the folder before
+    the watch began is built.
     """
 
     def __init__(
@@ -577,6 +586,11 @@ class _Watches:
             if directory not in wanted or _identity(directory) != seen:
                 self.observer.unschedule(watch)
                 del self.watched[directory]
+                if directory in wanted and directory not in self.handler.gone:
+                    # Moved away or replaced without a word from the kernel (a watched folder's own move
+                    # sends no event): a build must say the mount is missing, or read the new folder.
+                    self.handler.changes.put(wanted[directory].prefix)
+            self.handler.gone.discard(directory)
         missing: list[Path] = []
         for directory, tree in wanted.items():
             if directory in self.watched:
@@ -593,9 +607,10 @@ class _Watches:
                 if exc.errno in (errno.ENOENT, errno.ENOTDIR):  # gone between the stat and the watch
                     missing.append(directory)
                     continue
+                message = f"cannot watch mount {tree.prefix!r}: {exc.strerror or exc}"
                 if starting:
-                    raise
-                self.echo(f"warning: {directory}: cannot watch mount {tree.prefix!r}: {exc.strerror or exc}")
+                    raise AssetpipeError(message, path=str(directory), hint=_WATCH_LIMIT_HINT) from None
+                self.echo(f"warning: {directory}: {message}")
                 continue
             self.watched[directory] = (watch, identity)
             if not starting:
@@ -603,8 +618,11 @@ class _Watches:
         self.missing = tuple(missing)
 
     def poll(self) -> None:
-        """On an idle tick: if a missing mount folder is back, watch it (which queues a rebuild)."""
-        if any(_identity(directory) is not None for directory in self.missing):
+        """On an idle tick: a watched mount folder moved away or replaced, or a missing one back, is watched
+        anew (which queues a rebuild). A few stats: one per mount folder."""
+        if any(_identity(d) is not None for d in self.missing) or any(
+            _identity(d) != seen for d, (_, seen) in self.watched.items()
+        ):
             self.sync()
 
     # As a BuildListener: each build may have mounted other packages, or found a folder gone.
@@ -639,21 +657,21 @@ def _observer(
     source = str(resolve_path(config.source, "source directory"))
     handler = _Queueing(path_filter(config), changes)
     watches = _Watches(config, observer, handler, echo)
-    where = source
     try:
         observer.schedule(handler, source, recursive=True, event_filter=_EVENTS)
-        where = "mounts"
-        watches.sync(starting=True)
-        where = source
         ensure_directory(resolve_path(config.output, "output directory"))
         observer.schedule(out_changes, out_changes.out, recursive=True, event_filter=_EVENTS)
-        observer.start()
+        observer.start()  # where the watches are set up, and fail
     except OSError as exc:
         raise AssetpipeError(
-            f"cannot watch: {exc.strerror or exc}",
-            path=exc.filename if where == "mounts" and exc.filename else where,
-            hint="on Linux, raise fs.inotify.max_user_watches if the tree is large",
+            f"cannot watch: {exc.strerror or exc}", path=source, hint=_WATCH_LIMIT_HINT
         ) from None
+    try:
+        watches.sync(starting=True)  # once started: each mount's watch is set up, or fails, by its name
+    except BaseException:
+        observer.stop()
+        observer.join()
+        raise
     return observer, watches
 
 
