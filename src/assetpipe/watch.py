@@ -484,9 +484,15 @@ class _Queueing(FileSystemEventHandler):
         self.changes = changes
         # Mount folders whose removal or move an event reported (:meth:`_Watches.sync` reads it).
         self.gone: set[Path] = set()
+        # A package.json changed somewhere watched: which packages are mounted may have changed.
+        self.package_json = False
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         paths = self.paths
+        if any(
+            os.path.basename(os.fsdecode(raw)) == "package.json" for raw in (event.src_path, event.dest_path)
+        ):
+            self.package_json = True
         if isinstance(event, (DirDeletedEvent, DirMovedEvent)):
             gone = Path(os.fsdecode(event.src_path))
             if any(m.directory == gone for m in paths.mounts):
@@ -559,27 +565,35 @@ class _Watches:
         self.echo = echo
         self.watched: dict[Path, tuple[ObservedWatch, tuple[int, int]]] = {}
         self.packages: tuple[MountedTree, ...] = ()  # as the last import map that loaded had them
+        self.packages_stale = True  # the last reading failed, or never happened
         self.missing: tuple[Path, ...] = ()
 
-    def _trees(self) -> list[MountedTree]:
+    def _trees(self, reread: bool) -> list[MountedTree]:
         trees: list[MountedTree] = []
         for mount in self.config.mounts:
             try:
                 trees.append(MountedTree.of(mount))
             except AssetpipeError:
                 continue  # a mount that cannot even be resolved: the build says why
-        if self.config.importmap_packages:
+        if self.config.importmap_packages and (reread or self.packages_stale or self.handler.package_json):
+            # Only when a package.json (or a mount folder) changed: reading every package costs a few
+            # tens of milliseconds, which a save of the app's own CSS should not pay twice.
+            self.handler.package_json = False  # before reading: a change during the read is seen next time
             try:
                 self.packages = tuple(
                     MountedTree.of(m, package=True) for m in load_importmap(self.config).mounts
                 )
+                self.packages_stale = False
             except AssetpipeError:
-                pass  # a package.json half written by npm: keep the last packages; the build says why
+                # A package.json half written by npm: keep the last packages, read again after the next
+                # build (which says what is wrong).
+                self.packages_stale = True
         return [*trees, *self.packages]
 
     def sync(self, *, starting: bool = False) -> None:
         """Watch what is mounted now; ``starting`` (before the first build): a failure to watch raises."""
-        trees = self._trees()
+        moved = any(_identity(d) != seen for d, (_, seen) in self.watched.items())
+        trees = self._trees(starting or moved or bool(self.missing))
         self.handler.paths = path_filter(self.config, trees)
         wanted = _outermost(self.config, trees)
         for directory, (watch, seen) in list(self.watched.items()):
