@@ -549,8 +549,9 @@ def _outermost(config: Config, trees: Iterable[MountedTree]) -> dict[Path, Mount
 class _Watches:
     """The observer's watches on the mounts, kept in step with the config's mounts and the packages.
 
-    After every build the mounts are worked out again: a package ``npm install`` added gets a watch, one
-    no longer mounted loses it. On every idle poll the watched folders are looked at: one that vanished,
+    After every build the mounts are worked out again (the packages' only when a package.json or a mount
+    folder changed): a package ``npm install`` added gets a watch, one no longer mounted loses it. On every
+    idle poll the watched folders are looked at: one that vanished,
     moved away or was replaced (``rm -rf node_modules && npm install``) is watched again once it is back.
     A watch set up during the session queues its mount's prefix, so whatever changed in the folder before
     the watch began is built.
