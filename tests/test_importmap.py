@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from assetpipe.importmap import (
     resolve,
 )
 from assetpipe.manifest import ManifestEntry
+from assetpipe.pipeline import build
 
 
 def package(data: dict[str, Any], name: str = "pkg") -> Package:
@@ -48,7 +50,7 @@ def test_bare_specifiers_are_those_no_url_resolves() -> None:
     ] == ["lit", "@lit/x", "lit/a.js"]
 
 
-def test_exports_conditions_are_matched_in_the_packages_order_and_types_node_and_require_are_skipped() -> (
+def test_exports_conditions_are_tried_browser_import_module_default_and_types_node_and_require_never() -> (
     None
 ):
     table = entries(
@@ -59,8 +61,8 @@ def test_exports_conditions_are_matched_in_the_packages_order_and_types_node_and
                     ".": {
                         "types": "./x.d.ts",
                         "node": "./node.js",
-                        "browser": {"development": "./dev.js", "default": "./browser.js"},
                         "default": "./index.js",
+                        "browser": {"development": "./dev.js", "default": "./browser.js"},
                     },
                     "./a.js": {"require": "./a.cjs", "import": "./esm/a.js"},
                     "./b.js": ["./missing-condition-first.js"],
@@ -75,6 +77,49 @@ def test_exports_conditions_are_matched_in_the_packages_order_and_types_node_and
         "pkg/a.js": "vendor/pkg/esm/a.js",
         "pkg/b.js": "vendor/pkg/missing-condition-first.js",
     }
+
+
+@pytest.mark.parametrize(
+    ("conditions", "expected"),
+    [
+        # The package's key order does not matter: browser, then import, then module, then default.
+        ({"default": "./d.js", "module": "./m.js", "import": "./i.js", "browser": "./b.js"}, "b.js"),
+        ({"default": "./d.js", "module": "./m.js", "import": "./i.js"}, "i.js"),
+        ({"default": "./d.js", "module": "./m.js"}, "m.js"),
+        # A condition that leads to nothing usable falls through to the next one.
+        ({"browser": None, "default": "./d.js", "import": "./i.js"}, "i.js"),
+        ({"browser": "./b.cjs", "import": "./i.js"}, "i.js"),
+        ({"browser": {"require": "./b.cjs", "node": "./n.js"}, "module": "./m.js"}, "m.js"),
+        ({"browser": "../outside.js", "default": "./d.js"}, "d.js"),
+        ({"browser": "./style.css", "default": "./d.js"}, "d.js"),
+        # Nesting: the same order inside each level.
+        ({"node": "./n.js", "browser": {"require": "./b.cjs", "import": "./b.js"}}, "b.js"),
+        ({"browser": {"default": "./bd.js", "import": {"default": "./bi.js"}}}, "bi.js"),
+        # Arrays are fallbacks: the first item that works.
+        ({"browser": [None, "./b.cjs", {"import": "./bi.js"}, "./late.js"]}, "bi.js"),
+        (["./first.cjs", {"default": "./d.js"}], "d.js"),
+    ],
+    ids=[
+        "browser first",
+        "import before module",
+        "module before default",
+        "null falls through",
+        "commonjs falls through",
+        "no nested match falls through",
+        "outside the package falls through",
+        "not a module falls through",
+        "nested browser-import",
+        "nested order",
+        "array fallbacks",
+        "top-level array",
+    ],
+)
+def test_each_level_of_conditions_takes_the_first_of_browser_import_module_default_that_works(
+    conditions: Any, expected: str
+) -> None:
+    assert (
+        entries(package({"type": "module", "exports": {".": conditions}}))["pkg"] == f"vendor/pkg/{expected}"
+    )
 
 
 def test_a_commonjs_package_maps_only_what_its_import_or_module_condition_names() -> None:
@@ -233,6 +278,86 @@ def test_packages_are_mounted_under_vendor_and_their_dependencies_followed(tmp_p
     assert set(imap.unavailable) == {"cjs-only", "missing"}
     with pytest.raises(BrokenReference, match=r"package 'cjs-only' has no ES module build"):
         check_specifier(imap, "vendor/app-lib/i.js", "cjs-only", set(), 1, 8)
+
+
+def test_installed_packages_are_read_in_condition_priority_not_their_key_order(tmp_path: Path) -> None:
+    nm = tmp_path / "node_modules"
+    # Shaped like uuid 9: Node's builds listed first, the browser build under "browser" -> "import".
+    install(
+        nm,
+        "ids",
+        {
+            "main": "./dist/index.js",
+            "exports": {
+                ".": {
+                    "node": {"module": "./dist/esm-node/index.js", "import": "./wrapper.mjs"},
+                    "default": "./dist/esm-browser/index.js",
+                    "import": "./wrapper.mjs",
+                    "browser": {
+                        "require": "./dist/commonjs-browser/index.js",
+                        "import": "./dist/esm-browser/index.js",
+                    },
+                },
+                "./package.json": "./package.json",
+            },
+        },
+        {"dist/esm-browser/index.js": "export const v4 = () => 'x';\n", "wrapper.mjs": "export {};\n"},
+    )
+    # A CommonJS package whose "browser" build is CommonJS: the ES build under "import" is taken instead.
+    install(
+        nm,
+        "dual",
+        {
+            "main": "./dist/index.cjs",
+            "exports": {
+                ".": {
+                    "types": "./dist/index.d.ts",
+                    "browser": "./dist/browser.cjs",
+                    "default": "./dist/index.cjs",
+                    "import": "./dist/index.mjs",
+                },
+                "./utils": {"default": "./dist/utils.cjs", "import": "./dist/utils.mjs"},
+                "./node-only": {"node": "./dist/node.mjs", "default": "./dist/node.cjs"},
+            },
+        },
+        {"dist/index.mjs": "export default 1;\n", "dist/utils.mjs": "export const u = 1;\n"},
+    )
+    imap = load(config_with(tmp_path, importmap_packages=("ids", "dual")))
+    assert dict(imap.imports) == {
+        "dual": "vendor/dual/dist/index.mjs",
+        "dual/utils": "vendor/dual/dist/utils.mjs",
+        "ids": "vendor/ids/dist/esm-browser/index.js",
+    }
+
+
+def test_a_build_publishes_the_es_build_the_priority_picks_and_not_the_commonjs_browser_file(
+    tmp_path: Path,
+) -> None:
+    install(
+        tmp_path / "node_modules",
+        "dual",
+        {"exports": {"default": "./index.cjs", "import": "./index.mjs", "browser": "./browser.cjs"}},
+        {"index.mjs": "export default 'es';\n", "index.cjs": "module.exports = 'cjs';\n"},
+    )
+    (tmp_path / "src/js").mkdir(parents=True)
+    (tmp_path / "src/js/app.js").write_text('import dual from "dual";\n')
+    manifest = build(replace(config_with(tmp_path, importmap_packages=("dual",)), compress=False)).manifest
+    assert manifest.importmap is not None
+    entry = manifest.assets["vendor/dual/index.mjs"]
+    assert manifest.importmap.imports == {"dual": f"{manifest.base_url}{entry.path}"}
+    assert (tmp_path / "out" / entry.path).read_text() == "export default 'es';\n"
+
+
+def test_a_package_whose_conditions_lead_only_to_commonjs_is_named_with_the_order_tried(
+    tmp_path: Path,
+) -> None:
+    install(
+        tmp_path / "node_modules",
+        "cjs-browser",
+        {"exports": {"browser": "./b.cjs", "default": "./index.js", "require": "./index.js"}},
+    )
+    with pytest.raises(ConfigError, match=r"no browser/import/module/default ES module for '\.'"):
+        load(config_with(tmp_path, importmap_packages=("cjs-browser",)))
 
 
 def test_a_nested_copy_of_a_dependency_is_scoped_to_the_package_that_needs_it(tmp_path: Path) -> None:

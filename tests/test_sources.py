@@ -9,7 +9,7 @@ import pytest
 
 from assetpipe.config import Config, Mount
 from assetpipe.errors import ConfigError, EscapesSource, SourceError
-from assetpipe.sources import check_layout, scan
+from assetpipe.sources import check_layout, scan, scan_with_memo
 from tests.conftest import Tree, write_tree
 
 
@@ -66,6 +66,20 @@ def test_a_source_behind_a_symlink_loop_is_one_config_error(tmp_path: Path) -> N
     (tmp_path / "b").symlink_to(tmp_path / "a")
     with pytest.raises(ConfigError, match="cannot resolve source directory"):
         check_layout(Config(source=tmp_path / "a" / "src", output=tmp_path / "out"))
+
+
+def test_a_rescan_told_of_a_change_rereads_a_folder_that_holds_a_link_to_the_changed_file(
+    tmp_path: Path,
+) -> None:
+    # A watcher names the target (b/real.css), never the link in a/: a/ must not come from the memo.
+    src = write_tree(tmp_path / "src", {"a/x.css": "a{}", "b/real.css": "b{}"})
+    (src / "a/link.css").symlink_to("../b/real.css")
+    config = Config(source=src, output=tmp_path / "out")
+    _, memo = scan_with_memo(config)
+    (src / "b/real.css").write_text("b { color: blue }")
+    assets, _ = scan_with_memo(config, memo=memo, touched=["b/real.css"])
+    sizes = {a.logical_path: a.size for a in assets}
+    assert sizes["a/link.css"] == sizes["b/real.css"] == len("b { color: blue }")
 
 
 # -- mounts -------------------------------------------------------------------------------------------

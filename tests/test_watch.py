@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from assetpipe.config import Config
+from assetpipe.config import Config, Mount
 from assetpipe.pipeline import build
 from assetpipe.state import BuildState
-from assetpipe.watch import batches, path_filter, run_watch, watch_loop
+from assetpipe.watch import MountedTree, _outermost, batches, path_filter, run_watch, watch_loop
 from tests.conftest import Tree, write_tree
 
 TIMEOUT = 10.0
@@ -316,6 +317,264 @@ def test_with_compression_on_the_siblings_follow_the_manifest(tmp_path: Path) ->
             assert (session.out / encoding["path"]).is_file()
 
 
+# -- mounts ----------------------------------------------------------------------------------------------
+
+LIT: Tree = {
+    "index.js": 'export * from "./core.js";\n',
+    "core.js": "export const version = 1;\n",
+    "package.json": '{"name": "lit"}\n',
+    "core.d.ts": "export declare const version: number;\n",
+}
+APP: Tree = {"js/app.js": 'import "../vendor/lit/index.js";\n', "css/site.css": "a { color: red; }\n"}
+
+
+def lit_mount(tmp_path: Path, files: Tree = LIT) -> Mount:
+    """node_modules/lit outside SRC, mounted at vendor/lit/ without its type declarations."""
+    age(write_tree(tmp_path / "node_modules/lit", files))
+    return Mount("vendor/lit/", tmp_path / "node_modules/lit", exclude=("*.d.ts", "package.json"))
+
+
+def test_a_save_in_a_mount_outside_src_rebuilds_it_and_its_importers_like_a_save_in_src(
+    tmp_path: Path,
+) -> None:
+    mount = lit_mount(tmp_path)
+    with watching(tmp_path, APP, mounts=(mount,)) as session:
+        before = session.manifest()
+        assert set(before) == {"js/app.js", "css/site.css", "vendor/lit/index.js", "vendor/lit/core.js"}
+        (mount.directory / "core.js").write_text("export const version = 2;\n", encoding="utf-8")
+        session.wait_for_rebuilds(1)
+        after = session.manifest()
+        # core.js, index.js which imports it, app.js which imports index.js: nothing else is read.
+        assert session.rebuilds()[0].startswith("changed vendor/lit/core.js: 3 written, 3 read of 4 files")
+        assert all(after[k]["path"] != before[k]["path"] for k in ("vendor/lit/core.js", "js/app.js"))
+        assert after["css/site.css"] == before["css/site.css"]
+        assert (
+            session.out / path_of(session, "vendor/lit/core.js")
+        ).read_text() == "export const version = 2;\n"
+
+
+def test_a_file_added_or_removed_in_a_mount_comes_in_or_drops_out_and_its_filters_still_apply(
+    tmp_path: Path,
+) -> None:
+    mount = lit_mount(tmp_path)
+    with watching(tmp_path, APP, mounts=(mount,), exclude=("*.txt",)) as session:
+        (mount.directory / "decorators").mkdir()
+        (mount.directory / "decorators/state.js").write_text("export {};\n", encoding="utf-8")
+        session.wait_for_manifest(
+            lambda m: "vendor/lit/decorators/state.js" in m, "a file in a new mounted folder"
+        )
+        (mount.directory / "index.js").write_text("export {};\n", encoding="utf-8")
+        (mount.directory / "core.js").unlink()
+        session.wait_for_manifest(lambda m: "vendor/lit/core.js" not in m, "the removed file to drop out")
+        wait_for(lambda: "vendor/lit/core.js" in session.rebuilds()[-1], "the rebuild line of the removal")
+        # The mount's own exclude, the config's exclude and dot names never start a rebuild; a sentinel
+        # save after them must be the next rebuild line.
+        count = len(session.rebuilds())
+        (mount.directory / "more.d.ts").write_text("x", encoding="utf-8")
+        (mount.directory / ".cache").mkdir()
+        (mount.directory / ".cache/x.js").write_text("x", encoding="utf-8")
+        (mount.directory / "notes.txt").write_text("x", encoding="utf-8")
+        (mount.directory / "index.js").write_text("export const a = 1;\n", encoding="utf-8")
+        session.wait_for_rebuilds(count + 1)
+        assert session.rebuilds()[count].startswith("changed vendor/lit/index.js:"), session.rebuilds()
+        assert not any(k.endswith((".d.ts", ".txt")) or "/.cache/" in k for k in session.manifest())
+
+
+def test_rapid_saves_in_a_mount_become_one_rebuild_with_the_last_bytes(tmp_path: Path) -> None:
+    mount = lit_mount(tmp_path)
+    with watching(tmp_path, APP, mounts=(mount,), debounce=0.5) as session:
+        for i in range(100):
+            (mount.directory / "core.js").write_text(f"export const version = {i};\n", encoding="utf-8")
+            (mount.directory / f"parts/p{i % 5}.js").parent.mkdir(exist_ok=True)
+            (mount.directory / f"parts/p{i % 5}.js").write_text(f"export const p = {i};\n", encoding="utf-8")
+        session.wait_for_rebuilds(1)
+        (session.src / "css/site.css").write_text("a { color: blue; }\n", encoding="utf-8")  # the sentinel
+        session.wait_for_rebuilds(2)
+        burst, sentinel = session.rebuilds()
+        assert burst.startswith("changed 7 files:"), burst  # core.js, parts/, p0..p4.js
+        assert sentinel.startswith("changed css/site.css:")
+        served = (session.out / path_of(session, "vendor/lit/core.js")).read_text()
+        assert served == "export const version = 99;\n"
+
+
+def test_a_mount_inside_src_is_watched_once_under_both_names(tmp_path: Path) -> None:
+    files: Tree = {"css/site.css": "a { color: red; }\n", "third_party/lit/core.js": "export const v = 1;\n"}
+    src = tmp_path / "src"
+    mount = Mount("vendor/lit/", src / "third_party/lit")
+    with watching(tmp_path, files, mounts=(mount,), exclude=("third_party/",)) as session:
+        assert (
+            "vendor/lit/core.js" in session.manifest() and "third_party/lit/core.js" not in session.manifest()
+        )
+        (src / "third_party/lit/core.js").write_text("export const v = 2;\n", encoding="utf-8")
+        session.wait_for_rebuilds(1)
+        (src / "css/site.css").write_text("a { color: blue; }\n", encoding="utf-8")  # the sentinel
+        session.wait_for_rebuilds(2)
+        assert [line.split(":")[0] for line in session.rebuilds()] == [
+            "changed vendor/lit/core.js",
+            "changed css/site.css",
+        ]
+    config = Config(source=src, output=tmp_path / "out", mounts=(mount,))
+    outside = MountedTree.of(Mount("vendor/x/", tmp_path / "node_modules/x"))
+    nested = MountedTree.of(Mount("vendor/y/", tmp_path / "node_modules/x/node_modules/y"))
+    inside = MountedTree.of(mount)
+    assert list(_outermost(config, [nested, inside, outside])) == [outside.directory]
+
+
+def test_a_workspace_package_linked_into_node_modules_is_watched_where_it_really_is(tmp_path: Path) -> None:
+    # npm workspaces: node_modules/@app/ui -> ../../packages/ui. Mounted both as the link (one mount) and,
+    # through a folder that contains the link, under node_modules (another): one save updates both names.
+    age(write_tree(tmp_path / "packages/ui", {"button.js": "export const b = 1;\n"}))
+    (tmp_path / "node_modules/@app").mkdir(parents=True)
+    (tmp_path / "node_modules/@app/ui").symlink_to("../../packages/ui", target_is_directory=True)
+    mounts = (
+        Mount("vendor/", tmp_path / "node_modules"),
+        Mount("ui/", tmp_path / "node_modules/@app/ui"),
+    )
+    with watching(tmp_path, {"css/site.css": "a {}\n"}, mounts=mounts) as session:
+        before = session.manifest()
+        assert {"ui/button.js", "vendor/@app/ui/button.js"} <= before.keys()
+        (tmp_path / "packages/ui/button.js").write_text("export const b = 2;\n", encoding="utf-8")
+        session.wait_for_manifest(
+            lambda m: all(
+                m[k]["hash"] != before[k]["hash"] for k in ("ui/button.js", "vendor/@app/ui/button.js")
+            ),
+            "both names of the linked file rebuilt",
+        )
+
+
+def test_a_file_in_src_linked_to_a_mounted_file_follows_its_saves(tmp_path: Path) -> None:
+    mount = lit_mount(tmp_path)
+    src = tmp_path / "src"
+    (src / "js").mkdir(parents=True)
+    (src / "js/lit-core.js").symlink_to(mount.directory / "core.js")
+    with watching(tmp_path, {"css/site.css": "a {}\n"}, mounts=(mount,)) as session:
+        (mount.directory / "core.js").write_text("export const version = 7;\n", encoding="utf-8")
+        session.wait_for_rebuilds(1)
+        for name in ("js/lit-core.js", "vendor/lit/core.js"):
+            assert (session.out / path_of(session, name)).read_text() == "export const version = 7;\n", name
+
+
+def test_a_symlink_in_a_mount_that_leads_outside_stops_the_build_and_removing_it_recovers(
+    tmp_path: Path,
+) -> None:
+    mount = lit_mount(tmp_path)
+    secret = write_tree(tmp_path / "secret", {"key.js": "export const key = 'hunter2';\n"})
+    with watching(tmp_path, APP, mounts=(mount,)) as session:
+        manifest_bytes = (session.out / "manifest.json").read_bytes()
+        (mount.directory / "leak").symlink_to(secret, target_is_directory=True)
+        wait_for(lambda: session.errors(), "an error line")
+        assert "symlink leads outside the source root and the mounts" in session.errors()[0]
+        assert (session.out / "manifest.json").read_bytes() == manifest_bytes
+        (mount.directory / "leak").unlink()
+        (mount.directory / "core.js").write_text("export const version = 3;\n", encoding="utf-8")
+        session.wait_for_rebuilds(1)
+        assert not any("hunter2" in p.read_text() for p in session.out.rglob("*.js"))
+
+
+def test_a_mount_folder_deleted_while_watching_is_an_error_until_it_is_back(tmp_path: Path) -> None:
+    mount = lit_mount(tmp_path)
+    with watching(tmp_path, APP, mounts=(mount,)) as session:
+        manifest_bytes = (session.out / "manifest.json").read_bytes()
+        shutil.rmtree(mount.directory)
+        wait_for(lambda: session.errors(), "an error line")
+        assert "mount 'vendor/lit/'" in session.errors()[0] and "is not a directory" in session.errors()[0]
+        assert (session.out / "manifest.json").read_bytes() == manifest_bytes
+        # `npm install` brings it back with other bytes: the watcher finds the folder again and rebuilds.
+        staged = write_tree(tmp_path / "staging/lit", {**LIT, "core.js": "export const version = 4;\n"})
+        os.rename(staged, mount.directory)
+        session.wait_for_manifest(
+            lambda m: (
+                "vendor/lit/core.js" in m
+                and (session.out / str(m["vendor/lit/core.js"]["path"])).read_text()
+                == "export const version = 4;\n"
+            ),
+            "the mount rebuilt once it is back",
+        )
+        # And it is watched again: a save in it rebuilds.
+        (mount.directory / "core.js").write_text("export const version = 5;\n", encoding="utf-8")
+        session.wait_for_manifest(
+            lambda m: (
+                (session.out / str(m["vendor/lit/core.js"]["path"])).read_text()
+                == "export const version = 5;\n"
+            ),
+            "a save in the mount once it is back",
+        )
+
+
+def test_a_mount_folder_moved_away_which_sends_no_event_is_an_error_and_moving_it_back_rebuilds(
+    tmp_path: Path,
+) -> None:
+    mount = lit_mount(tmp_path)
+    with watching(tmp_path, APP, mounts=(mount,)) as session:
+        os.rename(mount.directory, tmp_path / "lit-away")
+        wait_for(lambda: session.errors(), "an error line")
+        assert "mount 'vendor/lit/'" in session.errors()[0]
+        (tmp_path / "lit-away/core.js").write_text("export const version = 6;\n", encoding="utf-8")
+        os.rename(tmp_path / "lit-away", mount.directory)
+        session.wait_for_manifest(
+            lambda m: (
+                (session.out / str(m["vendor/lit/core.js"]["path"])).read_text()
+                == "export const version = 6;\n"
+            ),
+            "the mount rebuilt once it is back",
+        )
+
+
+def install(node_modules: Path, name: str, package: dict[str, object], files: Tree) -> Path:
+    folder = write_tree(node_modules / name, {"package.json": json.dumps({"name": name, **package}), **files})
+    return age(folder)
+
+
+def test_packages_mounted_by_the_import_map_are_watched_and_a_new_dependency_is_too(tmp_path: Path) -> None:
+    nm = tmp_path / "node_modules"
+    lib = install(nm, "lib", {"type": "module", "exports": "./lib.js"}, {"lib.js": "export const a = 1;\n"})
+    install(nm, "dep", {"type": "module", "exports": "./dep.js"}, {"dep.js": "export const d = 1;\n"})
+    files: Tree = {"js/app.js": 'import { a } from "lib";\n'}
+    with watching(tmp_path, files, importmap_packages=("lib",), node_modules=nm) as session:
+        before = session.manifest()
+        (lib / "lib.js").write_text("export const a = 2;\n", encoding="utf-8")
+        session.wait_for_manifest(
+            lambda m: m["vendor/lib/lib.js"]["hash"] != before["vendor/lib/lib.js"]["hash"], "lib.js"
+        )
+        assert "vendor/dep/dep.js" not in session.manifest()
+        # `npm install dep` in lib: its package.json changes, the map now mounts dep, and dep is watched.
+        (lib / "package.json").write_text(
+            json.dumps(
+                {"name": "lib", "type": "module", "exports": "./lib.js", "dependencies": {"dep": "1"}}
+            ),
+            encoding="utf-8",
+        )
+        session.wait_for_manifest(lambda m: "vendor/dep/dep.js" in m, "the new dependency mounted")
+        (nm / "dep/dep.js").write_text("export const d = 2;\n", encoding="utf-8")
+        session.wait_for_manifest(
+            lambda m: (
+                (session.out / str(m["vendor/dep/dep.js"]["path"])).read_text() == "export const d = 2;\n"
+            ),
+            "a save in the new dependency",
+        )
+        assert not session.errors(), session.errors()
+
+
+def test_the_filter_names_a_mounted_file_by_its_logical_path_with_the_mounts_own_filters(
+    tmp_path: Path,
+) -> None:
+    src = tmp_path / "src"
+    mount = Mount("vendor/lit/", tmp_path / "nm/lit", exclude=("*.ts", "/package.json"))
+    config = Config(source=src, output=tmp_path / "out", exclude=("*.map",))
+    paths = path_filter(
+        config, [MountedTree.of(mount), MountedTree.of(Mount("vendor/p/", tmp_path / "nm/p"), package=True)]
+    )
+    nm = str((tmp_path / "nm").resolve())
+    assert paths.changed(f"{nm}/lit/a/b.js", is_directory=False) == ["vendor/lit/a/b.js"]
+    assert paths.changed(f"{nm}/lit/a", is_directory=True) == ["vendor/lit/a/"]
+    assert paths.changed(f"{nm}/lit", is_directory=True) == ["vendor/lit/"]  # the folder itself
+    for skipped in ("lit/x.ts", "lit/package.json", "lit/x.js.map", "lit/.x/y.js", "lit/x.js~"):
+        assert paths.changed(f"{nm}/{skipped}", is_directory=False) == [], skipped
+    # An importmap package's package.json is what its map entries come from: news for the whole mount.
+    assert paths.changed(f"{nm}/p/package.json", is_directory=False) == ["vendor/p/"]
+    assert paths.changed(f"{nm}/p/sub/package.json", is_directory=False) == ["vendor/p/sub/package.json"]
+
+
 # -- the seam --------------------------------------------------------------------------------------------
 
 
@@ -390,11 +649,13 @@ def test_the_filter_skips_out_the_cache_and_dot_names_but_not_well_known(tmp_pat
     config = Config(source=src, output=src / "dist", cache_dir=src / "cache", exclude=("*.scss",))
     paths = path_filter(config)
     root = str(src.resolve())
-    assert paths.logical(f"{root}/css/app.css", is_directory=False) == "css/app.css"
-    assert paths.logical(f"{root}/.well-known/security.txt", is_directory=False) == ".well-known/security.txt"
+    assert paths.changed(f"{root}/css/app.css", is_directory=False) == ["css/app.css"]
+    assert paths.changed(f"{root}/.well-known/security.txt", is_directory=False) == [
+        ".well-known/security.txt"
+    ]
     for skipped in ("dist/manifest.json", "dist", "cache/x", ".git/HEAD", "css/.app.css.swp", "a.scss", "b~"):
-        assert paths.logical(f"{root}/{skipped}", is_directory=skipped == "dist") is None, skipped
-    assert paths.logical(str(tmp_path / "elsewhere.css"), is_directory=False) is None
+        assert paths.changed(f"{root}/{skipped}", is_directory=skipped == "dist") == [], skipped
+    assert paths.changed(str(tmp_path / "elsewhere.css"), is_directory=False) == []
 
 
 # -- the command: signals --------------------------------------------------------------------------------

@@ -31,9 +31,10 @@ from assetpipe.paths import resolve_path
 
 #: Where a package is mounted: ``vendor/lit/``, ``vendor/@lit/reactive-element/``.
 VENDOR = "vendor/"
-#: The conditions assetpipe's browser build matches in an ``exports`` object (in the package's key order,
-#: as Node and bundlers match them: the package author orders its conditions by preference).
-CONDITIONS = frozenset({"browser", "import", "module", "default"})
+#: The conditions assetpipe's browser build matches in an ``exports`` object, most wanted first: at each
+#: level of a condition object ``browser`` is tried, then ``import``, ``module`` and ``default``, whatever
+#: order the package lists them in, and one that leads to no ES module falls through to the next.
+CONDITIONS = ("browser", "import", "module", "default")
 #: What a package's files need not publish: type declarations, docs, its own node_modules.
 PACKAGE_EXCLUDE = ("node_modules/", "*.ts", "*.mts", "*.cts", "*.d.ts.map", "*.md", "/package.json")
 
@@ -387,12 +388,9 @@ def entries(package: Package) -> dict[str, str]:
     if exports is not None:
         subpaths = _subpaths(exports)
         for subpath, value in subpaths.items():
-            picked = _pick(value, es_package)
-            if picked is None:
+            target = _pick(value, es_package, pattern="*" in subpath)
+            if target is None:
                 continue
-            target, es = picked
-            if not target.startswith("./") or ".." in target.split("/") or "\\" in target:
-                continue  # not inside the package: Node refuses it too
             if subpath.count("*") == 1 and target.count("*") == 1:
                 key_head, key_tail = subpath[2:].split("*")
                 target_head, target_tail = target[2:].split("*")
@@ -403,7 +401,7 @@ def entries(package: Package) -> dict[str, str]:
                 ):  # "./x/*" -> "./y/*" (or with one suffix on both sides) is a prefix mapping
                     table[f"{name}/{key_head}"] = prefix + target_head
                 continue
-            if "*" in subpath or not (es and is_module(target)):
+            if "*" in subpath or "*" in target:
                 continue
             key = name if subpath == "." else f"{name}/{subpath[2:]}"
             table[key] = prefix + posixpath.normpath(target[2:])
@@ -434,25 +432,43 @@ def _subpaths(exports: Any) -> dict[str, Any]:
     return {".": exports}
 
 
-def _pick(value: Any, es: bool, depth: int = 0) -> tuple[str, bool] | None:
-    """The target a browser build takes from an exports value, and whether it is an ES module."""
+def _pick(value: Any, es: bool, *, pattern: bool = False, depth: int = 0) -> str | None:
+    """The target a browser build takes from an exports value: the first ES module inside the package that
+    the conditions lead to, trying them in :data:`CONDITIONS` order at every level; None if there is none.
+
+    ``es`` says whether a plain ``.js`` target is an ES module here (the package is ``"type": "module"``, or
+    an ``import``/``module`` condition led here); ``pattern`` is set for a subpath pattern (``"./x/*"``),
+    whose targets hold a ``*`` instead of a file name. A value that leads to nothing usable (``null``, a
+    CommonJS file, a condition object with no match) lets the next condition, or array item, have its turn.
+    """
     if depth > _MAX_DEPTH:
         return None  # no real package nests conditions this deep; a hostile one gets no entry, not a crash
     if isinstance(value, str):
-        return value, es or value.endswith(".mjs")
-    if isinstance(value, list):
+        return value if _usable(value, es, pattern) else None
+    if isinstance(value, list):  # fallbacks, in order
         for item in value:
-            picked = _pick(item, es, depth + 1)
+            picked = _pick(item, es, pattern=pattern, depth=depth + 1)
             if picked is not None:
                 return picked
         return None
     if isinstance(value, dict):
-        for condition, inner in value.items():
-            if condition in CONDITIONS:
-                picked = _pick(inner, es or condition in ("import", "module"), depth + 1)
+        for condition in CONDITIONS:
+            if condition in value:
+                inner_es = es or condition in ("import", "module")
+                picked = _pick(value[condition], inner_es, pattern=pattern, depth=depth + 1)
                 if picked is not None:
                     return picked
     return None
+
+
+def _usable(target: str, es: bool, pattern: bool) -> bool:
+    """True for a target a browser can load as an ES module: inside the package (as Node requires), not
+    CommonJS (``.cjs``, or ``.js`` outside an ES context), and a JS file (or, for a pattern, a pattern)."""
+    if not target.startswith("./") or ".." in target.split("/") or "\\" in target:
+        return False
+    if target.endswith(".cjs") or not (es or target.endswith(".mjs")):
+        return False
+    return target.count("*") == 1 if pattern else "*" not in target and is_module(target)
 
 
 __all__ = [

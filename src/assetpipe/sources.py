@@ -194,6 +194,7 @@ def scan_with_memo(
             raise SourceError(f"cannot read directory: {exc.strerror}", path=where) from None
         files: list[Asset] = []
         subdirs: list[tuple[str, str, bool]] = []
+        file_links = False  # a watcher reports a change to a linked file under its target's path only
         for entry in entries:
             name = entry.name
             if is_hidden_name(name) or is_temp(name):
@@ -242,6 +243,7 @@ def scan_with_memo(
                 continue
             if not entry.is_file():
                 continue  # sockets, fifos
+            file_links = file_links or is_link
             if not include.matches(logical) or exclude.matches(logical):
                 continue
             if own is not None:
@@ -264,7 +266,8 @@ def scan_with_memo(
                 )
             )
         listing = Listing(signature, tuple(files), tuple(subdirs))
-        new_memo[prefix] = listing
+        if not file_links:  # else listed again by every scan, as a folder reached through a symlink is
+            new_memo[prefix] = listing
         assets.extend(files)
         for path, sub, sub_linked in subdirs:
             walk(Path(path), sub, ancestors, sub_linked)

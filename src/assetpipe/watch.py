@@ -1,10 +1,14 @@
-"""``assetpipe watch``: one build, then an incremental rebuild for every burst of changes under SRC.
+"""``assetpipe watch``: one build, then an incremental rebuild for every burst of changes under SRC and
+the mounts.
 
 Two halves with a seam between them. ``watch_loop`` is the library loop: it takes any iterable of change
 batches (logical paths) and runs one build per batch, keeping the BuildState in memory so a rebuild stats
 every file but reads and rewrites only what changed and what references it. ``run_watch`` feeds it from
 watchdog: events are filtered (OUT, the cache, the snippets directory, dotfiles and temp files never
-count), gathered into a batch until SRC has been quiet for the debounce window, and handed over.
+count), named by logical path (a mounted file by its mount's prefix), gathered into a batch until the
+trees have been quiet for the debounce window, and handed over. SRC has one watch, and so has each mount
+outside SRC and outside every other mount; the mounts are looked at again after each build, since an
+``npm install`` can change which packages ``importmap_packages`` mounts, or replace a mounted folder.
 
 Every build goes through ``pipeline.build`` and so takes OUT's lock and writes the manifest last: a broken
 edit is reported and leaves the previous manifest and its files in place, and the next good save recovers.
@@ -12,6 +16,7 @@ edit is reported and leaves the previous manifest and its files in place, and th
 
 from __future__ import annotations
 
+import errno
 import os
 import queue
 import signal
@@ -37,12 +42,13 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 from watchdog.observers import Observer
-from watchdog.observers.api import BaseObserver
+from watchdog.observers.api import BaseObserver, ObservedWatch
 
 from assetpipe.builds import build_id, remove_record
-from assetpipe.config import ALWAYS_EXCLUDED, Config
+from assetpipe.config import ALWAYS_EXCLUDED, Config, Mount
 from assetpipe.errors import AssetpipeError
 from assetpipe.files import ensure_directory
+from assetpipe.importmap import load as load_importmap
 from assetpipe.layout import STATE_DIR
 from assetpipe.livereload import Announcer, LiveReloadServer
 from assetpipe.manifest import MANIFEST_NAME, Manifest
@@ -66,39 +72,81 @@ _NAMED_PATHS = 3
 
 
 @dataclass(frozen=True, slots=True)
+class MountedTree:
+    """A mount as the watcher sees it: its real folder, its logical prefix and its own filters."""
+
+    directory: Path  # resolved
+    prefix: str  # "vendor/lit/"
+    include: PathSet
+    exclude: PathSet
+    package: bool = False  # mounted by importmap_packages: its package.json shapes the import map
+
+    @classmethod
+    def of(cls, mount: Mount, *, package: bool = False) -> MountedTree:
+        return cls(
+            directory=resolve_path(mount.directory, f"mount {mount.prefix!r}"),
+            prefix=mount.prefix,
+            include=path_set(mount.include),
+            exclude=path_set(mount.exclude),
+            package=package,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class PathFilter:
-    """Maps an absolute path from the watcher to the logical path it stands for, or None if it can't matter.
+    """Maps an absolute path from the watcher to the logical paths it stands for: none if it can't matter.
 
     It mirrors sources.scan: what the build would never read never triggers a rebuild, above all OUT and
-    the cache, whose writes would otherwise set off a rebuild after every rebuild.
+    the cache, whose writes would otherwise set off a rebuild after every rebuild. A path under SRC and a
+    mount (a mount inside SRC) stands for a logical path in each that publishes it.
     """
 
     source: Path
     skip_dirs: tuple[Path, ...]
     include: PathSet
     exclude: PathSet
+    mounts: tuple[MountedTree, ...] = ()
 
-    def logical(self, path: str, *, is_directory: bool) -> str | None:
+    def changed(self, path: str, *, is_directory: bool) -> list[str]:
+        """The batch entries for an event at ``path``: logical paths, directories ending in '/'."""
         absolute = Path(path)
-        logical = logical_path(absolute, self.source)
-        if not logical:  # outside SRC, or SRC itself
-            return None
         if any(absolute.is_relative_to(d) for d in self.skip_dirs):
-            return None
+            return []
+        found: list[str] = []
+        relative = logical_path(absolute, self.source)
+        if relative and self._counts("", relative, is_directory):  # "": SRC itself, None: outside it
+            found.append(relative + "/" if is_directory else relative)
+        for mount in self.mounts:
+            relative = logical_path(absolute, mount.directory)
+            if relative is None:
+                continue
+            if relative == "" or (mount.package and relative == "package.json"):
+                # The mount's folder itself (removed, moved away), or what the import map is read from:
+                # news for the whole mount.
+                found.append(mount.prefix)
+            elif self._counts(mount.prefix, relative, is_directory, mount):
+                found.append(mount.prefix + relative + ("/" if is_directory else ""))
+        return found
+
+    def _counts(
+        self, prefix: str, relative: str, is_directory: bool, mount: MountedTree | None = None
+    ) -> bool:
         # Dot names (and with them write_atomic's .assetpipe-tmp-* and most editors' temp files) are never
         # published: the rule sources.scan applies, with its .well-known exception.
-        if is_hidden(logical):
-            return None
-        if not is_directory:
+        if is_hidden(relative):
+            return False
+        if is_directory:
             # A directory can't be judged by the file patterns: deleting or moving one is news for every
             # file that was inside it, and watchdog reports no per-file event for that.
-            if not self.include.matches(logical) or self.exclude.matches(logical):
-                return None
-        return logical
+            return True
+        logical = prefix + relative
+        if not self.include.matches(logical) or self.exclude.matches(logical):
+            return False
+        return mount is None or (mount.include.matches(relative) and not mount.exclude.matches(relative))
 
 
-def path_filter(config: Config) -> PathFilter:
-    """The filter for ``config``'s SRC, skipping OUT, the cache directory and the snippets directory."""
+def path_filter(config: Config, mounts: Iterable[MountedTree] = ()) -> PathFilter:
+    """The filter for ``config``'s SRC and ``mounts``, skipping OUT, the cache and the snippets directory."""
     skip = [resolve_path(config.output, "output directory")]
     if config.cache_dir is not None:
         skip.append(resolve_path(config.cache_dir, "cache_dir"))
@@ -109,6 +157,7 @@ def path_filter(config: Config) -> PathFilter:
         skip_dirs=tuple(skip),
         include=path_set(config.include),
         exclude=path_set(config.exclude + ALWAYS_EXCLUDED),
+        mounts=tuple(mounts),
     )
 
 
@@ -121,16 +170,20 @@ def batches(
     stop: threading.Event,
     *,
     max_seconds: float = MAX_BATCH_SECONDS,
+    idle: Callable[[], None] | None = None,
 ) -> Iterator[list[str]]:
     """Yield the paths queued in each burst: a batch closes once ``window`` seconds pass without news.
 
     Trailing-edge debounce, so a save through a temp file and a rename, or a checkout touching a thousand
-    files, becomes one rebuild; ``max_seconds`` keeps a never-quiet tree from starving the build.
+    files, becomes one rebuild; ``max_seconds`` keeps a never-quiet tree from starving the build. ``idle``
+    is called on this thread whenever a poll finds nothing queued (the watcher looks for a vanished mount).
     """
     while not stop.is_set():
         try:
             first = changes.get(timeout=_POLL_SECONDS)
         except queue.Empty:
+            if idle is not None:
+                idle()
             continue
         seen = {first}
         deadline = time.monotonic() + max_seconds
@@ -420,53 +473,221 @@ class OutChanges(FileSystemEventHandler):
 
 
 class _Queueing(FileSystemEventHandler):
-    """Runs on watchdog's thread: turns each event into logical paths on the queue, filtering as it goes."""
+    """Runs on watchdog's thread: turns each event into logical paths on the queue, filtering as it goes.
+
+    One handler serves every watch (SRC's and the mounts'); ``paths`` is replaced whole when the mounts
+    change, and a reference swap is atomic, so the watchdog thread always sees one filter or the other.
+    """
 
     def __init__(self, paths: PathFilter, changes: queue.Queue[str]) -> None:
         self.paths = paths
         self.changes = changes
+        # Mount folders whose removal or move an event reported (:meth:`_Watches.sync` reads it).
+        self.gone: set[Path] = set()
+        # A package.json changed somewhere watched: which packages are mounted may have changed.
+        self.package_json = False
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        paths = self.paths
+        if any(
+            os.path.basename(os.fsdecode(raw)) == "package.json" for raw in (event.src_path, event.dest_path)
+        ):
+            self.package_json = True
+        if isinstance(event, (DirDeletedEvent, DirMovedEvent)):
+            gone = Path(os.fsdecode(event.src_path))
+            if any(m.directory == gone for m in paths.mounts):
+                self.gone.add(gone)
         # A move counts at both ends: the old name drops out of the manifest, the new one comes in.
         for raw in (event.src_path, event.dest_path):
-            if not raw:
-                continue
-            logical = self.paths.logical(os.fsdecode(raw), is_directory=event.is_directory)
-            if logical is not None:
-                self.changes.put(logical + "/" if event.is_directory else logical)
+            if raw:
+                for logical in paths.changed(os.fsdecode(raw), is_directory=event.is_directory):
+                    self.changes.put(logical)
 
 
-def _observer(config: Config, changes: queue.Queue[str], out_changes: OutChanges) -> BaseObserver:
-    """A started watchdog observer on SRC (recursive) that queues the logical path of every change, and on
-    OUT, whose changes it only remembers (:class:`OutChanges`)."""
-    observer = Observer()
-    # Only events that can change what a build sees: opens and read-only closes (which the build's own
-    # reads cause) and directory "modified" events (echoes of file events) are never subscribed to.
-    event_filter = [
-        FileCreatedEvent,
-        DirCreatedEvent,
-        FileDeletedEvent,
-        DirDeletedEvent,
-        FileMovedEvent,
-        DirMovedEvent,
-        FileModifiedEvent,
-        FileClosedEvent,
-    ]
-    source = str(resolve_path(config.source, "source directory"))
+#: Only events that can change what a build sees: opens and read-only closes (which the build's own reads
+#: cause) and directory "modified" events (echoes of file events) are never subscribed to.
+_EVENTS: list[type[FileSystemEvent]] = [
+    FileCreatedEvent,
+    DirCreatedEvent,
+    FileDeletedEvent,
+    DirDeletedEvent,
+    FileMovedEvent,
+    DirMovedEvent,
+    FileModifiedEvent,
+    FileClosedEvent,
+]
+
+
+_WATCH_LIMIT_HINT = "on Linux, raise fs.inotify.max_user_watches if the tree is large"
+
+
+def _identity(directory: Path) -> tuple[int, int] | None:
+    """(device, inode) of a folder, or None when it is gone (or no longer a folder)."""
     try:
-        observer.schedule(
-            _Queueing(path_filter(config), changes), source, recursive=True, event_filter=event_filter
-        )
+        st = directory.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if os.path.isdir(directory) else None
+
+
+def _outermost(config: Config, trees: Iterable[MountedTree]) -> dict[Path, MountedTree]:
+    """The mounts that need a watch of their own: not inside SRC (whose watch sees them already), not inside
+    another mount, and not one the build refuses (overlapping OUT, containing SRC)."""
+    src = resolve_path(config.source, "source directory")
+    out = resolve_path(config.output, "output directory")
+    chosen: dict[Path, MountedTree] = {}
+    for tree in sorted(trees, key=lambda t: len(t.directory.parts)):
+        where = tree.directory
+        if where.is_relative_to(out) or out.is_relative_to(where) or src.is_relative_to(where):
+            continue
+        if where.is_relative_to(src) or any(where.is_relative_to(d) for d in chosen):
+            continue
+        chosen[where] = tree
+    return chosen
+
+
+class _Watches:
+    """The observer's watches on the mounts, kept in step with the config's mounts and the packages.
+
+    After every build the mounts are worked out again (the packages' only when a package.json or a mount
+    folder changed): a package ``npm install`` added gets a watch, one no longer mounted loses it. On every
+    idle poll the watched folders are looked at: one that vanished,
+    moved away or was replaced (``rm -rf node_modules && npm install``) is watched again once it is back.
+    A watch set up during the session queues its mount's prefix, so whatever changed in the folder before
+    the watch began is built.
+    """
+
+    def __init__(
+        self, config: Config, observer: BaseObserver, handler: _Queueing, echo: Callable[[str], None]
+    ) -> None:
+        self.config = config
+        self.observer = observer
+        self.handler = handler
+        self.echo = echo
+        self.watched: dict[Path, tuple[ObservedWatch, tuple[int, int]]] = {}
+        self.packages: tuple[MountedTree, ...] = ()  # as the last import map that loaded had them
+        self.packages_stale = True  # the last reading failed, or never happened
+        self.missing: tuple[Path, ...] = ()
+
+    def _trees(self, reread: bool) -> list[MountedTree]:
+        trees: list[MountedTree] = []
+        for mount in self.config.mounts:
+            try:
+                trees.append(MountedTree.of(mount))
+            except AssetpipeError:
+                continue  # a mount that cannot even be resolved: the build says why
+        if self.config.importmap_packages and (reread or self.packages_stale or self.handler.package_json):
+            # Only when a package.json (or a mount folder) changed: reading every package costs a few
+            # tens of milliseconds, which a save of the app's own CSS should not pay twice.
+            self.handler.package_json = False  # before reading: a change during the read is seen next time
+            try:
+                self.packages = tuple(
+                    MountedTree.of(m, package=True) for m in load_importmap(self.config).mounts
+                )
+                self.packages_stale = False
+            except AssetpipeError:
+                # A package.json half written by npm: keep the last packages, read again after the next
+                # build (which says what is wrong).
+                self.packages_stale = True
+        return [*trees, *self.packages]
+
+    def sync(self, *, starting: bool = False) -> None:
+        """Watch what is mounted now; ``starting`` (before the first build): a failure to watch raises."""
+        moved = any(_identity(d) != seen for d, (_, seen) in self.watched.items())
+        trees = self._trees(starting or moved or bool(self.missing))
+        self.handler.paths = path_filter(self.config, trees)
+        wanted = _outermost(self.config, trees)
+        for directory, (watch, seen) in list(self.watched.items()):
+            if directory not in wanted or _identity(directory) != seen:
+                self.observer.unschedule(watch)
+                del self.watched[directory]
+                if directory in wanted and directory not in self.handler.gone:
+                    # Moved away or replaced without a word from the kernel (a watched folder's own move
+                    # sends no event): a build must say the mount is missing, or read the new folder.
+                    self.handler.changes.put(wanted[directory].prefix)
+            self.handler.gone.discard(directory)
+        missing: list[Path] = []
+        for directory, tree in wanted.items():
+            if directory in self.watched:
+                continue
+            identity = _identity(directory)
+            if identity is None:
+                missing.append(directory)  # looked for on every idle poll; the build names the mount
+                continue
+            try:
+                watch = self.observer.schedule(
+                    self.handler, str(directory), recursive=True, event_filter=_EVENTS
+                )
+            except OSError as exc:
+                if exc.errno in (errno.ENOENT, errno.ENOTDIR):  # gone between the stat and the watch
+                    missing.append(directory)
+                    continue
+                message = f"cannot watch mount {tree.prefix!r}: {exc.strerror or exc}"
+                if starting:
+                    raise AssetpipeError(message, path=str(directory), hint=_WATCH_LIMIT_HINT) from None
+                self.echo(f"warning: {directory}: {message}")
+                continue
+            self.watched[directory] = (watch, identity)
+            if not starting:
+                self.handler.changes.put(tree.prefix)
+        self.missing = tuple(missing)
+
+    def poll(self) -> None:
+        """On an idle tick: a watched mount folder moved away or replaced, or a missing one back, is watched
+        anew (which queues a rebuild). A few stats: one per mount folder."""
+        if any(_identity(d) is not None for d in self.missing) or any(
+            _identity(d) != seen for d, (_, seen) in self.watched.items()
+        ):
+            self.sync()
+
+    # As a BuildListener: each build may have mounted other packages, or found a folder gone.
+    def built(self, manifest: Manifest) -> None:
+        self.sync()
+
+    def failed(self, message: str) -> None:
+        self.sync()
+
+
+@dataclass(frozen=True, slots=True)
+class _Listeners:
+    """Several BuildListeners as one."""
+
+    listeners: tuple[BuildListener, ...]
+
+    def built(self, manifest: Manifest) -> None:
+        for listener in self.listeners:
+            listener.built(manifest)
+
+    def failed(self, message: str) -> None:
+        for listener in self.listeners:
+            listener.failed(message)
+
+
+def _observer(
+    config: Config, changes: queue.Queue[str], out_changes: OutChanges, echo: Callable[[str], None]
+) -> tuple[BaseObserver, _Watches]:
+    """A started watchdog observer on SRC and the mounts outside it (recursive) that queues the logical
+    path of every change, and on OUT, whose changes it only remembers (:class:`OutChanges`)."""
+    observer = Observer()
+    source = str(resolve_path(config.source, "source directory"))
+    handler = _Queueing(path_filter(config), changes)
+    watches = _Watches(config, observer, handler, echo)
+    try:
+        observer.schedule(handler, source, recursive=True, event_filter=_EVENTS)
         ensure_directory(resolve_path(config.output, "output directory"))
-        observer.schedule(out_changes, out_changes.out, recursive=True, event_filter=event_filter)
-        observer.start()
+        observer.schedule(out_changes, out_changes.out, recursive=True, event_filter=_EVENTS)
+        observer.start()  # where the watches are set up, and fail
     except OSError as exc:
         raise AssetpipeError(
-            f"cannot watch: {exc.strerror or exc}",
-            path=source,
-            hint="on Linux, raise fs.inotify.max_user_watches if the tree is large",
+            f"cannot watch: {exc.strerror or exc}", path=source, hint=_WATCH_LIMIT_HINT
         ) from None
-    return observer
+    try:
+        watches.sync(starting=True)  # once started: each mount's watch is set up, or fails, by its name
+    except BaseException:
+        observer.stop()
+        observer.join()
+        raise
+    return observer, watches
 
 
 def _current(config: Config) -> Manifest | None:
@@ -501,7 +722,8 @@ def run_watch(
     stop: threading.Event | None = None,
     live_reload: tuple[str, int] | None = None,
 ) -> None:
-    """Build, then rebuild on every change under SRC until SIGINT, SIGTERM or ``stop``; return normally.
+    """Build, then rebuild on every change under SRC or a mount until SIGINT, SIGTERM or ``stop``; return
+    normally.
 
     The observer starts before the first build, so an edit made while it runs is not missed.
     ``live_reload`` (host, port) serves live reload events there while watching (see livereload.py).
@@ -519,7 +741,7 @@ def run_watch(
             # keeps one, so the warning is only noise on the user's terminal.
             warnings.filterwarnings("ignore", message="Callback with id", category=RuntimeWarning)
             out_changes = OutChanges(resolve_path(config.output, "output directory"))
-            observer = _observer(config, changes, out_changes)
+            observer, watches = _observer(config, changes, out_changes, echo)
             try:
                 compression = "on" if config.compress else "off"
                 echo(
@@ -528,8 +750,9 @@ def run_watch(
                 )
                 if server is not None:
                     echo(f"live reload on {server.url} (live_reload_tag() loads it)")
-                batch = batches(changes, window, guard.stop)
-                watch_loop(config, batch, echo, guard=guard, out_changes=out_changes, listener=listener)
+                batch = batches(changes, window, guard.stop, idle=watches.poll)
+                listeners = _Listeners((watches,) if listener is None else (listener, watches))
+                watch_loop(config, batch, echo, guard=guard, out_changes=out_changes, listener=listeners)
             finally:
                 observer.stop()
                 observer.join()
