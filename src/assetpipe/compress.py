@@ -236,7 +236,6 @@ class _Task:
     size: int
     method: Method
     mtime_ns: int
-    looked_up: bool = False  # both caches were asked already (remote lookup): compress at once
 
 
 class _Counters:
@@ -575,7 +574,7 @@ class Compressor:
                 payload = self._remote_cached(entry_key, method.encoding, data)
             if payload is None:
                 with self._cond:
-                    self._enqueue(replace(task, looked_up=True))
+                    self._enqueue(task)
                     self._cond.notify_all()
                 return
             encoding = self._finish(task, data, payload)
@@ -624,7 +623,9 @@ class Compressor:
         data = task.data if task.data is not None else _read_back(task)
         method = task.method
         entry_key = cache_key(task.digest, method.compressor, method.settings)
-        payload = None if task.looked_up else self._cached(entry_key, method.encoding, data)
+        # Asked again even when looked up at submit: a file with the same bytes as one compressed since
+        # (vendor trees repeat files) finds its entry staged in the cache by now.
+        payload = self._cached(entry_key, method.encoding, data)
         if payload is not None:
             with self._cond:
                 self._fetched.add(task.rel_path)

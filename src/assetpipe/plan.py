@@ -105,11 +105,20 @@ def plan(
     trusted: dict[str, FileRecord] = {}
     read: set[str] = set()
     for asset in assets:
+        if last is not None:
+            same, was = last.nodes[asset.logical_path], last.trusted.get(asset.logical_path)
+            # The scan's memo handed back the very Asset it gave the last plan (nothing a watcher saw
+            # touched it), and the record that vouched for it then still stands (a reused output keeps
+            # its record object): trusted as before, with no stats compared again.
+            if same.asset is asset and was is not None and state.files.get(asset.logical_path) is was:
+                trusted[asset.logical_path] = was
+                nodes[asset.logical_path] = same
+                continue
         record = state.unchanged(asset)
         if record is not None:
             trusted[asset.logical_path] = record
             known = last.nodes[asset.logical_path] if last is not None else None
-            if known is not None and (known.asset is asset or known.asset == asset):  # `is`: the scan's memo
+            if known is not None and known.asset == asset:
                 nodes[asset.logical_path] = known
                 continue
         try:
