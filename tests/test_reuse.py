@@ -173,3 +173,16 @@ def test_a_first_build_into_an_output_holding_wrong_bytes_under_the_right_name_r
     build(other)
 
     assert verify(out).ok
+
+
+def test_a_watchers_view_of_out_names_an_output_touched_through_itself_or_any_sibling(tmp_path: Path) -> None:
+    from assetpipe.reuse import OutView
+
+    view = OutView.of(tmp_path, ["css/a.1.css.br", "robots.txt.2.gz", "js/b.3.js"])
+    assert not view.untouched("css/a.1.css")  # through its .br sibling
+    assert not view.untouched("robots.txt.2.gz")  # an output whose own name ends in a codec suffix
+    assert not view.untouched("robots.txt.2")  # ...whose .gz sibling that name also is
+    assert not view.untouched("js/b.3.js")
+    assert view.untouched("css/other.4.css")
+    assert OutView.of(tmp_path, []).untouched("css/a.1.css")  # nothing happened in OUT
+    assert not OutView.of(tmp_path, None).untouched("css/other.4.css")  # no watcher: look at everything

@@ -58,6 +58,8 @@ _Index = dict[str, tuple[Path, int, int, bytes]]  # entry key -> (pack, payload 
 # pack -> (its stat when read, its records, its bytes if small enough to hold): see Cache._load_index.
 _Read = tuple[tuple[int, int, int] | None, tuple[tuple[str, int, int, bytes], ...], bytes | None]
 _READ_PACKS: dict[Path, _Read] = {}
+# root -> (its packs with their stats, the index and held bytes made from them): the last _load_index.
+_LAST_INDEX: dict[Path, tuple[list[tuple[Path, tuple[int, int, int] | None]], _Index, dict[Path, bytes]]] = {}
 #: More packs than this (one per build that compressed something small) are merged into one.
 MAX_PACKS = 16
 
@@ -273,11 +275,14 @@ class Cache:
         only ever written whole, under a new name or by a rename): watch makes a new Cache for each build,
         and re-reading every pack was a tenth of a one-file save on a 2,000-file tree.
         """
+        packs = [(pack, _stat_key(pack)) for pack in self._pack_paths()]
+        last = _LAST_INDEX.get(self.root)
+        if last is not None and last[0] == packs:
+            return dict(last[1]), last[2]  # every pack as the last Cache here found it
         index: _Index = {}
         held: dict[Path, bytes] = {}
         held_bytes = 0
-        for pack in self._pack_paths():  # oldest first: a newer pack's record wins
-            stat = _stat_key(pack)
+        for pack, stat in packs:  # oldest first: a newer pack's record wins
             known = _READ_PACKS.get(pack)
             if stat is None or known is None or known[0] != stat:
                 try:
@@ -294,6 +299,9 @@ class Cache:
                 held[pack], held_bytes = raw_held, held_bytes + len(raw_held)
             for rec_key, start, size, digest in known[1]:
                 index[rec_key] = (pack, start, size, digest)
+        if len(_LAST_INDEX) >= 4:
+            _LAST_INDEX.clear()
+        _LAST_INDEX[self.root] = (packs, dict(index), held)
         return index, held
 
     def _get_packed(self, entry_key: str) -> bytes | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from assetpipe import references
 from assetpipe.asset import Asset, Kind, Reference, is_module
@@ -119,7 +119,9 @@ def plan(
             trusted[asset.logical_path] = record
             known = last.nodes[asset.logical_path] if last is not None else None
             if known is not None and known.asset == asset:
-                nodes[asset.logical_path] = known
+                # The same file, read by a scan without the memo: the node takes this scan's Asset, which
+                # the memo hands back from now on, so the next plan finds it by identity (above).
+                nodes[asset.logical_path] = known if known.asset is asset else replace(known, asset=asset)
                 continue
         try:
             node, was_read = _node(config, asset, record, by_path, imap)

@@ -32,19 +32,23 @@ class OutView:
 
     root: Path
     touched: frozenset[str] | None = None  # OUT-relative paths changed since the record; None: stat all
+    # The touched paths, also with a codec suffix taken off: the outputs whose file or a sibling was touched.
+    touched_outputs: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, root: Path, touched: Collection[str] | None) -> OutView:
-        return cls(root, None if touched is None else frozenset(touched))
+        if touched is None:
+            return cls(root, None)
+        paths = frozenset(touched)
+        return cls(root, paths, paths | {_without_suffix(p) for p in paths})
 
     def untouched(self, path: str) -> bool:
-        """True when the watcher on OUT saw nothing happen to ``path`` or its siblings' names."""
-        touched = self.touched
-        if touched is None:
-            return False
-        if not touched:
-            return True  # most saves: the watcher saw nothing happen in OUT
-        return path not in touched and all(path + suffix not in touched for _, suffix in _SUFFIXES)
+        """True when the watcher on OUT saw nothing happen to ``path`` or its siblings' names.
+
+        One set lookup per output: every save touches a few names in OUT (the build's own writes), and
+        trying each sibling suffix of every output against them was a tenth of a save on a 2,000-file tree.
+        """
+        return self.touched is not None and path not in self.touched_outputs
 
     def as_recorded(self, path: str, recorded: Stat | None) -> bool:
         """True when OUT/path is as the record says: that stat, or absent when ``recorded`` is None."""
@@ -70,6 +74,13 @@ def siblings_intact(view: OutView, record: OutputRecord) -> tuple[SiblingRecord,
 
 
 _SUFFIXES = tuple(ENCODING_SUFFIXES.items())
+
+
+def _without_suffix(path: str) -> str:
+    for _, suffix in _SUFFIXES:
+        if path.endswith(suffix):
+            return path[: -len(suffix)]
+    return path
 
 
 def holds(path: Path, data: bytes, vouched: Stat | None) -> bool:
