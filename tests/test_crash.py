@@ -23,6 +23,7 @@ from assetpipe.files import is_temp
 from assetpipe.manifest import Manifest
 from assetpipe.pipeline import build
 from assetpipe.verify import verify
+from tests.support import small_tmpfs
 
 SVGS, STYLES, SCRIPTS = 100, 70, 70
 
@@ -261,17 +262,8 @@ def config(src: Path, out: Path, cache: Path) -> Config:
 @pytest.fixture
 def tmpfs(tmp_path: Path) -> Iterator[Path]:
     """A 1 MiB filesystem of its own, where the test can run out of space or make it read-only."""
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True, check=False
-    )
-    if mounted.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root); the write-seam test covers this case")
-    try:
+    with small_tmpfs(tmp_path / "mnt", "1m") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def test_running_out_of_space_names_the_file_and_keeps_the_previous_manifest(

@@ -6,7 +6,6 @@ import errno
 import gzip
 import os
 import random
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from assetpipe.pipeline import build
 from assetpipe.publish import Staging
 from assetpipe.verify import verify
 from tests.conftest import write_tree
+from tests.support import small_tmpfs
 
 
 def worker(version: int, size: int = 4000) -> str:
@@ -126,19 +126,8 @@ def test_the_swap_removes_live_siblings_before_the_file_and_adds_new_ones_after(
 @pytest.fixture
 def tmpfs(tmp_path: Path) -> Iterator[Path]:
     """A 2 MiB filesystem of its own, to run out of space on for real."""
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], capture_output=True, check=False
-    )
-    if mounted.returncode != 0:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"cannot mount a tmpfs in CI: {mounted.stderr!r}")
-        pytest.skip("cannot mount a tmpfs here (needs root); the injected ENOSPC test covers the logic")
-    try:
+    with small_tmpfs(tmp_path / "mnt", "2m") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def test_a_real_full_disk_while_staging_unhashed_siblings_keeps_the_served_set_whole(
