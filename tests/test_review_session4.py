@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -103,3 +104,130 @@ def test_a_hashed_outputs_sibling_taking_an_unhashed_files_name_never_overwrites
         build(cfg)
     _served_bytes_match_manifest(tmp_path / "out")
     assert (tmp_path / "out" / taken).read_bytes() == b"served as is\n"
+
+
+def test_a_sibling_that_cannot_be_placed_on_a_cache_hit_fails_the_build_and_keeps_the_last_manifest(
+    make_source: Callable[[Tree], Path], tmp_path: Path
+) -> None:
+    # Local cache hits are placed on the caller's thread now: an error there must still be the build's
+    # one OutputError, with the previous manifest and its files as they were.
+    from assetpipe.errors import OutputError
+
+    text = b"body { color: red; }\n" * 50
+    cache = tmp_path / "cache"
+    other = tmp_path / "other"
+    write_tree(other, {"a.css": text + b"new"})
+    build(Config(source=other, output=tmp_path / "warm", brotli=False, gzip_backend="zlib", cache_dir=cache))
+    src = make_source({"a.css": text})
+    out = tmp_path / "out"
+    cfg = Config(source=src, output=out, brotli=False, gzip_backend="zlib", cache_dir=cache)
+    build(cfg)
+    before = (out / "manifest.json").read_bytes()
+    new_path = hashed_path("a.css", fingerprint(text + b"new").hash)
+    (out / (new_path + ".gz") / "blocker").mkdir(parents=True)  # a directory where the sibling goes
+    (src / "a.css").write_bytes(text + b"new")
+    with pytest.raises(OutputError):
+        build(cfg)
+    assert (out / "manifest.json").read_bytes() == before
+    _served_bytes_match_manifest(out)
+
+
+def _swap_for_symlink(src: Path) -> set[str]:
+    (src / "css/a.css").unlink()
+    (src / "css/a.css").symlink_to(src / "css/b.css")
+    return {"css/a.css"}
+
+
+def _swap_for_directory(src: Path) -> set[str]:
+    (src / "css/a.css").unlink()
+    (src / "css/a.css").mkdir()
+    (src / "css/a.css/inner.css").write_text("i{}")
+    return {"css/a.css"}
+
+
+def _recreate(src: Path) -> set[str]:
+    st = (src / "css").stat()
+    (src / "css/a.css").unlink()
+    (src / "css/a.css").write_text("a { color: blue; }\n")
+    os.utime(src / "css", ns=(st.st_atime_ns, st.st_mtime_ns))  # the folder's mtime as listed (one tick)
+    return {"css/a.css"}
+
+
+def _renamed_folder(src: Path) -> set[str]:
+    (src / "css").rename(src / "styles")
+    (src / "styles/a.css").write_text("a { color: green; }\n")
+    return {"css/a.css", "styles/a.css"}
+
+
+def _new_hidden_and_excluded(src: Path) -> set[str]:
+    (src / "css/.a.css.swp").write_text("swap")
+    (src / "css/a.css~").write_text("backup")
+    (src / "css/a.css").write_text("a { color: teal; }\n")
+    return {"css/.a.css.swp", "css/a.css~", "css/a.css"}
+
+
+@pytest.mark.parametrize(
+    "change", [_swap_for_symlink, _swap_for_directory, _recreate, _renamed_folder, _new_hidden_and_excluded]
+)
+def test_a_rebuild_told_what_was_touched_equals_a_fresh_build(
+    make_source: Callable[[Tree], Path], tmp_path: Path, change: Callable[[Path], set[str]]
+) -> None:
+    src = make_source({"css/a.css": "a { color: red; }\n", "css/b.css": "b{}", "css/c.css": "c{}"})
+    cfg = Config(source=src, output=tmp_path / "out", compress=False)
+    states: list[object] = []
+    build(cfg, changed=states.append)
+    touched = change(src)
+    second = build(cfg, state=states[-1], changed=states.append, touched=touched)  # type: ignore[arg-type]
+    fresh = build(Config(source=src, output=tmp_path / "fresh", compress=False))
+    assert second.manifest == fresh.manifest
+    _served_bytes_match_manifest(tmp_path / "out")
+
+
+def test_a_file_saved_twice_in_one_tick_is_read_again_whether_or_not_the_watcher_names_it_again(
+    make_source: Callable[[Tree], Path], tmp_path: Path
+) -> None:
+    # Same size, same inode, the mtime of the save before: only the racy-clean rule (2 s) can tell. The
+    # plan's identity shortcut must not trust an Asset the memo handed back while its record is racy.
+    src = make_source({"a.css": "a { color: red; }\n", "b.css": "b{}"})
+    cfg = Config(source=src, output=tmp_path / "out", compress=False)
+    states: list[object] = []
+    build(cfg, changed=states.append)
+    (src / "a.css").write_text("a { color: tan; }\n")
+    mtime = (src / "a.css").stat().st_mtime_ns
+    build(cfg, state=states[-1], changed=states.append, touched={"a.css"})  # type: ignore[arg-type]
+    build(cfg, state=states[-1], changed=states.append, touched={"b.css"})  # type: ignore[arg-type]
+    with (src / "a.css").open("r+") as fh:  # in place: the inode stays
+        fh.write("a { color: red; }\n")
+    os.utime(src / "a.css", ns=(mtime, mtime))
+    third = build(cfg, state=states[-1], changed=states.append, touched={"b.css"})  # type: ignore[arg-type]
+    assert (tmp_path / "out" / third.manifest.assets["a.css"].path).read_text() == "a { color: red; }\n"
+
+
+def test_a_pack_rewritten_in_place_with_its_size_and_mtime_is_read_again_by_the_next_cache(
+    tmp_path: Path,
+) -> None:
+    # The packs' index and bytes are remembered per process while each pack keeps (size, mtime, inode). A
+    # pack rewritten in place (same inode, same size) with its mtime put back (touch -d, a restore that
+    # keeps times) must not be answered from the old bytes: ctime moves whatever the writer does.
+    import hashlib as _hashlib
+
+    from assetpipe.cache import Cache, key
+
+    k = key(_hashlib.sha256(b"input").digest(), "brotli", "q11")
+    writer = Cache(tmp_path / "cache")
+    writer.stage(k, b"old payload")
+    writer.flush()
+    assert Cache(tmp_path / "cache").get(k) == b"old payload"
+    (pack,) = sorted((tmp_path / "cache" / "packs").glob("*.pack"))
+    st = pack.stat()
+    raw = pack.read_bytes()
+    new = raw.replace(
+        _hashlib.sha256(b"old payload").hexdigest().encode() + b" 11\nold payload",
+        _hashlib.sha256(b"new payload").hexdigest().encode() + b" 11\nnew payload",
+    )
+    assert new != raw and len(new) == len(raw)
+    with pack.open("r+b") as fh:
+        fh.write(new)
+    os.utime(pack, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert pack.stat().st_ino == st.st_ino
+    assert Cache(tmp_path / "cache").get(k) == b"new payload"
