@@ -231,3 +231,26 @@ def test_a_pack_rewritten_in_place_with_its_size_and_mtime_is_read_again_by_the_
     os.utime(pack, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert pack.stat().st_ino == st.st_ino
     assert Cache(tmp_path / "cache").get(k) == b"new payload"
+
+
+def test_watch_restores_an_output_edited_in_an_out_that_was_removed_and_rebuilt_during_the_session(
+    tmp_path: Path,
+) -> None:
+    # The watcher on OUT ignores events on OUT itself; once OUT is removed (rm -rf, a clean deploy script)
+    # its inotify watch is gone with the folder, and the OUT the next rebuild makes is watched by no one:
+    # from then on every output is taken "untouched", however OUT changes.
+    import shutil
+
+    from tests.test_watch import path_of, wait_for, watching
+
+    with watching(tmp_path) as session:
+        logo = path_of(session, "img/logo.png")
+        shutil.rmtree(session.out)
+        (session.src / "css/theme.css").write_text("a { color: blue; }\n")
+        wait_for(lambda: (session.out / logo).exists() and session.manifest(), "OUT rebuilt")
+        (session.out / logo).write_bytes(b"defaced")  # OUT edited after the rebuild
+        before = len(session.rebuilds())
+        (session.src / "js/util.js").write_text("export const x = 2;\n")
+        session.wait_for_rebuilds(before + 1)
+        wait_for(lambda: path_of(session, "js/util.js") != "", "the rebuild")
+        _served_bytes_match_manifest(session.out)
