@@ -254,3 +254,71 @@ def test_watch_restores_an_output_edited_in_an_out_that_was_removed_and_rebuilt_
         session.wait_for_rebuilds(before + 1)
         wait_for(lambda: path_of(session, "js/util.js") != "", "the rebuild")
         _served_bytes_match_manifest(session.out)
+
+
+def test_a_cache_hit_for_a_file_over_the_memory_budget_is_read_back_from_a_fresh_out(
+    make_source: Callable[[Tree], Path], tmp_path: Path
+) -> None:
+    # Over MAX_PENDING_BYTES the input is not kept: the inline lookup reads it back from OUT, where an empty
+    # OUT has it written in place (files.write_new) just before.
+    from assetpipe.compress import MAX_PENDING_BYTES
+
+    big = b"".join(b"line %d of a big sheet { color: red; }\n" % i for i in range(MAX_PENDING_BYTES // 30))
+    assert len(big) > MAX_PENDING_BYTES
+    src = make_source({"big.css": big, "small.css": "p{}" * 200})
+    cache = tmp_path / "cache"
+    for out in ("warm", "fresh"):
+        cfg = Config(source=src, output=tmp_path / out, brotli=False, gzip_backend="zlib", cache_dir=cache)
+        report = build(cfg)
+        entry = report.manifest.assets["big.css"]
+        assert "gzip" in entry.encodings
+        assert _gunzip(tmp_path / out / (entry.path + ".gz")) == big
+        _served_bytes_match_manifest(tmp_path / out)
+    assert report.cache_hits >= 1
+
+
+@pytest.mark.parametrize("watched", [False, True])
+def test_a_sibling_planted_beside_an_output_that_has_none_is_removed(
+    make_source: Callable[[Tree], Path], tmp_path: Path, watched: bool
+) -> None:
+    # A server with gzip_static/brotli_static picks a sibling by its name alone: a .gz beside an output
+    # whose manifest entry lists no gzip would be served in its place.
+    src = make_source({"a.css": "p{}", "b.css": "b{}"})  # under min_size: no siblings
+    out = tmp_path / "out"
+    cfg = Config(source=src, output=out, brotli=False, gzip_backend="zlib", cache_dir=tmp_path / "cache")
+    states: list[object] = []
+    first = build(cfg, changed=states.append)
+    a = first.manifest.assets["a.css"]
+    assert not a.encodings
+    planted = out / (a.path + ".gz")
+    import gzip
+
+    planted.write_bytes(gzip.compress(b"evil{}"))
+    (src / "b.css").write_text("c{}")
+    if watched:
+        touched = {"b.css"}
+        build(cfg, state=states[-1], changed=states.append, touched=touched, out_touched={a.path + ".gz"})  # type: ignore[arg-type]
+    else:
+        build(cfg)
+    assert not planted.exists()
+
+
+@pytest.mark.parametrize("with_output", [False, True])
+def test_a_stale_sibling_left_in_an_out_without_a_manifest_is_not_served_beside_a_new_output(
+    make_source: Callable[[Tree], Path], tmp_path: Path, with_output: bool
+) -> None:
+    # A killed first build (or a half-cleaned OUT) can leave x.H.css.gz behind; the next build finds OUT
+    # without a manifest (in-place writes). An output whose entry lists no gzip must not have a .gz beside it.
+    import gzip
+
+    src = make_source({"a.css": "p{}"})  # under min_size: no siblings
+    out = tmp_path / "out"
+    name = hashed_path("a.css", fingerprint(b"p{}").hash)
+    out.mkdir()
+    (out / (name + ".gz")).write_bytes(gzip.compress(b"evil{}"))
+    if with_output:
+        (out / name).write_bytes(b"p{}")
+    cfg = Config(source=src, output=out, brotli=False, gzip_backend="zlib", cache_dir=tmp_path / "cache")
+    report = build(cfg)
+    assert report.manifest.assets["a.css"].path == name and not report.manifest.assets["a.css"].encodings
+    assert not (out / (name + ".gz")).exists()
