@@ -56,10 +56,11 @@ PACK_FLUSH_BYTES = 4 * 1024 * 1024
 HOLD_PACK_BYTES = 64 * 1024 * 1024
 _Index = dict[str, tuple[Path, int, int, bytes]]  # entry key -> (pack, payload offset, size, sha256 hex)
 # pack -> (its stat when read, its records, its bytes if small enough to hold): see Cache._load_index.
-_Read = tuple[tuple[int, int, int] | None, tuple[tuple[str, int, int, bytes], ...], bytes | None]
+_PackStat = tuple[int, int, int, int]  # size, mtime_ns, inode, ctime_ns (see _stat_key)
+_Read = tuple[_PackStat | None, tuple[tuple[str, int, int, bytes], ...], bytes | None]
 _READ_PACKS: dict[Path, _Read] = {}
 # root -> (its packs with their stats, the index and held bytes made from them): the last _load_index.
-_LAST_INDEX: dict[Path, tuple[list[tuple[Path, tuple[int, int, int] | None]], _Index, dict[Path, bytes]]] = {}
+_LAST_INDEX: dict[Path, tuple[list[tuple[Path, _PackStat | None]], _Index, dict[Path, bytes]]] = {}
 #: More packs than this (one per build that compressed something small) are merged into one.
 MAX_PACKS = 16
 
@@ -462,9 +463,11 @@ def _decode(raw: bytes) -> bytes | None:
     return payload
 
 
-def _stat_key(path: Path) -> tuple[int, int, int] | None:
+def _stat_key(path: Path) -> _PackStat | None:
     try:
         st = path.stat()
     except OSError:
         return None
-    return st.st_size, st.st_mtime_ns, st.st_ino
+    # ctime too: a pack rewritten in place with its size and its mtime put back (touch -d, a restore that
+    # keeps times) still moves it, and the remembered index and bytes would be another pack's.
+    return st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns

@@ -520,6 +520,8 @@ def _emit(node: Node, ctx: _Emitting) -> tuple[_Output, bytes | None]:
     previous = (
         last.output if last is not None and (last.output.path, last.output.hash) == (path, fp.hash) else None
     )
+    if not unhashed and ctx.planned.unhashed:
+        _refuse_unhashed_names(logical, path, ctx.planned.unhashed)
     target = out / path
     if ctx.fresh and not unhashed and (written := write_new(target, data)) is not None:
         record = OutputRecord(path, fp.hash, fp.integrity, Stat.of(written))
@@ -659,6 +661,18 @@ def _check_collisions(ctx: _Emitting) -> None:
                     path=logical,
                     hint="rename one of them or remove it from 'unhashed'",
                 )
+
+
+def _refuse_unhashed_names(logical: str, path: str, unhashed: frozenset[str]) -> None:
+    """Refuse a hashed output whose name (or a sibling's) is a file published unhashed, before anything is
+    written: OUT serves that file, and _check_collisions runs only once every output is written."""
+    for name in _output_names(path):
+        if name in unhashed:
+            raise SourceError(
+                f"output name {name!r} is also the output of {name!r}",
+                path=logical,
+                hint="rename one of them or remove it from 'unhashed'",
+            )
 
 
 def _output_names(path: str) -> tuple[str, ...]:

@@ -449,12 +449,20 @@ class OutChanges(FileSystemEventHandler):
         self._lock = threading.Lock()
         self._paths: set[str] = set()
         self._everything = False
+        self._watched: tuple[int, int] | None = None  # OUT's (device, inode) when its watch was added
+        self._orphaned = False  # OUT itself went (its watch with it): every later build looks at all of it
+
+    def watching(self) -> None:
+        """Remember which folder the watch on OUT covers (called once the watch is added)."""
+        self._watched = _identity(Path(self.out))
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         for raw in (event.src_path, event.dest_path):
             if not raw:
                 continue
             relative = os.path.relpath(os.fsdecode(raw), self.out)
+            if relative == "." and isinstance(event, (DirDeletedEvent, DirMovedEvent)):
+                self._orphaned = True  # even if a new OUT takes the old inode number
             if relative.startswith(("..", STATE_DIR + os.sep)) or relative in (".", STATE_DIR):
                 continue  # outside OUT, or assetpipe's own state (lock, staging, build records)
             with self._lock:
@@ -464,7 +472,15 @@ class OutChanges(FileSystemEventHandler):
                     self._paths.add(relative.replace(os.sep, "/"))
 
     def take(self) -> frozenset[str] | None:
-        """The OUT paths changed since the last call; None when the next build must look at all of OUT."""
+        """The OUT paths changed since the last call; None when the next build must look at all of OUT.
+
+        Always None once OUT is not the folder the watch was added on (removed, moved, made again): the
+        watch went with the old folder, and nothing reports what happens in the new one.
+        """
+        if self._watched is not None and _identity(Path(self.out)) != self._watched:
+            self._orphaned = True
+        if self._orphaned:
+            return None
         with self._lock:
             taken = None if self._everything else frozenset(self._paths)
             self._paths.clear()
@@ -676,6 +692,7 @@ def _observer(
         observer.schedule(handler, source, recursive=True, event_filter=_EVENTS)
         ensure_directory(resolve_path(config.output, "output directory"))
         observer.schedule(out_changes, out_changes.out, recursive=True, event_filter=_EVENTS)
+        out_changes.watching()
         observer.start()  # where the watches are set up, and fail
     except OSError as exc:
         raise AssetpipeError(
