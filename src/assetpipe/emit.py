@@ -15,7 +15,7 @@ from assetpipe.manifest import ManifestEntry
 from assetpipe.media_types import media_type
 from assetpipe.plan import Node, read_source
 from assetpipe.references.resolve import new_url
-from assetpipe.references.text import decode_utf8
+from assetpipe.references.text import decode_source
 from assetpipe.rewrite import splice
 
 
@@ -35,9 +35,9 @@ def final_bytes(node: Node, output_path: Callable[[str], str], base_path: str) -
             raise SourceError("changed while building; run the build again", path=asset.logical_path)
         if not node.targets:
             return raw
-        text = decode_utf8(raw, asset.logical_path)
+        text, encoding = decode_source(raw, asset.logical_path)
     else:
-        text = decode_utf8(raw, asset.logical_path)
+        text, encoding = decode_source(raw, asset.logical_path)
         if references.find(asset.logical_path, text) != node.refs:
             raise SourceError("changed while building; run the build again", path=asset.logical_path)
         if not node.targets:
@@ -56,7 +56,16 @@ def final_bytes(node: Node, output_path: Callable[[str], str], base_path: str) -
         )
         for ref, target in node.targets
     ]
-    return splice(text, replacements).encode("utf-8")
+    try:
+        # Back in the encoding it was read in: an 8-bit file that declares one keeps it.
+        return splice(text, replacements).encode(encoding)
+    except UnicodeEncodeError as exc:
+        raise SourceError(
+            f"a new URL holds {exc.object[exc.start : exc.end]!r}, which its declared encoding {encoding} "
+            "cannot write",
+            path=asset.logical_path,
+            hint="save the file as UTF-8",
+        ) from None
 
 
 def entry_for(node: Node, path: str, fp: Fingerprint, *, immutable: bool) -> ManifestEntry:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from assetpipe.asset import Kind, Reference
@@ -348,3 +350,21 @@ def test_only_the_last_source_map_comment_counts_as_in_browsers() -> None:
 def test_a_stylesheet_without_any_url_syntax_is_skipped_quickly_and_correctly() -> None:
     assert find_css_references(".a{color:red}" * 1000) == ()
     assert urls(".a{color:red}\n.b{background:U\\52L(x.png)}") == ["x.png"]
+
+
+def test_a_stylesheet_that_declares_an_8_bit_charset_is_rewritten_and_written_back_in_it(tmp_path: Path) -> None:
+    from assetpipe.config import Config
+    from assetpipe.manifest import Manifest
+    from assetpipe.pipeline import build
+
+    text = '@charset "iso-8859-1";\n.a::before { content: "é"; background: url(img/ä.png) }\n'
+    src = tmp_path / "src"
+    (src / "img").mkdir(parents=True)
+    (src / "theme.css").write_bytes(text.encode("latin-1"))
+    (src / "img/ä.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    build(Config(source=src, output=tmp_path / "out", compress=False))
+    manifest = Manifest.load(tmp_path / "out/manifest.json")
+    written = (tmp_path / "out" / manifest.assets["theme.css"].path).read_bytes()
+    image = manifest.assets["img/ä.png"].path.replace("ä", "%C3%A4")  # a URL: percent-encoded UTF-8
+    assert written.decode("latin-1") == text.replace("img/ä.png", image)
+

@@ -188,10 +188,31 @@ def test_an_svg_in_another_encoding_without_references_is_copied_as_it_is(tmp_pa
     build(Config(source=src, output=tmp_path / "out", compress=False))
     manifest = Manifest.load(tmp_path / "out/manifest.json")
     assert (tmp_path / "out" / manifest.assets["old.svg"].path).read_bytes() == latin1
-    # One that could refer is refused, as a stylesheet would be: its references cannot be rewritten safely.
-    (src / "old.svg").write_bytes(latin1.replace(b"</svg>", b'<use href="a.svg"/></svg>'))
+    # One that could refer and declares no encoding is refused: its references cannot be rewritten safely.
+    undeclared = latin1.replace(b' encoding="iso-8859-1"', b"")
+    (src / "old.svg").write_bytes(undeclared.replace(b"</svg>", b'<use href="a.svg"/></svg>'))
     with pytest.raises(InvalidEncoding, match="not valid UTF-8"):
         build(Config(source=src, output=tmp_path / "out", compress=False))
+
+
+def test_an_svg_that_declares_an_8_bit_encoding_is_rewritten_and_written_back_in_it(tmp_path: Path) -> None:
+    from assetpipe.config import Config
+    from assetpipe.manifest import Manifest
+    from assetpipe.pipeline import build
+
+    text = (
+        '<?xml version="1.0" encoding="ISO-8859-1"?><svg xmlns="http://www.w3.org/2000/svg">'
+        '<title>Größe</title><use href="a.svg#i"/></svg>'
+    )
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "old.svg").write_bytes(text.encode("latin-1"))
+    (src / "a.svg").write_text("<svg><symbol id='i'/></svg>", encoding="utf-8")
+    build(Config(source=src, output=tmp_path / "out", compress=False))
+    manifest = Manifest.load(tmp_path / "out/manifest.json")
+    written = (tmp_path / "out" / manifest.assets["old.svg"].path).read_bytes()
+    hashed = manifest.assets["a.svg"].path.rsplit("/", 1)[-1]
+    assert written == text.replace("a.svg#i", f"{hashed}#i").encode("latin-1")
 
 
 def test_an_entity_that_writes_markup_is_refused() -> None:
