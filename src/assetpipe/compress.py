@@ -26,6 +26,7 @@ same I/O pool. Only a task both caches miss reaches the compression queue.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import os
 import sys
@@ -310,16 +311,16 @@ def _malloc_trim() -> Callable[[], object]:
     return lambda: trim(0)
 
 
-_trim: list[Callable[[], object]] = []
+@functools.cache
+def _trimmer() -> Callable[[], object]:
+    return _malloc_trim() if sys.platform.startswith("linux") else (lambda: None)
 
 
 def release_memory() -> None:
     """After a big call, hand its freed working memory back to the OS: glibc keeps freed pages in each
     thread's arena, so without this a build's RSS stays at its peak (measured: 143 MB while compressing
     small files)."""
-    if not _trim:
-        _trim.append(_malloc_trim() if sys.platform.startswith("linux") else (lambda: None))
-    _trim[0]()
+    _trimmer()()
 
 
 #: Calls on inputs at least this big are followed by release_memory(). Each release makes the next calls

@@ -656,11 +656,7 @@ def _check_collisions(ctx: _Emitting) -> None:
         for name in _output_names(ctx.outputs[logical].entry.path):
             other = owners.setdefault(name, logical)
             if other != logical:
-                raise SourceError(
-                    f"output name {name!r} is also the output of {other!r}",
-                    path=logical,
-                    hint="rename one of them or remove it from 'unhashed'",
-                )
+                raise _collision(name, other, logical)
 
 
 def _refuse_unhashed_names(logical: str, path: str, unhashed: frozenset[str]) -> None:
@@ -668,11 +664,15 @@ def _refuse_unhashed_names(logical: str, path: str, unhashed: frozenset[str]) ->
     written: OUT serves that file, and _check_collisions runs only once every output is written."""
     for name in _output_names(path):
         if name in unhashed:
-            raise SourceError(
-                f"output name {name!r} is also the output of {name!r}",
-                path=logical,
-                hint="rename one of them or remove it from 'unhashed'",
-            )
+            raise _collision(name, name, logical)
+
+
+def _collision(name: str, other: str, logical: str) -> SourceError:
+    return SourceError(
+        f"output name {name!r} is also the output of {other!r}",
+        path=logical,
+        hint="rename one of them or remove it from 'unhashed'",
+    )
 
 
 def _output_names(path: str) -> tuple[str, ...]:
