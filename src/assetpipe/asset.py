@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
@@ -46,6 +46,8 @@ class Asset:
     size: int
     mtime_ns: int
     inode: int
+    # Not part of equality (a chmod changes it): only the no-op seal compares it (assetpipe.noop).
+    ctime_ns: int = field(default=0, compare=False)
 
     @property
     def source_path(self) -> Path:

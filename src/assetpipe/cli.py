@@ -99,7 +99,7 @@ def build_json(report: BuildReport) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     for f in dataclasses.fields(report):
         value = getattr(report, f.name)
-        if f.name in ("manifest", "warnings", "outcomes"):
+        if f.name in ("made", "totals", "warnings", "outcomes"):  # the manifest's own records follow
             continue
         if isinstance(value, Path):
             value = str(value)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -22,7 +21,6 @@ from assetpipe.cors import Cors, parse_cors
 from assetpipe.errors import ConfigError
 from assetpipe.paths import is_hidden_name
 from assetpipe.paths import resolve_path as _resolve
-from assetpipe.s3url import check_cache_url
 
 #: The environment variable that sets (or, empty, unsets) ``cache_url`` over the config file.
 CACHE_URL_ENV = "ASSETPIPE_CACHE_URL"
@@ -186,6 +184,8 @@ def find_config_file(cwd: Path) -> Path | None:
         return candidate
     pyproject = cwd / "pyproject.toml"
     if pyproject.is_file():
+        import tomllib  # here and below: a build without a config file never needs it
+
         try:
             data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
@@ -203,6 +203,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError("config file not found", path=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file: {exc}", path=str(path)) from None
+    import tomllib
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -248,6 +250,8 @@ def _check(key: str, value: Any, where: str) -> Any:
         return float(value)
     if key == "cache_url":
         try:
+            from assetpipe.s3url import check_cache_url
+
             return check_cache_url(str(value))
         except ConfigError as exc:
             raise ConfigError(exc.message, path=where) from None

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from assetpipe import __version__, noop
 from assetpipe.budgets import enforce
 from assetpipe.config import Config
 from assetpipe.emit import dependency_key, entry_for, final_bytes
@@ -31,7 +32,7 @@ from assetpipe.plan import Node, Plan, plan
 from assetpipe.publish import Staging, publish
 from assetpipe.references import is_scanned
 from assetpipe.reuse import OutView, holds, output_intact, siblings_intact
-from assetpipe.sources import check_layout, scan_with_memo
+from assetpipe.sources import check_layout, check_mounts, scan_with_memo, scanned
 from assetpipe.state import (
     BuildState,
     FileRecord,
@@ -66,8 +67,9 @@ class Reporter(Protocol):
 class BuildReport:
     """What a build did, for the summary line and for callers."""
 
-    manifest: Manifest
     manifest_path: Path
+    #: The manifest the build made; None when a no-op left OUT's as it was (read when first asked).
+    made: Manifest | None = None
     files: int = 0
     written: int = 0
     reused: int = 0
@@ -88,10 +90,19 @@ class BuildReport:
     #: Per file, what happened to it, in order: "read" (the source), "reused" or "written" (the output),
     #: "compressed" (its siblings by a compressor call) or "cache" (its siblings from the cache).
     outcomes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    totals: Mapping[str, tuple[int, int]] | None = None  # encoded(), when known without the manifest
+
+    @property
+    def manifest(self) -> Manifest:
+        if self.made is None:
+            self.made = Manifest.load(self.manifest_path)
+        return self.made
 
     def encoded(self) -> dict[str, tuple[int, int]]:
         """Per encoding: (bytes of the siblings, bytes of their originals). Counted when asked (watch
         rebuilds never ask), from the manifest."""
+        if self.totals is not None:
+            return dict(self.totals)
         totals: dict[str, tuple[int, int]] = {}
         for entry in self.manifest.assets.values():
             for name, enc in entry.encodings.items():
@@ -177,14 +188,64 @@ def build(
     except OSError as exc:
         raise OutputError(f"cannot create output directory: {exc.strerror or exc}", path=str(out)) from None
     on_wait = reporter.waiting if reporter is not None else None
+    sealed = state is None and touched is None and out_touched is None and not (repair or defer_compression)
+    seal_file = _seal_file(config, out) if sealed and shard is None else None
     with output_lock(out, wait=wait, on_wait=on_wait):
+        if seal_file is not None and (report := _no_op(config, out, seal_file)) is not None:
+            report.seconds = time.perf_counter() - started
+            return report
         report, new_state = _build_locked(
             config, out, reporter, state, touched, repair, defer_compression, out_touched, shard
         )
+        if seal_file is not None:
+            _seal(config, report, new_state, seal_file)
     if changed is not None:
         changed(new_state)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _seal_file(config: Config, out: Path) -> Path | None:
+    """Where the seal of OUT's build lives (:mod:`assetpipe.noop`), or None for a build that neither trusts
+    nor leaves one: without a cache directory, or when its import map reads package.json files, which
+    no seal covers. (watch keeps its record in memory, and --repair and --shard trust no seal.)"""
+    if config.cache_dir is None or config.importmap_packages:
+        return None
+    return noop.seal_path(state_path(config.cache_dir, out))
+
+
+def _no_op(config: Config, out: Path, seal_file: Path) -> BuildReport | None:
+    """The report of a build that OUT already serves, when the seal says so; None: build."""
+    seal = noop.load(seal_file)
+    if seal is None or not noop.still_served(seal, noop.config_key(config, __version__), out):
+        return None
+    t = seal.totals
+    return BuildReport(
+        out / MANIFEST_NAME, files=t.files, reused=t.files, bytes_in=t.bytes_in, bytes_out=t.bytes_out,
+        warnings=list(t.warnings), outcomes=dict.fromkeys(t.logical_paths, ("reused",)), totals=t.encoded,
+    )  # fmt: skip
+
+
+def _seal(config: Config, report: BuildReport, state: BuildState, seal_file: Path) -> None:
+    """Leave the seal of the build just made: what it scanned and what it left, by stat (or none)."""
+    roots = [(resolve_path(config.source, "source directory"), "")]
+    roots += [(real, mount.prefix) for mount, real in check_mounts(config, config.mounts)]
+    inputs = scanned(state.scan_memo, roots) if state.scan_memo is not None else None
+    seal = None
+    if inputs is not None:
+        others: list[str] = []
+        if config.snippets_dir is not None:
+            from assetpipe.snippets import FILE_NAMES, RENDERERS
+
+            others = [str(config.snippets_dir / FILE_NAMES[server]) for server in RENDERERS]
+        totals = noop.Totals(
+            report.files, report.bytes_in, report.bytes_out, report.encoded(), tuple(report.warnings),
+            tuple(report.manifest.assets),
+        )  # fmt: skip
+        suffixes = _SUFFIXES if state.compression != "off" else ()
+        key = noop.config_key(config, __version__)
+        seal = noop.seal_of(key, state, inputs, suffixes, others, totals)
+    noop.save(seal_file, seal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,7 +338,7 @@ def _build_locked(
     compressing = settings.compression != "off"
     fresh = not (out / MANIFEST_NAME).exists()
     ctx = _Emitting(out, view, config.base_path, planned, state, Staging(out), compressing, last, fresh)
-    report = BuildReport(manifest=Manifest(config.base_url, {}), manifest_path=out / MANIFEST_NAME)
+    report = BuildReport(out / MANIFEST_NAME, Manifest(config.base_url, {}))
     report.read, report.warnings = len(planned.read), list(planned.warnings)
     results, compressed = _emit_all(config, ctx, report, reporter, defer, shard)
     if shard is not None:  # --shard: the caches hold this job's share now; nothing goes live
@@ -289,7 +350,7 @@ def _build_locked(
         publish_importmap(imap, planned.bare_uses(), entries, config.base_url) if imap.active else None
     )
     manifest = Manifest(base_url=config.base_url, assets=entries, importmap=published)
-    report.manifest, report.files = manifest, len(entries)
+    report.made, report.files = manifest, len(entries)
     if config.budgets:  # before anything is published: over budget, OUT keeps serving the last build
         _enforce_budgets(config, manifest, ctx.staging, compressing and not defer)
     if config.snippets_dir is not None:

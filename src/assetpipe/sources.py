@@ -12,7 +12,7 @@ import os
 import posixpath
 import re
 import stat
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,7 @@ def check_layout(config: Config) -> None:
 class Listing:
     """One directory as the last scan saw it: its signature, its files, its subdirectories."""
 
-    signature: tuple[int, int, int]  # (device, inode, mtime_ns)
+    signature: tuple[int, int, int, int]  # (device, inode, mtime_ns, ctime_ns)
     files: tuple[Asset, ...]
     subdirs: tuple[tuple[str, str, bool], ...]  # (path on disk, logical prefix, reached via a symlink)
 
@@ -95,7 +95,7 @@ def _restat(known: Listing, paths: list[str]) -> Listing | None:
             return None
         if not stat.S_ISREG(st.st_mode):
             return None
-        files[index] = Asset(logical, old.source, st.st_size, st.st_mtime_ns, st.st_ino)
+        files[index] = Asset(logical, old.source, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
     return Listing(known.signature, tuple(files), known.subdirs)
 
 
@@ -171,7 +171,7 @@ def scan_with_memo(
         if key in ancestors:  # a symlink back to a directory above: a loop, walked once already
             return
         ancestors = ancestors | {key}
-        signature = (st.st_dev, st.st_ino, st.st_mtime_ns)
+        signature = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
         known = memo.get(prefix) if use_memo and memo is not None else None
         if (
             known is not None
@@ -263,6 +263,7 @@ def scan_with_memo(
                     size=fst.st_size,
                     mtime_ns=fst.st_mtime_ns,
                     inode=fst.st_ino,
+                    ctime_ns=fst.st_ctime_ns,
                 )
             )
         listing = Listing(signature, tuple(files), tuple(subdirs))
@@ -292,3 +293,31 @@ def _check_unique(assets: list[Asset]) -> None:
                 path=a.logical_path,
                 hint="move a mount to another prefix, or exclude one of them",
             )
+
+
+Scanned = list[tuple[str, tuple[int, ...], list[tuple[str, tuple[int, ...]]]]]
+
+
+def scanned(memo: ScanMemo, roots: Iterable[tuple[Path, str]]) -> Scanned | None:
+    """Every directory the scan that left ``memo`` walked, by path on disk, with its signature and its
+    sources by file name with their (size, mtime_ns, inode, ctime_ns): for :mod:`assetpipe.noop`'s seal.
+
+    ``roots`` are SRC and each mount, as (real path, logical prefix). None when the memo does not hold
+    every directory the scan walked (one with a file symlink, or a symlink loop, is listed again by every
+    scan, so no stat can vouch for it).
+    """
+    directories: Scanned = []
+    todo = [(str(path), prefix) for path, prefix in roots]
+    while todo:
+        path, prefix = todo.pop()
+        listing = memo.get(prefix)
+        if listing is None:
+            return None
+        files: list[tuple[str, tuple[int, ...]]] = [
+            (a.logical_path[len(prefix) :], (a.size, a.mtime_ns, a.inode, a.ctime_ns)) for a in listing.files
+        ]
+        if any(a.source != f"{path}/{name}" for a, (name, _) in zip(listing.files, files, strict=True)):
+            return None  # not where the seal would look for it
+        directories.append((path, listing.signature, files))
+        todo.extend((sub_path, sub) for sub_path, sub, _ in listing.subdirs)
+    return directories

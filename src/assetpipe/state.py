@@ -208,7 +208,7 @@ def load_state(path: Path, settings: Settings) -> BuildState:
         manifest = None if data["manifest"] is None else _stat_from_json(data["manifest"])
         recorded_ns, compression = int(data["recorded_ns"]), str(data["compression"])
         state = BuildState(settings.output, recorded_ns, files, compression, manifest)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError):
         return empty
     return state.for_settings(settings)
 

@@ -1,0 +1,439 @@
+"""The no-op seal: a build that OUT already serves is answered from stats, and nothing else ever is.
+
+Every test ages its sources first (an hour old, as a checkout usually is): a file or folder newer than the
+record's racy window is never vouched for by a stat, so with fresh files every build takes the full path.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import brotli
+import pytest
+
+from assetpipe import pipeline
+from assetpipe.config import Config, Mount
+from assetpipe.errors import AssetpipeError
+from assetpipe.manifest import Manifest
+from assetpipe.noop import seal_path
+from assetpipe.pipeline import build
+from assetpipe.sources import scan
+from assetpipe.state import state_path
+from assetpipe.verify import verify
+from tests.conftest import write_tree
+
+SITE = {
+    "css/app.css": "body { background: url(../img/logo.svg) }\n" + ".pad { margin: 0 }\n" * 40,
+    "css/print.css": "@media print { .pad { margin: 1cm } }\n" * 20,
+    "img/logo.svg": "<svg xmlns='http://www.w3.org/2000/svg'>" + "<rect/>" * 80 + "</svg>\n",
+    "js/app.js": "export const answer = 42;\n" * 30,
+    "sw.js": "self.addEventListener('fetch', () => {});\n" * 20,
+}
+HOUR_AGO = time.time() - 3600
+
+
+def config(tmp_path: Path, **changes: object) -> Config:
+    base = Config(
+        source=tmp_path / "src", output=tmp_path / "out", cache_dir=tmp_path / "cache",
+        gzip_backend="zlib", jobs=1,
+    )  # fmt: skip
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def age(root: Path) -> None:
+    """Every file and folder under ``root`` (and ``root``) an hour old, as in a checkout."""
+    for folder, dirs, files in os.walk(root):
+        for name in files + dirs:
+            os.utime(Path(folder) / name, (HOUR_AGO, HOUR_AGO))
+    os.utime(root, (HOUR_AGO, HOUR_AGO))
+
+
+def site(tmp_path: Path, files: dict[str, str] | None = None) -> Config:
+    write_tree(tmp_path / "src", SITE if files is None else files)
+    age(tmp_path / "src")
+    return config(tmp_path)
+
+
+class BuiltInFull(Exception):
+    pass
+
+
+def refuse(*args: object, **kwargs: object) -> None:
+    raise BuiltInFull
+
+
+@pytest.fixture
+def full_path_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the full build path fail loudly: the seal alone must answer."""
+    monkeypatch.setattr(pipeline, "_build_locked", refuse)
+
+
+def served(out: Path) -> dict[str, dict[str, bytes]]:
+    """Per logical path, what each encoding decodes to, as a server picks siblings by existence."""
+    manifest = Manifest.load(out / "manifest.json")
+    found = {}
+    for logical, entry in manifest.assets.items():
+        path = out / entry.path
+        got = {"identity": path.read_bytes()}
+        if Path(f"{path}.br").exists():
+            got["br"] = brotli.decompress(Path(f"{path}.br").read_bytes())
+        if Path(f"{path}.gz").exists():
+            got["gzip"] = gzip.decompress(Path(f"{path}.gz").read_bytes())
+        found[logical] = got
+    return found
+
+
+def rebuilt_in_full(cfg: Config, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Build once more, telling whether the full path ran (it is called through, not replaced)."""
+    calls = []
+    real = pipeline._build_locked
+
+    def spy(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "_build_locked", spy)
+        build(cfg)
+    return bool(calls)
+
+
+# -- the no-op itself ------------------------------------------------------------------------------------
+
+
+def test_a_rebuild_of_unchanged_sources_is_answered_by_the_seal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = site(tmp_path)
+    build(cfg)
+    before = {p: p.stat() for p in (tmp_path / "out").rglob("*") if p.is_file() and ".assetpipe" not in p.parts}
+
+    assert not rebuilt_in_full(cfg, monkeypatch)
+    after = {p: p.stat() for p in (tmp_path / "out").rglob("*") if p.is_file() and ".assetpipe" not in p.parts}
+    assert {p: (s.st_ino, s.st_mtime_ns) for p, s in after.items()} == {
+        p: (s.st_ino, s.st_mtime_ns) for p, s in before.items()
+    }
+    assert verify(tmp_path / "out").ok
+
+
+def test_the_seals_report_says_what_the_full_no_op_says(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = site(tmp_path, {**SITE, "css/broken.css": ".x { background: url(missing.png) }\n"})
+    cfg = replace(cfg, broken_references="warn")
+    build(cfg)
+    seal = seal_path(state_path(tmp_path / "cache", (tmp_path / "out").resolve()))
+    seal.unlink()
+    full = build(cfg)  # the full path's no-op, which leaves the seal again
+    assert seal.exists()
+    monkeypatch.setattr(pipeline, "_build_locked", refuse)
+    quick = build(cfg)
+
+    assert quick.warnings == full.warnings and any("missing.png" in w for w in quick.warnings)
+    assert quick.outcomes == full.outcomes == {name: ("reused",) for name in full.manifest.assets}
+    assert quick.summary().split(" in ")[0] == full.summary().split(" in ")[0]
+    assert (quick.files, quick.bytes_in, quick.bytes_out, quick.read, quick.written) == (
+        full.files, full.bytes_in, full.bytes_out, 0, 0,
+    )  # fmt: skip
+    assert quick.manifest == full.manifest  # read from OUT when asked
+    assert quick.build_id is None and not quick.manifest_changed
+
+
+# -- anything that changed: the full path runs, and OUT serves the new build -------------------------------
+
+
+def _edit(tmp_path: Path) -> None:
+    (tmp_path / "src/css/app.css").write_text("body { color: red }\n" * 50)
+
+
+def _add(tmp_path: Path) -> None:
+    (tmp_path / "src/css/new.css").write_text(".new { color: blue }\n")
+
+
+def _remove(tmp_path: Path) -> None:
+    (tmp_path / "src/css/print.css").unlink()
+
+
+def _add_folder(tmp_path: Path) -> None:
+    write_tree(tmp_path / "src", {"fonts/sub/a.woff2": "woff2" * 20})
+
+
+def _add_with_its_folders_mtime_put_back(tmp_path: Path) -> None:
+    """As ``rsync -t`` or ``tar`` leave it: a new file, and its folder's mtime as it was."""
+    (tmp_path / "src/css/new.css").write_text(".new { color: blue }\n")
+    os.utime(tmp_path / "src/css", (HOUR_AGO, HOUR_AGO))
+
+
+def _rename(tmp_path: Path) -> None:
+    (tmp_path / "src/js/app.js").rename(tmp_path / "src/js/main.js")
+
+
+def _same_size_same_mtime_in_a_new_file(tmp_path: Path) -> None:
+    """Replaced by rename with other bytes of the same size and the old mtime: only the inode moved."""
+    path = tmp_path / "src/js/app.js"
+    st = path.stat()
+    new = path.with_name("app.js.tmp")
+    new.write_text("export const answer = 43;\n" * 30)
+    os.utime(new, ns=(st.st_atime_ns, st.st_mtime_ns))
+    new.replace(path)
+    os.utime(path.parent, (HOUR_AGO, HOUR_AGO))  # even with its folder's mtime put back
+
+
+@pytest.mark.parametrize(
+    "change",
+    [_edit, _add, _add_with_its_folders_mtime_put_back, _remove, _add_folder, _rename,
+     _same_size_same_mtime_in_a_new_file],
+)
+def test_a_change_to_the_sources_is_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change) -> None:  # type: ignore[no-untyped-def]
+    cfg = site(tmp_path)
+    build(cfg)
+    change(tmp_path)
+
+    assert rebuilt_in_full(cfg, monkeypatch)
+    want = {a.logical_path for a in scan(cfg)}
+    assert set(Manifest.load(tmp_path / "out/manifest.json").assets) == want
+    for logical, encodings in served(tmp_path / "out").items():
+        source = (tmp_path / "src" / logical).read_bytes()
+        if logical.endswith((".js", ".svg")) or logical == "css/print.css":
+            assert set(encodings.values()) == {source}, logical
+    age(tmp_path / "src")
+    build(cfg)  # sealed again, with every source old enough to be vouched for by its stat
+    assert not rebuilt_in_full(cfg, monkeypatch)
+
+
+def test_a_source_newer_than_the_racy_window_is_never_vouched_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = site(tmp_path)
+    path = tmp_path / "src/js/app.js"
+    os.utime(path)  # now: within the record's racy window
+    build(cfg)
+    st = path.stat()
+    with open(path, "r+b") as fh:  # same inode, same size, and the same mtime put back
+        fh.write(b"export const answer = 43;\n" * 30)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+    assert rebuilt_in_full(cfg, monkeypatch)
+    entry = Manifest.load(tmp_path / "out/manifest.json").entry("js/app.js")
+    assert (tmp_path / "out" / entry.path).read_bytes() == path.read_bytes()
+
+
+def test_any_setting_changed_means_a_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = site(tmp_path)
+    build(cfg)
+    for changed in (
+        replace(cfg, base_url="https://cdn.example.com/static/"),
+        replace(cfg, unhashed=("js/**",)),
+        replace(cfg, brotli=False),
+        replace(cfg, min_size=10),
+    ):
+        assert rebuilt_in_full(changed, monkeypatch), changed
+        assert not rebuilt_in_full(changed, monkeypatch), changed
+        assert verify(tmp_path / "out").ok
+
+
+def test_a_budget_tightened_fails_the_no_op(tmp_path: Path) -> None:
+    from assetpipe.budgets import parse_budgets
+
+    cfg = site(tmp_path)
+    build(cfg)
+    build(cfg)
+    with pytest.raises(AssetpipeError, match="budget"):
+        build(replace(cfg, budgets=parse_budgets({"total": "1 kB"}, None)))
+
+
+def test_a_failing_build_fails_again_rather_than_pass_as_a_no_op(tmp_path: Path) -> None:
+    cfg = site(tmp_path)
+    build(cfg)
+    (tmp_path / "src/css/app.css").write_text(".x { background: url(nowhere.png) }\n")
+    for _ in range(2):
+        with pytest.raises(AssetpipeError, match=r"nowhere\.png"):
+            build(cfg)
+
+
+# -- OUT changed behind the build's back: repaired, never taken as served ---------------------------------
+
+
+def _output_rewritten(out: Path) -> None:
+    entry = Manifest.load(out / "manifest.json").entry("js/app.js")
+    path = out / entry.path
+    with open(path, "r+b") as fh:
+        fh.write(b"X" * path.stat().st_size)
+
+
+def _sibling_removed(out: Path) -> None:
+    entry = Manifest.load(out / "manifest.json").entry("js/app.js")
+    (out / f"{entry.path}.br").unlink()
+
+
+def _sibling_rewritten(out: Path) -> None:
+    entry = Manifest.load(out / "manifest.json").entry("js/app.js")
+    (out / f"{entry.path}.gz").write_bytes(gzip.compress(b"alert('other code')"))
+
+
+def _stray_sibling(out: Path) -> None:
+    entry = Manifest.load(out / "manifest.json").entry("js/app.js")
+    (out / f"{entry.path}.zst").write_bytes(b"not what the manifest describes")
+
+
+def _unhashed_rewritten(out: Path) -> None:
+    (out / "sw.js").write_text("// tampered\n")
+
+
+def _manifest_rewritten(out: Path) -> None:
+    (out / "manifest.json").write_text('{"version": 1}')
+
+
+def _output_removed(out: Path) -> None:
+    entry = Manifest.load(out / "manifest.json").entry("css/app.css")
+    (out / entry.path).unlink()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [_output_rewritten, _sibling_removed, _sibling_rewritten, _stray_sibling, _unhashed_rewritten,
+     _manifest_rewritten, _output_removed],
+)  # fmt: skip
+def test_out_changed_behind_the_builds_back_is_restored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage) -> None:  # type: ignore[no-untyped-def]
+    cfg = site(tmp_path)
+    build(cfg)
+    good = served(tmp_path / "out")
+    damage(tmp_path / "out")
+
+    assert rebuilt_in_full(cfg, monkeypatch)
+    assert served(tmp_path / "out") == good
+    assert verify(tmp_path / "out").ok
+
+
+def test_a_snippet_removed_is_written_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = replace(site(tmp_path), snippets_dir=tmp_path / "snippets")
+    build(cfg)
+    snippets = sorted(p.name for p in (tmp_path / "snippets").iterdir())
+    assert not rebuilt_in_full(cfg, monkeypatch)
+    (tmp_path / "snippets" / snippets[0]).unlink()
+
+    assert rebuilt_in_full(cfg, monkeypatch)
+    assert sorted(p.name for p in (tmp_path / "snippets").iterdir()) == snippets
+
+
+def test_a_change_in_a_mount_is_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_tree(tmp_path / "lib", {"dist/lib.js": "export const lib = 1;\n" * 20})
+    age(tmp_path / "lib")
+    cfg = replace(site(tmp_path), mounts=(Mount("vendor/lib/", tmp_path / "lib"),))
+    build(cfg)
+    assert not rebuilt_in_full(cfg, monkeypatch)
+    (tmp_path / "lib/dist/lib.js").write_text("export const lib = 2;\n" * 20)
+
+    assert rebuilt_in_full(cfg, monkeypatch)
+    entry = Manifest.load(tmp_path / "out/manifest.json").entry("vendor/lib/dist/lib.js")
+    assert b"lib = 2" in (tmp_path / "out" / entry.path).read_bytes()
+
+
+def test_without_compression_the_no_op_holds_and_a_change_is_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = replace(site(tmp_path), compress=False)
+    build(cfg)
+    assert not rebuilt_in_full(cfg, monkeypatch)
+    _output_rewritten(tmp_path / "out")
+    assert rebuilt_in_full(cfg, monkeypatch)
+    assert verify(tmp_path / "out").ok
+
+
+def test_a_file_symlink_in_the_sources_leaves_no_seal_and_builds_correctly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = site(tmp_path)
+    (tmp_path / "src/js/alias.js").symlink_to("app.js")
+    age(tmp_path / "src")
+    build(cfg)
+    assert not seal_path(state_path(tmp_path / "cache", (tmp_path / "out").resolve())).exists()
+    assert rebuilt_in_full(cfg, monkeypatch)
+
+
+# -- the seal is a cache file: whatever is in it, the build stays right ---------------------------------
+
+
+def _seal_file(tmp_path: Path) -> Path:
+    return seal_path(state_path(tmp_path / "cache", (tmp_path / "out").resolve()))
+
+
+@pytest.mark.parametrize(
+    "poison",
+    [
+        b"",
+        b"\xff\xfe garbage",
+        b"[]",
+        b'{"version": 1}',
+        b'{"version": 1, "key": "x", "recorded_ns": 0, "directories": 5, "suffixes": [], "out": [],'
+        b' "manifest": null, "others": [], "totals": [0, 0, 0, {}, [], []]}',
+        b'{"version": 1, "key": "x", "recorded_ns": "soon", "directories": [], "suffixes": [], "out": [],'
+        b' "manifest": null, "others": [], "totals": [0, 0, 0, {}, [], []]}',
+        b"[" * 100_000,
+    ],
+)
+def test_a_garbled_seal_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, poison: bytes) -> None:
+    cfg = site(tmp_path)
+    build(cfg)
+    _seal_file(tmp_path).write_bytes(poison)
+    _edit(tmp_path)
+
+    assert rebuilt_in_full(cfg, monkeypatch)
+    assert verify(tmp_path / "out").ok
+
+
+def test_a_seal_of_other_shapes_with_the_right_key_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = site(tmp_path)
+    build(cfg)
+    data = json.loads(_seal_file(tmp_path).read_bytes())
+    _edit(tmp_path)
+    for key, value in (
+        ("directories", [[1, 2, 3]]),
+        ("directories", [["/", None, "x"]]),
+        ("out", [["a", [1, 2, 3], "not a list"]]),
+        ("out", [[None, None, [None, None, None]]]),
+        ("suffixes", [".br", 7]),
+    ):
+        _seal_file(tmp_path).write_text(json.dumps({**data, key: value}))
+        assert rebuilt_in_full(cfg, monkeypatch), (key, value)
+        _edit(tmp_path)
+
+
+def test_the_seal_is_refused_after_the_assetpipe_version_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = site(tmp_path)
+    build(cfg)
+    monkeypatch.setattr(pipeline, "__version__", "99.0")
+    assert rebuilt_in_full(cfg, monkeypatch)
+
+
+def test_watch_and_repair_builds_never_take_the_seal(tmp_path: Path, full_path_refused: None) -> None:
+    cfg = site(tmp_path)
+    with pytest.raises(BuiltInFull):
+        build(cfg, repair=True)
+    with pytest.raises(BuiltInFull):
+        build(cfg, defer_compression=True)
+
+
+def test_the_command_line_no_op_prints_the_same_summary_and_json(tmp_path: Path) -> None:
+    site(tmp_path)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "assetpipe", "build", "-s", "src", "-o", "out", "--cache-dir", "cache",
+             "--gzip-backend", "zlib", *args],
+            cwd=tmp_path, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+
+    first = run("--json")
+    again = run("--json")
+    data = json.loads(again.stdout)
+    assert sorted(f["logical_path"] for f in data["files"]) == sorted(SITE)
+    assert json.loads(first.stdout)["files"][0]["path"] == data["files"][0]["path"]
+    assert "0 written, 0 read" in run().stderr
+
+
+def test_a_deeply_nested_build_record_is_ignored_too(tmp_path: Path) -> None:
+    cfg = site(tmp_path)
+    build(cfg)
+    state_path(tmp_path / "cache", (tmp_path / "out").resolve()).write_bytes(b"[" * 100_000)
+    _edit(tmp_path)
+
+    build(cfg)
+    assert verify(tmp_path / "out").ok
