@@ -188,7 +188,8 @@ def build(
     except OSError as exc:
         raise OutputError(f"cannot create output directory: {exc.strerror or exc}", path=str(out)) from None
     on_wait = reporter.waiting if reporter is not None else None
-    sealed = state is None and touched is None and out_touched is None and not (repair or defer_compression)
+    watched = (state, changed, touched, out_touched) != (None, None, None, None) or defer_compression
+    sealed = not (watched or repair)
     seal_file = _seal_file(config, out) if sealed and shard is None else None
     with output_lock(out, wait=wait, on_wait=on_wait):
         if seal_file is not None and (report := _no_op(config, out, seal_file)) is not None:
