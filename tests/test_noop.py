@@ -2,6 +2,8 @@
 
 Every test ages its sources first (an hour old, as a checkout usually is): a file or folder newer than the
 record's racy window is never vouched for by a stat, so with fresh files every build takes the full path.
+A folder's ctime must be as old, and no call can set a ctime: so every build here runs an hour after the
+tree was made (the record's clock is moved on; ``real_clock`` keeps it for the tests of the racy rule).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -38,6 +41,17 @@ SITE = {
     "sw.js": "self.addEventListener('fetch', () => {});\n" * 20,
 }
 HOUR_AGO = time.time() - 3600
+
+
+@pytest.fixture(autouse=True)
+def an_hour_later(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Builds run (and records are made) an hour after the files they read were written, as in a checkout."""
+    monkeypatch.setattr(pipeline, "now_ns", lambda: time.time_ns() + 3600 * 10**9)
+
+
+@pytest.fixture
+def real_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline, "now_ns", time.time_ns)
 
 
 def config(tmp_path: Path, **changes: object) -> Config:
@@ -205,7 +219,7 @@ def test_a_change_to_the_sources_is_built(tmp_path: Path, monkeypatch: pytest.Mo
     assert not rebuilt_in_full(cfg, monkeypatch)
 
 
-def test_a_source_newer_than_the_racy_window_is_never_vouched_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_source_newer_than_the_racy_window_is_never_vouched_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, real_clock: None) -> None:
     cfg = site(tmp_path)
     path = tmp_path / "src/js/app.js"
     os.utime(path)  # now: within the record's racy window
@@ -491,6 +505,7 @@ def test_a_relative_source_is_the_one_in_the_working_directory_of_each_build(tmp
 
 _KILLED_IN_PUBLISH = """
 import os, signal, sys
+from collections.abc import Iterator
 from pathlib import Path
 from assetpipe import publish
 from assetpipe.config import Config
@@ -654,3 +669,46 @@ def test_the_sibling_names_a_seal_must_cover_are_the_ones_the_full_path_checks(t
 
     cfg = config(tmp_path, **changes)
     assert bool(pipeline._suffixes(cfg)) == (policy_for(cfg) is not None)
+
+
+@pytest.fixture
+def coarse_fs(tmp_path: Path) -> Iterator[Path]:
+    """A filesystem whose timestamps have whole seconds (ext4 with 128-byte inodes, like ext3), mounted
+    from an image; skipped where it cannot be (needs root, mkfs.ext4 and a loop device)."""
+    image, where = tmp_path / "coarse.img", tmp_path / "coarse"
+    where.mkdir()
+    with open(image, "wb") as fh:
+        fh.truncate(32 * 2**20)
+    made = subprocess.run(["mkfs.ext4", "-q", "-F", "-I", "128", str(image)], capture_output=True, check=False)
+    mounted = made.returncode == 0 and subprocess.run(
+        ["mount", "-o", "loop", str(image), str(where)], capture_output=True, check=False
+    ).returncode == 0
+    if not mounted:
+        pytest.skip("cannot make and mount an ext4 image with second timestamps here (needs root and loop)")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_a_file_added_in_the_tick_the_build_listed_its_folder_is_built(coarse_fs: Path, monkeypatch: pytest.MonkeyPatch, real_clock: None) -> None:
+    """On a filesystem with one-second timestamps: a file added to a folder, and the folder's mtime put back
+    (``rsync -a``), in the second the build listed it. Its ctime cannot move either: only the full path,
+    which lists the folder again, sees the file."""
+    folder = coarse_fs / "src/css"
+    for _ in range(5):  # all of it within one second of the clock; again if a second began in between
+        time.sleep(1 - time.time() % 1 + 0.01)
+        shutil.rmtree(coarse_fs / "src", ignore_errors=True)
+        shutil.rmtree(coarse_fs / "out", ignore_errors=True)
+        cfg = site(coarse_fs)
+        build(cfg)
+        before = folder.stat()
+        _add_with_its_folders_mtime_put_back(coarse_fs)
+        after = folder.stat()
+        if (after.st_mtime_ns, after.st_ctime_ns) == (before.st_mtime_ns, before.st_ctime_ns):
+            break
+    else:
+        pytest.skip("could not make the change within one second of the build")
+
+    assert rebuilt_in_full(cfg, monkeypatch)
+    assert "css/new.css" in Manifest.load(coarse_fs / "out/manifest.json").assets

@@ -15,7 +15,12 @@ The trust rules are the full path's, so the two never disagree on what is unchan
   (git's "racy clean" rule, :mod:`assetpipe.state`); and by its ctime too, which no tool can put back
   (``touch -d``, ``rsync -t`` and ``tar`` restore an mtime, not a ctime);
 - a scanned directory by (device, inode, mtime_ns, ctime_ns), which move whenever an entry is added,
-  removed or renamed in it, under the same racy rule: so no file can have appeared or gone;
+  removed or renamed in it, under the same racy rule, for its ctime as well as its mtime: so no file can
+  have appeared or gone. The full path lists every directory again, so this is the one place where a
+  stat stands in for more than the full path's own trust; and a ctime only moves when the clock has
+  ticked (a second on ext3, or ext4 with small inodes; two on FAT; a few ms elsewhere): ``rsync -a``
+  adding a file and putting its folder's mtime back in the tick the build listed that folder would
+  otherwise keep every stat of the folder as the seal has it;
 - each name in OUT by the stat the build left it with (:mod:`assetpipe.reuse`), or by its absence;
 - each snippet by its ctime too: the full path writes every snippet on every build, so it would undo an
   edit that kept the size and put the mtime back.
@@ -158,7 +163,11 @@ def _sources_unchanged(seal: Seal) -> bool:
             st = stat(path)
         except OSError:
             return False
-        if [st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns] != recorded or st.st_mtime_ns >= newest:
+        if (
+            [st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns] != recorded
+            or st.st_mtime_ns >= newest
+            or st.st_ctime_ns >= newest
+        ):
             return False
         for name, file_recorded in files:
             try:
