@@ -398,6 +398,7 @@ def test_a_seal_of_other_shapes_with_the_right_key_is_ignored(tmp_path: Path, mo
     cfg = site(tmp_path)
     build(cfg)
     data = json.loads(_seal_file(tmp_path).read_bytes())
+    dirs = data["directories"]
     _edit(tmp_path)
     for key, value in (
         ("directories", [[1, 2, 3]]),
@@ -405,6 +406,9 @@ def test_a_seal_of_other_shapes_with_the_right_key_is_ignored(tmp_path: Path, mo
         ("out", [["a", [1, 2, 3], "not a list"]]),
         ("out", [[None, None, [None, None, None]]]),
         ("suffixes", [".br", 7]),
+        ("directories", [{"a": 1, "b": 2, "c": 3}]),  # a JSON object where a list belongs
+        ("directories", [dirs[0], [10**30, *dirs[1][1:]], *dirs[2:]]),  # a number where a path belongs
+        ("out", [{"a": 1, "b": 2, "c": 3}]),
     ):
         _seal_file(tmp_path).write_text(json.dumps({**data, key: value}))
         assert rebuilt_in_full(cfg, monkeypatch), (key, value)
@@ -516,18 +520,21 @@ def die(*args, **kwargs):
 
 publish.record_build = die  # everything written and staged, nothing swapped in or named yet
 root = Path(sys.argv[1])
-build(Config(source=root / "src", output=root / "out", cache_dir=root / "cache", gzip_backend="zlib",
+build(Config(source=root / "src", output=root / "out", cache_dir=root / sys.argv[2], gzip_backend="zlib",
              jobs=1, unhashed=("css/**",)))
 """
 
 
-def test_a_build_killed_while_publishing_leaves_no_seal_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("its_cache", ["cache", "another-cache"])
+def test_a_build_killed_while_publishing_leaves_no_seal_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, its_cache: str) -> None:  # type: ignore[no-untyped-def]
     """A build with other settings, SIGKILLed with its staged set in OUT: the next build cleans up after it
-    (as the full path does), rather than pass as a no-op on a seal made before it."""
+    (as the full path does), rather than pass as a no-op on a seal made before it, even when the killed
+    build kept its records in another cache directory (and so could not remove this seal)."""
     cfg = site(tmp_path)
     build(cfg)
     good = served(tmp_path / "out")
-    killed = subprocess.run([sys.executable, "-c", _KILLED_IN_PUBLISH, str(tmp_path)], check=False)
+    child = [sys.executable, "-c", _KILLED_IN_PUBLISH, str(tmp_path), its_cache]
+    killed = subprocess.run(child, check=False)
     assert killed.returncode == -9
     staging = tmp_path / "out/.assetpipe/staging"
     assert (staging / "css/app.css").exists()

@@ -51,7 +51,7 @@ from assetpipe.files import write_atomic
 from assetpipe.manifest import MANIFEST_NAME
 from assetpipe.state import RACY_NS, BuildState
 
-SEAL_VERSION = 1
+SEAL_VERSION = 2
 
 #: How a stat is kept: [size, mtime_ns, inode] for a file in OUT (as the build record keeps it), [size,
 #: mtime_ns, inode, ctime_ns] for a source, [device, inode, mtime_ns, ctime_ns] for a directory, None for a
@@ -138,7 +138,7 @@ def still_served(seal: Seal, key: str, out: Path, roots: list[str], suffixes: tu
         return False
     try:
         return _whole(seal, roots, suffixes) and _sources_unchanged(seal) and _out_unchanged(seal, out)
-    except (TypeError, ValueError, IndexError):  # a seal whose shape is not ours: no
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError, OverflowError):  # not our shape
         return False
 
 

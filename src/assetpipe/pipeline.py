@@ -26,11 +26,12 @@ from assetpipe.fingerprint import Fingerprint, fingerprint, hashed_path
 from assetpipe.importmap import ImportMap
 from assetpipe.importmap import load as load_importmap
 from assetpipe.importmap import published as publish_importmap
+from assetpipe.layout import STATE_DIR
 from assetpipe.lock import output_lock
 from assetpipe.manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Encoding, Manifest, ManifestEntry
 from assetpipe.paths import resolve_path
 from assetpipe.plan import Node, Plan, plan
-from assetpipe.publish import Staging, publish
+from assetpipe.publish import STAGING_DIR, Staging, publish
 from assetpipe.references import is_scanned
 from assetpipe.reuse import OutView, holds, output_intact, siblings_intact
 from assetpipe.sources import check_layout, scan_with_memo, scanned
@@ -247,8 +248,8 @@ def _suffixes(config: Config) -> tuple[str, ...]:
 def _no_op(config: Config, out: Path, seal_file: Path) -> BuildReport | None:
     """The report of a build that OUT already serves, when the seal says so; None: build."""
     seal = noop.load(seal_file)
-    if seal is None:
-        return None
+    if seal is None or (out / STATE_DIR / STAGING_DIR).exists():
+        return None  # (what a killed build staged: the full path removes it, whichever build left it)
     roots = _roots(config)
     where = [str(path) for path, _ in roots]
     if not noop.still_served(seal, _seal_key(config, roots), out, where, _suffixes(config)):
