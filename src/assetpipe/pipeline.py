@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from assetpipe import __version__, noop
 from assetpipe.budgets import enforce
+from assetpipe.codecs import CODECS
 from assetpipe.config import Config
 from assetpipe.emit import dependency_key, entry_for, final_bytes
 from assetpipe.errors import AssetpipeError, ConfigError, OutputError, SourceError
@@ -25,14 +26,15 @@ from assetpipe.fingerprint import Fingerprint, fingerprint, hashed_path
 from assetpipe.importmap import ImportMap
 from assetpipe.importmap import load as load_importmap
 from assetpipe.importmap import published as publish_importmap
+from assetpipe.layout import STATE_DIR
 from assetpipe.lock import output_lock
 from assetpipe.manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Encoding, Manifest, ManifestEntry
 from assetpipe.paths import resolve_path
 from assetpipe.plan import Node, Plan, plan
-from assetpipe.publish import Staging, publish
+from assetpipe.publish import STAGING_DIR, Staging, publish
 from assetpipe.references import is_scanned
 from assetpipe.reuse import OutView, holds, output_intact, siblings_intact
-from assetpipe.sources import check_layout, check_mounts, scan_with_memo, scanned
+from assetpipe.sources import check_layout, scan_with_memo, scanned
 from assetpipe.state import (
     BuildState,
     FileRecord,
@@ -188,17 +190,23 @@ def build(
     except OSError as exc:
         raise OutputError(f"cannot create output directory: {exc.strerror or exc}", path=str(out)) from None
     on_wait = reporter.waiting if reporter is not None else None
-    watched = (state, changed, touched, out_touched) != (None, None, None, None) or defer_compression
-    sealed = not (watched or repair)
-    seal_file = _seal_file(config, out) if sealed and shard is None else None
+    seal_file = _seal_file(config, out)
+    # A complete build with nothing kept in memory, for nobody who wants its state: answered by the seal,
+    # and leaving one. (watch keeps its record in memory; --repair, --shard and deferring trust none.)
+    sealed = seal_file is not None and not config.importmap_packages and shard is None and (
+        state is None and touched is None and out_touched is None and changed is None
+        and not (repair or defer_compression)
+    )  # fmt: skip
     with output_lock(out, wait=wait, on_wait=on_wait):
-        if seal_file is not None and (report := _no_op(config, out, seal_file)) is not None:
+        if sealed and seal_file is not None and (report := _no_op(config, out, seal_file)) is not None:
             report.seconds = time.perf_counter() - started
             return report
+        if seal_file is not None:  # before OUT is touched: a build stopped half-way leaves no seal
+            noop.drop(seal_file)
         report, new_state = _build_locked(
             config, out, reporter, state, touched, repair, defer_compression, out_touched, shard
         )
-        if seal_file is not None:
+        if sealed and seal_file is not None:
             _seal(config, report, new_state, seal_file)
     if changed is not None:
         changed(new_state)
@@ -207,18 +215,44 @@ def build(
 
 
 def _seal_file(config: Config, out: Path) -> Path | None:
-    """Where the seal of OUT's build lives (:mod:`assetpipe.noop`), or None for a build that neither trusts
-    nor leaves one: without a cache directory, or when its import map reads package.json files, which
-    no seal covers. (watch keeps its record in memory, and --repair and --shard trust no seal.)"""
-    if config.cache_dir is None or config.importmap_packages:
+    """Where the seal of OUT's build lives (:mod:`assetpipe.noop`), beside its record; None without a
+    cache directory. (A build whose import map reads package.json files neither trusts nor leaves one: no
+    seal covers those; it still removes one, as every build that takes the full path does.)"""
+    if config.cache_dir is None:
         return None
     return noop.seal_path(state_path(config.cache_dir, out))
+
+
+def _roots(config: Config) -> list[tuple[Path, str]]:
+    """SRC and each mount as (the real path it leads to now, its logical prefix), in the scan's order."""
+    roots = [(resolve_path(config.source, "source directory"), "")]
+    return roots + [(resolve_path(m.directory, f"mount {m.prefix!r}"), m.prefix) for m in config.mounts]
+
+
+def _seal_key(config: Config, roots: list[tuple[Path, str]]) -> str:
+    """The seal's key: every setting, the assetpipe version, and the real paths the config's folders lead
+    to now (a symlink retargeted, or a relative path from another working directory, is another build)."""
+    where = [str(path) for path, _ in roots]
+    if config.snippets_dir is not None:
+        where.append(str(resolve_path(config.snippets_dir, "snippets_dir")))
+    return noop.config_key(config, __version__, where)
+
+
+def _suffixes(config: Config) -> tuple[str, ...]:
+    """The sibling names the full path checks beside each output: every codec's when the build compresses
+    (as :func:`assetpipe.compress.policy_for` decides, not imported here: a no-op never needs it)."""
+    compresses = config.compress and any(getattr(config, c.config_key) for c in CODECS.values())
+    return _SUFFIXES if compresses else ()
 
 
 def _no_op(config: Config, out: Path, seal_file: Path) -> BuildReport | None:
     """The report of a build that OUT already serves, when the seal says so; None: build."""
     seal = noop.load(seal_file)
-    if seal is None or not noop.still_served(seal, noop.config_key(config, __version__), out):
+    if seal is None or (out / STATE_DIR / STAGING_DIR).exists():
+        return None  # (what a killed build staged: the full path removes it, whichever build left it)
+    roots = _roots(config)
+    where = [str(path) for path, _ in roots]
+    if not noop.still_served(seal, _seal_key(config, roots), out, where, _suffixes(config)):
         return None
     t = seal.totals
     return BuildReport(
@@ -229,24 +263,36 @@ def _no_op(config: Config, out: Path, seal_file: Path) -> BuildReport | None:
 
 def _seal(config: Config, report: BuildReport, state: BuildState, seal_file: Path) -> None:
     """Leave the seal of the build just made: what it scanned and what it left, by stat (or none)."""
-    roots = [(resolve_path(config.source, "source directory"), "")]
-    roots += [(real, mount.prefix) for mount, real in check_mounts(config, config.mounts)]
-    inputs = scanned(state.scan_memo, roots) if state.scan_memo is not None else None
     seal = None
-    if inputs is not None:
-        others: list[str] = []
-        if config.snippets_dir is not None:
-            from assetpipe.snippets import FILE_NAMES, RENDERERS
-
-            others = [str(config.snippets_dir / FILE_NAMES[server]) for server in RENDERERS]
-        totals = noop.Totals(
-            report.files, report.bytes_in, report.bytes_out, report.encoded(), tuple(report.warnings),
-            tuple(report.manifest.assets),
-        )  # fmt: skip
-        suffixes = _SUFFIXES if state.compression != "off" else ()
-        key = noop.config_key(config, __version__)
-        seal = noop.seal_of(key, state, inputs, suffixes, others, totals)
+    try:
+        seal = _seal_of(config, report, state)
+    except AssetpipeError:
+        pass  # a path that no longer resolves, say: the build stands, the next one takes the full path
     noop.save(seal_file, seal)
+
+
+def _seal_of(config: Config, report: BuildReport, state: BuildState) -> noop.Seal | None:
+    roots = _roots(config)
+    inputs = scanned(state.scan_memo, roots) if state.scan_memo is not None else None
+    emitted = state.emitted
+    if inputs is None or not isinstance(emitted, _Emitted):
+        return None
+    if sum(len(files) for _, _, files in inputs) != len(state.files):
+        return None  # a source the seal would not vouch for by its stat
+    others: list[str] = []
+    if config.snippets_dir is not None:
+        from assetpipe.snippets import FILE_NAMES, RENDERERS
+
+        snippets = resolve_path(config.snippets_dir, "snippets_dir")
+        others = [str(snippets / FILE_NAMES[server]) for server in RENDERERS]
+    # The plan's warnings, as a no-op on the full path reports: not the remote cache's of a build that
+    # compressed (a no-op asks the remote nothing).
+    totals = noop.Totals(
+        report.files, report.bytes_in, report.bytes_out, report.encoded(), emitted.plan.warnings,
+        tuple(report.manifest.assets),
+    )  # fmt: skip
+    suffixes = _SUFFIXES if state.compression != "off" else ()
+    return noop.seal_of(_seal_key(config, roots), state, inputs, suffixes, others, totals)
 
 
 @dataclass(frozen=True, slots=True)

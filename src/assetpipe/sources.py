@@ -302,17 +302,19 @@ def scanned(memo: ScanMemo, roots: Iterable[tuple[Path, str]]) -> Scanned | None
     """Every directory the scan that left ``memo`` walked, by path on disk, with its signature and its
     sources by file name with their (size, mtime_ns, inode, ctime_ns): for :mod:`assetpipe.noop`'s seal.
 
-    ``roots`` are SRC and each mount, as (real path, logical prefix). None when the memo does not hold
-    every directory the scan walked (one with a file symlink, or a symlink loop, is listed again by every
-    scan, so no stat can vouch for it).
+    ``roots`` are SRC and each mount, as (real path, logical prefix): they come first, in that order, then
+    the folders under them. None when the memo does not hold every directory the scan walked (one with a
+    file symlink, or a symlink loop, is listed again by every scan, so no stat can vouch for it), or when
+    two walks reached one logical folder (a mount at a folder SRC has): the memo kept one listing of two.
     """
     directories: Scanned = []
     todo = [(str(path), prefix) for path, prefix in roots]
-    while todo:
-        path, prefix = todo.pop()
+    seen: set[str] = set()
+    for path, prefix in todo:  # grows as it goes: breadth first
         listing = memo.get(prefix)
-        if listing is None:
+        if listing is None or prefix in seen:
             return None
+        seen.add(prefix)
         files: list[tuple[str, tuple[int, ...]]] = [
             (a.logical_path[len(prefix) :], (a.size, a.mtime_ns, a.inode, a.ctime_ns)) for a in listing.files
         ]
