@@ -12,7 +12,6 @@ specifiers the build's modules import, and every module the map names, with its 
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import posixpath
@@ -151,6 +150,8 @@ def _expanded_keys(imap: ImportMap, referrer: str, known: Collection[str]) -> li
 
 
 def _did_you_mean(specifier: str, keys: list[str]) -> str | None:
+    import difflib  # only for an error's did-you-mean: not at start-up
+
     close = difflib.get_close_matches(specifier, keys, n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else None
 
@@ -174,6 +175,8 @@ def check_targets(imap: ImportMap, known: Collection[str], config_file: str | No
                 where = "[importmap]" if not scope else f'[importmap_scopes."{scope}"]'
             else:
                 where = "'importmap_packages': package"
+            import difflib
+
             close = difflib.get_close_matches(target, [k for k in known if is_module(k)], n=1, cutoff=0.6)
             raise ConfigError(
                 f"{where} {key!r} maps to {target!r}, which is not a published JS module",
