@@ -98,7 +98,7 @@ def publish(
     make_durable([*fresh, *staged_files])
     # Recorded before it goes live: a record of a build that never landed is harmless, while a live build
     # without a record could have its files pruned by clean.
-    build_id = record_build(out, manifest, text=text)
+    build_id = record_build(out, manifest)
     for logical in sorted(staged):
         staging.swap(logical, staged[logical])
     if changed:
