@@ -201,10 +201,10 @@ def _line(key: str, entry: ManifestEntry) -> str:
 
 class _AssetsText:
     """The "assets" object of the manifest serialised last: a copy of its entries, their lines in key order
-    (and where each key's line is), the lines joined, and what :meth:`Manifest.digest` and
+    (and where each key's line is), and what :meth:`Manifest.digest` and
     :meth:`Manifest.output_names` derive from them (each made when first asked, then kept up to date)."""
 
-    __slots__ = ("assets", "body", "counts", "digests", "index", "lines", "names", "undigested")
+    __slots__ = ("assets", "counts", "digests", "index", "lines", "names", "undigested")
 
     def __init__(
         self,
@@ -217,7 +217,6 @@ class _AssetsText:
         names: list[str] | None = None,
     ) -> None:
         self.assets, self.index, self.lines = assets, index, lines
-        self.body = ",\n".join(lines)
         self.digests, self.undigested = digests, undigested  # a line's sha256; undigested: to be made
         self.counts, self.names = counts, names  # OUT name -> entries naming it; the names, sorted
 
@@ -277,10 +276,10 @@ def _assets_text(assets: Mapping[str, ManifestEntry]) -> _AssetsText:
     """
     global _last_assets_text
     last = _last_assets_text
-    if last is not None and last.assets.keys() == assets.keys():
-        old = last.assets
-        if assets == old:  # in C, and the entries are mostly the very same objects: no line to make again
-            return last
+    old = last.assets if last is not None else None
+    if last is not None and assets == old:  # in C, the values mostly by identity: no line to make again
+        return last
+    if last is not None and old is not None and old.keys() == assets.keys():
         if list(assets) == list(old):  # in the same order, as a rebuild's are: compared in C, by identity
             changed = list(compress(assets, map(is_not, assets.values(), old.values())))
         else:
@@ -355,11 +354,16 @@ class Manifest:
         """
         if not self.assets:
             return json.dumps(self.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-        return "".join((
-            '{\n  "assets": {\n', _assets_text(self.assets).body,
-            f'\n  }},\n  "base_url": {json.dumps(self.base_url, ensure_ascii=False)},\n',
-            self._importmap_text(), f'  "version": {json.dumps(self.version)}\n}}\n',
-        ))  # fmt: skip
+        # One join, the entries' lines with the rest of the text around them: each copy of a 1 MB text is a
+        # large allocation, and those cost a watch rebuild more than the copying.
+        parts = _assets_text(self.assets).lines.copy()
+        parts[0] = '{\n  "assets": {\n' + parts[0]
+        parts[-1] += (
+            f'\n  }},\n  "base_url": {json.dumps(self.base_url, ensure_ascii=False)},\n'
+            + self._importmap_text()
+            + f'  "version": {json.dumps(self.version)}\n}}\n'
+        )
+        return ",\n".join(parts)
 
     def digest(self) -> str:
         """A digest of :meth:`dumps`' text (hex): the same text always gives the same digest, any other
@@ -385,13 +389,14 @@ class Manifest:
         text = json.dumps(self.importmap.to_json(), indent=2, sort_keys=True, ensure_ascii=False)
         return '  "importmap": ' + text.replace("\n", "\n  ") + ",\n"
 
-    def write(self, out_dir: Path, text: str | None = None) -> Path:
+    def write(self, out_dir: Path, text: str | bytes | None = None) -> Path:
         """Write OUT/manifest.json atomically (temp file in OUT, fsync, rename, fsync the directory).
 
-        ``text`` is this manifest's ``dumps()`` when the caller already has it.
+        ``text`` is this manifest's ``dumps()`` (or its UTF-8 bytes) when the caller already has it.
         """
         target = out_dir / MANIFEST_NAME
-        write_atomic(target, (self.dumps() if text is None else text).encode("utf-8"))
+        text = self.dumps() if text is None else text
+        write_atomic(target, text if isinstance(text, bytes) else text.encode("utf-8"))
         fsync_directory(out_dir)
         return target
 

@@ -83,13 +83,13 @@ def publish(
     ``fresh`` are the files this build wrote into OUT; ``staged`` maps each staged unhashed file to its
     new siblings. Returns whether manifest.json changed, and the build's id.
     """
-    text = manifest.dumps()
+    data = manifest.dumps().encode("utf-8")
     manifest_file = out / MANIFEST_NAME
     try:
         previous = manifest_file.read_bytes()
     except OSError:
         previous = None
-    changed = previous != text.encode("utf-8")
+    changed = previous != data
     staged_files = [staging.path(name) for name in staged]
     staged_files += [
         Path(str(staging.path(n)) + ENCODING_SUFFIXES[e]) for n, encs in staged.items() for e in encs
@@ -102,6 +102,6 @@ def publish(
     for logical in sorted(staged):
         staging.swap(logical, staged[logical])
     if changed:
-        manifest.write(out, text)
+        manifest.write(out, data)
     staging.discard()
     return changed, build_id
