@@ -12,8 +12,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from itertools import compress
-from operator import attrgetter, is_, not_
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -209,6 +207,7 @@ class _Emitted:
     outputs: dict[str, _Output]
     entries: dict[str, ManifestEntry]  # with encodings, as published
     owners: dict[str, str]  # every output and sibling name -> the source it belongs to (_check_collisions)
+    records: dict[str, FileRecord]  # the build's records (BuildState.files), made from these outputs
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,45 +215,38 @@ class _Delta:
     """How a build's outputs differ from the last build's in this process (watch), for the steps after
     emitting: what they do for an output the last build already did, they skip."""
 
-    changed: tuple[str, ...]  # sources whose output is not the last build's very object (all: no last build)
+    changed: tuple[str, ...]  # sources whose output may not be the last build's very object (all: no last)
     gone: tuple[str, ...]  # sources of the last build that this one has not
-    # The same sources as the last build in the same order, and every output not changed taken whole
-    # (``_Emitting.untouched``): reused as recorded, its siblings vouched for, nothing written or staged.
-    # Then what the last build made for those outputs (entries, records) stands as it is.
+    # The same sources as the last build, in the same order, and every output not in ``changed`` is the
+    # last build's, taken whole by ``_Emitting.untouched``: reused as recorded, its siblings vouched for,
+    # nothing written or staged. Then what the last build made for those outputs (entries, records, names)
+    # stands as it is.
     same: bool
-    kept: list[bool] | None = None  # with ``same``: per output, in order, whether it is the last build's
-
-
-def _taken_whole(outputs: Iterable[_Output]) -> bool:
-    """Whether every one of ``outputs`` was reused as recorded, with its siblings, nothing written."""
-    kept = list(outputs)
-    reused, vouched, written = map(_REUSED, kept), map(_SIBLINGS, kept), map(_WRITTEN, kept)
-    return None not in reused and None not in vouched and True not in written
 
 
 def _delta(ctx: _Emitting) -> _Delta:
     """The build's :class:`_Delta`, worked out once its outputs are all emitted (then kept on ``ctx``).
 
-    On a 2,000-file tree a save changes a few outputs; each step after emitting walking all of them in
-    Python was a good part of the save, so the walks here run in C (map, compress) where they can.
+    On a 2,000-file tree a save changes a few outputs, and every walk over all of them (each step after
+    emitting had one) was a good part of the save: when every output went through ``untouched``, what it
+    counted says which ones changed without a walk.
     """
     if ctx.delta is not None:
         return ctx.delta
     last, outputs = ctx.last, ctx.outputs
     if last is None:
         delta = _Delta(tuple(outputs), (), same=False)
-    elif list(outputs) == list(last.outputs):
-        kept = list(map(is_, outputs.values(), last.outputs.values()))
-        changed = tuple(compress(outputs, map(not_, kept)))
-        delta = _Delta(changed, (), _taken_whole(compress(outputs.values(), kept)), kept)
+    elif (
+        ctx.taken + len(ctx.untaken) == len(outputs) == len(last.outputs)
+        and all(name in last.outputs for name in ctx.untaken)  # so the same sources as the last build
+        and (ctx.planned.order is last.plan.order or list(outputs) == list(last.outputs))
+    ):
+        delta = _Delta(tuple(ctx.untaken), (), same=True)
     else:
         changed = tuple(k for k, o in outputs.items() if last.outputs.get(k) is not o)
         delta = _Delta(changed, tuple(k for k in last.outputs if k not in outputs), same=False)
     ctx.delta = delta
     return delta
-
-
-_REUSED, _SIBLINGS, _WRITTEN = attrgetter("reused"), attrgetter("siblings"), attrgetter("written")
 
 
 @dataclass(slots=True)
@@ -276,6 +268,9 @@ class _Emitting:
     renamed: set[str] = field(default_factory=set)  # sources whose output path is not the last build's
     owners: dict[str, str] = field(default_factory=dict)  # set by _check_collisions
     delta: _Delta | None = None  # set by _delta, once every output is emitted
+    # What untouched() decided: how many outputs it handed back whole, and the sources it did not.
+    taken: int = 0
+    untaken: list[str] = field(default_factory=list)
 
     def output_path(self, logical: str) -> str:
         return logical if logical in self.planned.unhashed else self.outputs[logical].entry.path
@@ -289,15 +284,27 @@ class _Emitting:
     def untouched(self, logical: str, node: Node) -> _Output | None:
         """The last build's output for ``node`` when nothing it depends on can have changed since: the same
         planned node (unchanged source, same targets), no dependency renamed, its siblings done, and the
-        watcher on OUT saw nothing happen to its files. Cheaper than :func:`_emit` by two orders."""
+        watcher on OUT saw nothing happen to its files. Cheaper than :func:`_emit` by two orders.
+
+        Counts what it hands back and names what it does not (``taken``, ``untaken``: see :func:`_delta`).
+        """
         last = self.last
-        if last is None or last.plan.nodes.get(logical) is not node or self.view.touched is None:
+        output = (
+            last.outputs.get(logical)
+            if last is not None and last.plan.nodes.get(logical) is node and self.view.touched is not None
+            else None
+        )
+        if (
+            output is None
+            or output.reused is None
+            or output.siblings is None
+            or output.written
+            or not self.renamed.isdisjoint(node.dependencies)
+            or not self.view.untouched(output.entry.path)
+        ):
+            self.untaken.append(logical)
             return None
-        output = last.outputs.get(logical)
-        if output is None or output.reused is None or output.siblings is None:
-            return None
-        if not self.renamed.isdisjoint(node.dependencies) or not self.view.untouched(output.entry.path):
-            return None
+        self.taken += 1
         return output
 
 
@@ -347,7 +354,9 @@ def _build_locked(
 
         write_all(manifest, config.snippets_dir, root=config.snippet_root or str(out), cors=config.cors)
     new_state, landed = _land(ctx, settings, recorded_ns, manifest, results, compressed, report)
-    new_state.scan_memo, new_state.emitted = scan_memo, _Emitted(planned, ctx.outputs, entries, ctx.owners)
+    new_state.scan_memo, new_state.emitted = scan_memo, _Emitted(
+        planned, ctx.outputs, entries, ctx.owners, new_state.files
+    )
     if landed and persisted and config.cache_dir is not None:
         save_state(state_path(config.cache_dir, out), new_state)
     return report, new_state
@@ -661,15 +670,13 @@ def _record(
 
 
 def _kept_records(ctx: _Emitting) -> dict[str, FileRecord] | None:
-    """The last build's records, when they are, in order, the records of this build's outputs but the
-    changed ones: an output taken whole carries the record the last build gave it (``reused``), and when
-    the last build's records are those very objects, only the changed outputs need records made."""
-    delta, before = _delta(ctx), ctx.state.files
-    if not delta.same or delta.kept is None or list(before) != list(ctx.outputs):
+    """The last build's records, when they stand for every output but the changed ones: an output taken
+    whole carries the record the last build made for it (``reused``, which _record keeps), so the records
+    made together with the last build's outputs (:attr:`_Emitted.records`) are those very objects."""
+    last = ctx.last
+    if not _delta(ctx).same or last is None or ctx.state.files is not last.records:
         return None
-    kept = delta.kept
-    reused = map(_REUSED, compress(ctx.outputs.values(), kept))
-    return before if all(map(is_, reused, compress(before.values(), kept))) else None
+    return last.records
 
 
 def _sibling_records(where: Path, path: str, listed: Mapping[str, Encoding]) -> tuple[SiblingRecord, ...]:
