@@ -242,7 +242,7 @@ class _AssetsText:
             lines[index[key]] = _line(key, assets[key])
         counts, names = None, None
         if self.names is not None and self.counts is not None:
-            counts, names = dict(self.counts), self.names.copy()
+            counts, names = self.counts.copy(), self.names.copy()  # copy(): fast with holes
             for key in changed:
                 for name in _names_of(self.assets[key]):
                     counts[name] -= 1
@@ -256,7 +256,11 @@ class _AssetsText:
                         counts[name] = 1
                         bisect.insort(names, name)
         undigested = [*self.undigested, *(index[key] for key in changed)]
-        return _AssetsText(dict(assets), index, lines, digests, undigested, counts, names)
+        return _AssetsText(_copy(assets), index, lines, digests, undigested, counts, names)
+
+
+def _copy(assets: Mapping[str, ManifestEntry]) -> dict[str, ManifestEntry]:
+    return assets.copy() if isinstance(assets, dict) else dict(assets)
 
 
 def _names_of(entry: ManifestEntry) -> tuple[str, ...]:
@@ -276,20 +280,18 @@ def _assets_text(assets: Mapping[str, ManifestEntry]) -> _AssetsText:
     """
     global _last_assets_text
     last = _last_assets_text
-    old = last.assets if last is not None else None
+    old = last.assets if last is not None else {}
     if last is not None and assets == old:  # in C, the values mostly by identity: no line to make again
         return last
-    if last is not None and old is not None and old.keys() == assets.keys():
-        if list(assets) == list(old):  # in the same order, as a rebuild's are: compared in C, by identity
-            changed = list(compress(assets, map(is_not, assets.values(), old.values())))
-        else:
-            changed = [key for key, entry in assets.items() if old[key] is not entry]
-        text = last.updated(assets, changed)
+    if last is not None and list(assets) == list(old):  # the same keys in the same order, as a rebuild's
+        text = last.updated(assets, list(compress(assets, map(is_not, assets.values(), old.values()))))
+    elif last is not None and old.keys() == assets.keys():
+        text = last.updated(assets, [key for key, entry in assets.items() if old[key] is not entry])
     else:
         keys = sorted(assets)
         index = {key: i for i, key in enumerate(keys)}
         lines = [_line(key, assets[key]) for key in keys]
-        text = _AssetsText(dict(assets), index, lines, [b""] * len(lines), list(range(len(lines))))
+        text = _AssetsText(_copy(assets), index, lines, [b""] * len(lines), list(range(len(lines))))
     _last_assets_text = text
     return text
 

@@ -288,19 +288,16 @@ class _Emitting:
 
         Counts what it hands back and names what it does not (``taken``, ``untaken``: see :func:`_delta`).
         """
-        last = self.last
-        output = (
-            last.outputs.get(logical)
-            if last is not None and last.plan.nodes.get(logical) is node and self.view.touched is not None
-            else None
-        )
+        last = self.last  # (called for every source of every build: kept to a few lookups)
+        same = last is not None and last.plan.nodes.get(logical) is node
+        output = last.outputs.get(logical) if same and last is not None else None
         if (
             output is None
             or output.reused is None
             or output.siblings is None
             or output.written
-            or not self.renamed.isdisjoint(node.dependencies)
-            or not self.view.untouched(output.entry.path)
+            or not self.view.untouched(output.entry.path)  # False too when OUT is not watched
+            or (self.renamed and not self.renamed.isdisjoint(node.dependencies))
         ):
             self.untaken.append(logical)
             return None
@@ -503,7 +500,7 @@ def _entries(ctx: _Emitting, results: Mapping[str, Mapping[str, Encoding]]) -> d
     """The manifest's entries: each output's entry with the siblings it has (the last one, if untouched)."""
     delta = _delta(ctx)
     if delta.same and ctx.last is not None:  # the last build's entries, in the same order, but the changed
-        entries = dict(ctx.last.entries)
+        entries = ctx.last.entries.copy()
         todo: Iterable[str] = delta.changed
     else:
         entries, todo = {}, ctx.outputs
@@ -647,7 +644,7 @@ def _record(
 ) -> BuildState:
     """The record of this build: each source's stat and references, each output's and sibling's stat."""
     kept = _kept_records(ctx)
-    files, todo = (dict(kept), _delta(ctx).changed) if kept is not None else ({}, tuple(ctx.outputs))
+    files, todo = (kept.copy(), _delta(ctx).changed) if kept is not None else ({}, tuple(ctx.outputs))
     for logical in todo:
         output = ctx.outputs[logical]
         if output.reused is not None:
@@ -722,7 +719,7 @@ def _check_collisions(ctx: _Emitting) -> None:
         if not changed and not gone:
             ctx.owners = last.owners
             return
-        ctx.owners = dict(last.owners)
+        ctx.owners = last.owners.copy()  # dict(): 8x slower, once deletions have left holes in it
         for logical in (*changed, *gone):
             old = last.outputs.get(logical)
             for name in _output_names(old.entry.path) if old is not None else ():
