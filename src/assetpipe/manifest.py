@@ -201,10 +201,10 @@ def _line(key: str, entry: ManifestEntry) -> str:
 
 class _AssetsText:
     """The "assets" object of the manifest serialised last: a copy of its entries, their lines in key order
-    (and where each key's line is), and what :meth:`Manifest.digest` and
-    :meth:`Manifest.output_names` derive from them (each made when first asked, then kept up to date)."""
+    (and where each key's line is), and what :meth:`Manifest.digest` and :meth:`Manifest.output_names`
+    derive from them (each made when first asked, then kept up to date)."""
 
-    __slots__ = ("assets", "counts", "digests", "index", "lines", "names", "undigested")
+    __slots__ = ("assets", "digests", "encoded", "index", "lines", "names", "undigested")
 
     def __init__(
         self,
@@ -213,12 +213,14 @@ class _AssetsText:
         lines: list[str],
         digests: list[bytes],
         undigested: list[int],
-        counts: dict[str, int] | None = None,
         names: list[str] | None = None,
+        encoded: list[str] | None = None,
     ) -> None:
         self.assets, self.index, self.lines = assets, index, lines
         self.digests, self.undigested = digests, undigested  # a line's sha256; undigested: to be made
-        self.counts, self.names = counts, names  # OUT name -> entries naming it; the names, sorted
+        # Every OUT name the entries give, sorted, and each as a JSON string; kept up to date only while
+        # no two entries give the same name (never in a build's manifest), else made again when asked.
+        self.names, self.encoded = names, encoded
 
     def line_digests(self) -> list[bytes]:
         for i in self.undigested:
@@ -226,37 +228,56 @@ class _AssetsText:
         self.undigested = []
         return self.digests
 
-    def output_names(self) -> list[str]:
-        if self.names is None:
-            counts: dict[str, int] = {}
-            for entry in self.assets.values():
-                for name in _names_of(entry):
-                    counts[name] = counts.get(name, 0) + 1
-            self.counts, self.names = counts, sorted(counts)
-        return self.names
+    def output_names(self) -> tuple[list[str], list[str]]:
+        """The sorted names, and each as JSON."""
+        if self.names is None or self.encoded is None:
+            given = [name for entry in self.assets.values() for name in _names_of(entry)]
+            names = sorted(set(given))
+            encoded = list(map(_ascii_string, names))
+            if len(names) != len(given):  # a name given twice: listed once, and not kept up to date
+                return names, encoded
+            self.names, self.encoded = names, encoded
+        return self.names, self.encoded
 
     def updated(self, assets: Mapping[str, ManifestEntry], changed: list[str]) -> _AssetsText:
         """This text with the entries of ``changed`` (keys it has) taken from ``assets``."""
         lines, digests, index = self.lines.copy(), self.digests.copy(), self.index
         for key in changed:
             lines[index[key]] = _line(key, assets[key])
-        counts, names = None, None
-        if self.names is not None and self.counts is not None:
-            counts, names = self.counts.copy(), self.names.copy()  # copy(): fast with holes
-            for key in changed:
-                for name in _names_of(self.assets[key]):
-                    counts[name] -= 1
-                    if not counts[name]:
-                        del counts[name]
-                        del names[bisect.bisect_left(names, name)]
-                for name in _names_of(assets[key]):
-                    if name in counts:
-                        counts[name] += 1
-                    else:
-                        counts[name] = 1
-                        bisect.insort(names, name)
         undigested = [*self.undigested, *(index[key] for key in changed)]
-        return _AssetsText(_copy(assets), index, lines, digests, undigested, counts, names)
+        text = _AssetsText(_copy(assets), index, lines, digests, undigested)
+        if self.names is not None and self.encoded is not None:
+            names, encoded = self.names.copy(), self.encoded.copy()
+            text.names, text.encoded = _renamed(names, encoded, self.assets, assets, changed)
+        return text
+
+
+def _renamed(
+    names: list[str],
+    encoded: list[str],
+    old: Mapping[str, ManifestEntry],
+    new: Mapping[str, ManifestEntry],
+    changed: list[str],
+) -> tuple[list[str] | None, list[str] | None]:
+    """``names`` (sorted, each given once) and ``encoded`` with the names of the ``changed`` entries taken
+    from ``new`` instead of ``old``; (None, None) when a name would then be given twice."""
+    for key in changed:
+        for name in _names_of(old[key]):
+            i = bisect.bisect_left(names, name)
+            if i == len(names) or names[i] != name:
+                return None, None  # (cannot happen while each name is given once: made again if asked)
+            del names[i], encoded[i]
+    for key in changed:
+        for name in _names_of(new[key]):
+            i = bisect.bisect_left(names, name)
+            if i < len(names) and names[i] == name:
+                return None, None
+            names.insert(i, name)
+            encoded.insert(i, _ascii_string(name))
+    return names, encoded
+
+
+_ascii_string = json.encoder.encode_basestring_ascii  # json.dumps(s), in C
 
 
 def _copy(assets: Mapping[str, ManifestEntry]) -> dict[str, ManifestEntry]:
@@ -383,7 +404,12 @@ class Manifest:
     def output_names(self) -> list[str]:
         """:meth:`output_files`, sorted (a new list each call); kept up to date between the manifests
         :meth:`dumps` writes, as their lines are."""
-        return list(_assets_text(self.assets).output_names()) if self.assets else []
+        return list(_assets_text(self.assets).output_names()[0]) if self.assets else []
+
+    def output_names_json(self) -> str:
+        """``json.dumps(self.output_names())`` (compact), from names encoded once and kept up to date: a
+        build record lists them, and encoding 6,000 names afresh, twice a watch save, was costly."""
+        return "[" + ",".join(_assets_text(self.assets).output_names()[1]) + "]" if self.assets else "[]"
 
     def _importmap_text(self) -> str:
         if self.importmap is None:
