@@ -21,6 +21,7 @@ from assetpipe.errors import OutputError
 from assetpipe.files import ensure_directory, make_durable, write_atomic
 from assetpipe.layout import STATE_DIR
 from assetpipe.manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Encoding, Manifest
+from assetpipe.state import Stat, stat_of
 
 STAGING_DIR = "staging"
 
@@ -85,11 +86,7 @@ def publish(
     """
     data = manifest.dumps().encode("utf-8")
     manifest_file = out / MANIFEST_NAME
-    try:
-        previous = manifest_file.read_bytes()
-    except OSError:
-        previous = None
-    changed = previous != data
+    changed = _differs(manifest_file, manifest, data)
     staged_files = [staging.path(name) for name in staged]
     staged_files += [
         Path(str(staging.path(n)) + ENCODING_SUFFIXES[e]) for n, encs in staged.items() for e in encs
@@ -103,5 +100,28 @@ def publish(
         staging.swap(logical, staged[logical])
     if changed:
         manifest.write(out, data)
+    written = stat_of(manifest_file)
+    if written is not None:
+        _WRITTEN[manifest_file] = (written, manifest.digest())
     staging.discard()
     return changed, build_id
+
+
+#: manifest.json -> its stat and the digest of its text, as the last publish in this process left it.
+_WRITTEN: dict[Path, tuple[Stat, str]] = {}
+
+
+def _differs(manifest_file: Path, manifest: Manifest, data: bytes) -> bool:
+    """Whether ``manifest_file`` holds other bytes than ``data`` (``manifest``'s text).
+
+    Known without reading it while it has the stat the last publish here left it with (watch publishes
+    twice a save, and reading a 2,000-file manifest back each time to compare was most of the cost); any
+    rewrite since, in place or by rename, changes that stat, and then it is read.
+    """
+    known = _WRITTEN.get(manifest_file)
+    if known is not None and stat_of(manifest_file) == known[0]:
+        return known[1] != manifest.digest()
+    try:
+        return manifest_file.read_bytes() != data
+    except OSError:
+        return True
