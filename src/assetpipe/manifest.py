@@ -204,7 +204,7 @@ class _AssetsText:
     (and where each key's line is), and what :meth:`Manifest.digest` and :meth:`Manifest.output_names`
     derive from them (each made when first asked, then kept up to date)."""
 
-    __slots__ = ("assets", "digests", "encoded", "index", "lines", "names", "undigested")
+    __slots__ = ("assets", "digests", "encoded", "index", "last_digest", "lines", "names", "undigested")
 
     def __init__(
         self,
@@ -218,15 +218,24 @@ class _AssetsText:
     ) -> None:
         self.assets, self.index, self.lines = assets, index, lines
         self.digests, self.undigested = digests, undigested  # a line's sha256; undigested: to be made
+        self.last_digest: tuple[bytes, str] | None = None
         # Every OUT name the entries give, sorted, and each as a JSON string; kept up to date only while
         # no two entries give the same name (never in a build's manifest), else made again when asked.
         self.names, self.encoded = names, encoded
 
-    def line_digests(self) -> list[bytes]:
+    def digest(self, rest: bytes) -> str:
+        """:meth:`Manifest.digest` of a manifest with these assets, ``rest`` the text of its others (the
+        last one asked for is kept: a publish asks for it more than once)."""
+        if self.last_digest is not None and self.last_digest[0] == rest:
+            return self.last_digest[1]
         for i in self.undigested:
             self.digests[i] = hashlib.sha256(self.lines[i].encode("utf-8")).digest()
         self.undigested = []
-        return self.digests
+        outer = hashlib.sha384(f"{len(self.digests)}\n".encode())
+        outer.update(b"".join(self.digests))
+        outer.update(rest)
+        self.last_digest = (rest, outer.hexdigest())
+        return self.last_digest[1]
 
     def output_names(self) -> tuple[list[str], list[str]]:
         """The sorted names, and each as JSON."""
@@ -393,13 +402,10 @@ class Manifest:
         text another. SHA-384 over the SHA-256 of each asset's line (in key order) and then the text of
         this manifest without its assets, so a watch rebuild that changed one entry hashes one line, not
         the whole file (a 2,000-file manifest is about 1 MB)."""
-        outer = hashlib.sha384()
-        if self.assets:
-            digests = _assets_text(self.assets).line_digests()
-            outer.update(f"{len(digests)}\n".encode())
-            outer.update(b"".join(digests))
-        outer.update(replace(self, assets={}).dumps().encode("utf-8"))
-        return outer.hexdigest()
+        rest = replace(self, assets={}).dumps().encode("utf-8")
+        if not self.assets:
+            return hashlib.sha384(rest).hexdigest()
+        return _assets_text(self.assets).digest(rest)
 
     def output_names(self) -> list[str]:
         """:meth:`output_files`, sorted (a new list each call); kept up to date between the manifests

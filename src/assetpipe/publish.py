@@ -86,7 +86,8 @@ def publish(
     """
     data = manifest.dumps().encode("utf-8")
     manifest_file = out / MANIFEST_NAME
-    changed = _differs(manifest_file, manifest, data)
+    digest = manifest.digest()
+    changed = _differs(manifest_file, digest, data)
     staged_files = [staging.path(name) for name in staged]
     staged_files += [
         Path(str(staging.path(n)) + ENCODING_SUFFIXES[e]) for n, encs in staged.items() for e in encs
@@ -102,7 +103,7 @@ def publish(
         manifest.write(out, data)
     written = stat_of(manifest_file)
     if written is not None:
-        _WRITTEN[manifest_file] = (written, manifest.digest())
+        _WRITTEN[manifest_file] = (written, digest)
     staging.discard()
     return changed, build_id
 
@@ -111,8 +112,9 @@ def publish(
 _WRITTEN: dict[Path, tuple[Stat, str]] = {}
 
 
-def _differs(manifest_file: Path, manifest: Manifest, data: bytes) -> bool:
-    """Whether ``manifest_file`` holds other bytes than ``data`` (``manifest``'s text).
+def _differs(manifest_file: Path, digest: str, data: bytes) -> bool:
+    """Whether ``manifest_file`` holds other bytes than ``data`` (a manifest's text, ``digest`` its
+    :meth:`Manifest.digest`).
 
     Known without reading it while it has the stat the last publish here left it with (watch publishes
     twice a save, and reading a 2,000-file manifest back each time to compare was most of the cost); any
@@ -120,7 +122,7 @@ def _differs(manifest_file: Path, manifest: Manifest, data: bytes) -> bool:
     """
     known = _WRITTEN.get(manifest_file)
     if known is not None and stat_of(manifest_file) == known[0]:
-        return known[1] != manifest.digest()
+        return known[1] != digest
     try:
         return manifest_file.read_bytes() != data
     except OSError:
