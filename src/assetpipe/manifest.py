@@ -199,16 +199,23 @@ def _line(key: str, entry: ManifestEntry) -> str:
     return known[1]
 
 
-class _AssetsText:
-    """The "assets" object of the manifest serialised last: a copy of its entries, their lines in key order
-    (and where each key's line is), and what :meth:`Manifest.digest` and :meth:`Manifest.output_names`
-    derive from them (each made when first asked, then kept up to date)."""
+_Change = tuple[str, "ManifestEntry", "ManifestEntry"]  # a key, its entry serialised last, its entry now
 
-    __slots__ = ("assets", "digests", "encoded", "index", "last_digest", "lines", "names", "undigested")
+
+class _AssetsText:
+    """The "assets" object of the manifest serialised last: its keys and entries as they were (in the
+    mapping's order), their lines in key order (and where each key's line is), and what
+    :meth:`Manifest.digest` and :meth:`Manifest.output_names` derive from them (each made when first
+    asked, then kept up to date)."""
+
+    __slots__ = (
+        "digests", "encoded", "index", "keys", "last_digest", "lines", "names", "undigested", "values",
+    )  # fmt: skip
 
     def __init__(
         self,
-        assets: dict[str, ManifestEntry],
+        keys: list[str],
+        values: list[ManifestEntry],
         index: dict[str, int],
         lines: list[str],
         digests: list[bytes],
@@ -216,7 +223,7 @@ class _AssetsText:
         names: list[str] | None = None,
         encoded: list[str] | None = None,
     ) -> None:
-        self.assets, self.index, self.lines = assets, index, lines
+        self.keys, self.values, self.index, self.lines = keys, values, index, lines
         self.digests, self.undigested = digests, undigested  # a line's sha256; undigested: to be made
         self.last_digest: tuple[bytes, str] | None = None
         # Every OUT name the entries give, sorted, and each as a JSON string; kept up to date only while
@@ -240,7 +247,7 @@ class _AssetsText:
     def output_names(self) -> tuple[list[str], list[str]]:
         """The sorted names, and each as JSON."""
         if self.names is None or self.encoded is None:
-            given = [name for entry in self.assets.values() for name in _names_of(entry)]
+            given = [name for entry in self.values for name in _names_of(entry)]
             names = sorted(set(given))
             encoded = list(map(_ascii_string, names))
             if len(names) != len(given):  # a name given twice: listed once, and not kept up to date
@@ -248,36 +255,32 @@ class _AssetsText:
             self.names, self.encoded = names, encoded
         return self.names, self.encoded
 
-    def updated(self, assets: Mapping[str, ManifestEntry], changed: list[str]) -> _AssetsText:
-        """This text with the entries of ``changed`` (keys it has) taken from ``assets``."""
+    def updated(self, keys: list[str], values: list[ManifestEntry], changed: list[_Change]) -> _AssetsText:
+        """This text for the entries ``keys``, ``values``: the same keys as this one's, ``changed`` the
+        (key, entry here, entry there) of those whose entry is not the one serialised here."""
         lines, digests, index = self.lines.copy(), self.digests.copy(), self.index
-        for key in changed:
-            lines[index[key]] = _line(key, assets[key])
-        undigested = [*self.undigested, *(index[key] for key in changed)]
-        text = _AssetsText(_copy(assets), index, lines, digests, undigested)
+        for key, _, entry in changed:
+            lines[index[key]] = _line(key, entry)
+        undigested = [*self.undigested, *(index[key] for key, _, _ in changed)]
+        text = _AssetsText(keys, values, index, lines, digests, undigested)
         if self.names is not None and self.encoded is not None:
-            names, encoded = self.names.copy(), self.encoded.copy()
-            text.names, text.encoded = _renamed(names, encoded, self.assets, assets, changed)
+            text.names, text.encoded = _renamed(self.names.copy(), self.encoded.copy(), changed)
         return text
 
 
 def _renamed(
-    names: list[str],
-    encoded: list[str],
-    old: Mapping[str, ManifestEntry],
-    new: Mapping[str, ManifestEntry],
-    changed: list[str],
+    names: list[str], encoded: list[str], changed: list[_Change]
 ) -> tuple[list[str] | None, list[str] | None]:
-    """``names`` (sorted, each given once) and ``encoded`` with the names of the ``changed`` entries taken
-    from ``new`` instead of ``old``; (None, None) when a name would then be given twice."""
-    for key in changed:
-        for name in _names_of(old[key]):
+    """``names`` (sorted, each given once) and ``encoded`` with the names of each changed entry taken from
+    its new entry instead of its old one; (None, None) when a name would then be given twice."""
+    for _, old, _ in changed:
+        for name in _names_of(old):
             i = bisect.bisect_left(names, name)
             if i == len(names) or names[i] != name:
                 return None, None  # (cannot happen while each name is given once: made again if asked)
             del names[i], encoded[i]
-    for key in changed:
-        for name in _names_of(new[key]):
+    for _, _, new in changed:
+        for name in _names_of(new):
             i = bisect.bisect_left(names, name)
             if i < len(names) and names[i] == name:
                 return None, None
@@ -287,10 +290,6 @@ def _renamed(
 
 
 _ascii_string = json.encoder.encode_basestring_ascii  # json.dumps(s), in C
-
-
-def _copy(assets: Mapping[str, ManifestEntry]) -> dict[str, ManifestEntry]:
-    return assets.copy() if isinstance(assets, dict) else dict(assets)
 
 
 def _names_of(entry: ManifestEntry) -> tuple[str, ...]:
@@ -305,23 +304,28 @@ def _assets_text(assets: Mapping[str, ManifestEntry]) -> _AssetsText:
 
     A watch rebuild of a 2,000-file tree changes one or two of its entries: sorting the keys and looking up
     every line again cost more than the rest of publishing. With the same keys, only the entries that are
-    not the very objects serialised last get their lines again (values are compared by identity, against a
-    copy of the last mapping, so a dict changed in place since is not mistaken for the same entries).
+    not the very objects serialised last get their lines again (compared by identity with the entries as
+    they were then, held in a list of their own: a dict changed in place since is seen as changed).
     """
     global _last_assets_text
     last = _last_assets_text
-    old = last.assets if last is not None else {}
-    if last is not None and assets == old:  # in C, the values mostly by identity: no line to make again
-        return last
-    if last is not None and list(assets) == list(old):  # the same keys in the same order, as a rebuild's
-        text = last.updated(assets, list(compress(assets, map(is_not, assets.values(), old.values()))))
-    elif last is not None and old.keys() == assets.keys():
-        text = last.updated(assets, [key for key, entry in assets.items() if old[key] is not entry])
+    keys, values = list(assets), list(assets.values())
+    if last is not None and keys == last.keys:  # the same keys in the same order, as a rebuild's
+        if values == last.values:  # in C, by identity first: no line to make again
+            return last
+        before = last.values
+        at = compress(range(len(keys)), map(is_not, values, before))  # in C, by identity
+        text = last.updated(keys, values, [(keys[i], before[i], values[i]) for i in at])
+    elif last is not None and len(keys) == len(last.keys) and set(keys) == set(last.keys):
+        old = dict(zip(last.keys, last.values, strict=True))
+        changed = [(key, old[key], entry) for key, entry in assets.items() if old[key] is not entry]
+        text = last.updated(keys, values, changed)
     else:
-        keys = sorted(assets)
-        index = {key: i for i, key in enumerate(keys)}
-        lines = [_line(key, assets[key]) for key in keys]
-        text = _AssetsText(_copy(assets), index, lines, [b""] * len(lines), list(range(len(lines))))
+        index = {key: i for i, key in enumerate(sorted(keys))}
+        lines = [""] * len(keys)
+        for key, entry in assets.items():
+            lines[index[key]] = _line(key, entry)
+        text = _AssetsText(keys, values, index, lines, [b""] * len(lines), list(range(len(lines))))
     _last_assets_text = text
     return text
 
