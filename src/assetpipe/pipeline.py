@@ -484,9 +484,11 @@ def _made_siblings(
     ctx: _Emitting, results: Mapping[str, Mapping[str, Encoding]]
 ) -> dict[str, tuple[SiblingRecord, ...]]:
     """The siblings the compressor just made, with their stats (staged ones beside the staged copy)."""
+    delta = _delta(ctx)  # an output taken whole has its siblings (see _Delta.same): only the changed may not
+    todo = delta.changed if delta.same else ctx.outputs
     return {
         logical: _sibling_records(_location(ctx, logical, o), o.entry.path, results.get(o.entry.path, {}))
-        for logical, o in ctx.outputs.items()
+        for logical, o in ((k, ctx.outputs[k]) for k in todo)
         if o.siblings is None
     }
 
