@@ -122,14 +122,15 @@ def _digest(manifest: Manifest) -> str:
     return outer.hexdigest()
 
 
-def _expected(manifest: Manifest) -> tuple[str, str, list[str], str]:
+def _expected(manifest: Manifest) -> tuple[str, str, list[str], str, bytes]:
     text = json.dumps(manifest.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     names = sorted(manifest.output_files())
-    return text, _digest(manifest), names, json.dumps(names, separators=(",", ":"))
+    return text, _digest(manifest), names, json.dumps(names, separators=(",", ":")), text.encode()
 
 
-def _derived(manifest: Manifest) -> tuple[str, str, list[str], str]:
-    return manifest.dumps(), manifest.digest(), manifest.output_names(), manifest.output_names_json()
+def _derived(manifest: Manifest) -> tuple[str, str, list[str], str, bytes]:
+    m = manifest
+    return m.dumps(), m.digest(), m.output_names(), m.output_names_json(), m.encoded()
 
 
 def test_a_rebuild_s_manifest_text_digest_and_names_match_a_fresh_serialisation() -> None:
@@ -142,7 +143,7 @@ def test_a_rebuild_s_manifest_text_digest_and_names_match_a_fresh_serialisation(
     changed["css/7.css"] = entry("css/7.ba9876543210.css", encodings={"br": Encoding("css/7.ba9876543210.css.br", 1)})
     changed["css/12.css"] = entry("css/12.0123456789ab.css", encodings={"gzip": Encoding("css/12.0123456789ab.css.gz", 2)})
     second = Manifest("/static/", changed)
-    _, digest, names, _ = got = _derived(second)
+    _, digest, names, _, _ = got = _derived(second)
     assert got == _expected(second)
     assert "css/7.0123456789ab.css" not in names and "css/7.ba9876543210.css.br" in names
     assert digest != first.digest()

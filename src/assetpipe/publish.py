@@ -84,7 +84,7 @@ def publish(
     ``fresh`` are the files this build wrote into OUT; ``staged`` maps each staged unhashed file to its
     new siblings. Returns whether manifest.json changed, and the build's id.
     """
-    data = manifest.dumps().encode("utf-8")
+    data = manifest.encoded()
     manifest_file = out / MANIFEST_NAME
     digest = manifest.digest()
     changed = _differs(manifest_file, digest, data)
