@@ -153,3 +153,32 @@ def test_a_real_full_disk_while_staging_unhashed_siblings_keeps_the_served_set_w
     assert decoded(out, "sw.js") == v1
     assert (out / "manifest.json").read_bytes() == manifest
     assert verify(out).ok
+
+
+def test_a_manifest_rewritten_behind_the_build_s_back_is_published_again_even_at_the_same_size(
+    tmp_path: Path,
+) -> None:
+    # publish() knows what it last wrote without reading manifest.json back, but only while the file
+    # keeps the stat it left: any rewrite since, even to other bytes of the same length, is read and
+    # replaced. Publishing the same manifest again over the untouched file changes nothing.
+    from assetpipe.manifest import Manifest, ManifestEntry
+    from assetpipe.publish import publish
+
+    out = tmp_path / "out"
+    out.mkdir()
+    entry = ManifestEntry("a.0123456789ab.css", "0123456789ab", "sha384-" + "A" * 64, 3, "text/css")
+    manifest = Manifest("/static/", {"a.css": entry})
+    staging = Staging(out)
+    assert publish(out, manifest, fresh=[], staging=staging, staged={})[0] is True
+    text = (out / "manifest.json").read_bytes()
+    assert publish(out, manifest, fresh=[], staging=staging, staged={})[0] is False
+    tampered = text.replace(b"0123456789ab", b"ba9876543210")
+    assert len(tampered) == len(text)
+    with open(out / "manifest.json", "r+b") as fh:  # in place: the same inode and size
+        fh.write(tampered)
+    os.utime(out / "manifest.json", ns=(0, os.stat(out / "manifest.json").st_mtime_ns + 1))
+    assert publish(out, manifest, fresh=[], staging=staging, staged={})[0] is True
+    assert (out / "manifest.json").read_bytes() == text
+    (out / "manifest.json").unlink()
+    assert publish(out, manifest, fresh=[], staging=staging, staged={})[0] is True
+    assert Manifest.load(out / "manifest.json") == manifest

@@ -21,6 +21,7 @@ from assetpipe.errors import OutputError
 from assetpipe.files import ensure_directory, make_durable, write_atomic
 from assetpipe.layout import STATE_DIR
 from assetpipe.manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Encoding, Manifest
+from assetpipe.state import Stat, stat_of
 
 STAGING_DIR = "staging"
 
@@ -83,13 +84,10 @@ def publish(
     ``fresh`` are the files this build wrote into OUT; ``staged`` maps each staged unhashed file to its
     new siblings. Returns whether manifest.json changed, and the build's id.
     """
-    text = manifest.dumps()
+    data = manifest.encoded()
     manifest_file = out / MANIFEST_NAME
-    try:
-        previous = manifest_file.read_bytes()
-    except OSError:
-        previous = None
-    changed = previous != text.encode("utf-8")
+    digest = manifest.digest()
+    changed = _differs(manifest_file, digest, data)
     staged_files = [staging.path(name) for name in staged]
     staged_files += [
         Path(str(staging.path(n)) + ENCODING_SUFFIXES[e]) for n, encs in staged.items() for e in encs
@@ -98,10 +96,34 @@ def publish(
     make_durable([*fresh, *staged_files])
     # Recorded before it goes live: a record of a build that never landed is harmless, while a live build
     # without a record could have its files pruned by clean.
-    build_id = record_build(out, manifest, text=text)
+    build_id = record_build(out, manifest)
     for logical in sorted(staged):
         staging.swap(logical, staged[logical])
     if changed:
-        manifest.write(out, text)
+        manifest.write(out, data)
+    written = stat_of(manifest_file)
+    if written is not None:
+        _WRITTEN[manifest_file] = (written, digest)
     staging.discard()
     return changed, build_id
+
+
+#: manifest.json -> its stat and the digest of its text, as the last publish in this process left it.
+_WRITTEN: dict[Path, tuple[Stat, str]] = {}
+
+
+def _differs(manifest_file: Path, digest: str, data: bytes) -> bool:
+    """Whether ``manifest_file`` holds other bytes than ``data`` (a manifest's text, ``digest`` its
+    :meth:`Manifest.digest`).
+
+    Known without reading it while it has the stat the last publish here left it with (watch publishes
+    twice a save, and reading a 2,000-file manifest back each time to compare was most of the cost); any
+    rewrite since, in place or by rename, changes that stat, and then it is read.
+    """
+    known = _WRITTEN.get(manifest_file)
+    if known is not None and stat_of(manifest_file) == known[0]:
+        return known[1] != digest
+    try:
+        return manifest_file.read_bytes() != data
+    except OSError:
+        return True
