@@ -24,6 +24,7 @@ from assetpipe.errors import (
 from assetpipe.manifest import Manifest
 from assetpipe.pipeline import build
 from assetpipe.state import BuildState
+from tests.conftest import write_tree
 
 Tree = dict[str, "str | bytes"]
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
@@ -522,3 +523,44 @@ def test_watch_rebuilds_that_take_most_outputs_whole_publish_and_record_what_a_f
     rebuild("css/unrelated.css", "robots.txt")
     # Most outputs were taken whole, their records with them: the path this test is about was taken.
     assert min(taken) >= len(SITE) - 5, taken
+
+
+def test_a_watch_rebuild_that_asks_only_its_suspects_reports_what_asking_every_source_does(
+    make_source: Callable[[Tree], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # _suspects lets a watch rebuild skip asking untouched() about the sources it cannot refuse; the same
+    # steps run with it switched off must give the same report, manifest and outcomes, step by step.
+    from assetpipe import pipeline
+
+    reports: dict[bool, list[tuple[object, ...]]] = {}
+    for skip in (True, False):
+        root = tmp_path / f"run-{skip}"
+        src = write_tree(root / "src", SITE)
+        cfg = Config(source=src, output=root / "out", cache_dir=root / "cache", gzip_backend="zlib")
+        states: list[BuildState] = []
+        with monkeypatch.context() as m:
+            if not skip:
+                m.setattr(pipeline, "_suspects", lambda ctx: None)
+            for path in SITE:
+                os.utime(src / path, ns=(0, time.time_ns() - 10**10))
+            build(cfg, changed=states.append)
+            steps = [
+                {"img/bg.png": PNG + b"new"},  # renames app.css, which references it
+                {"js/lib/b.js": "export const b = 3;\n"},  # renames a.js, then main.js
+                {"robots.txt": "User-agent: x\n"},
+            ]
+            got = []
+            for step in steps:
+                for path, content in step.items():
+                    (src / path).write_bytes(content if isinstance(content, bytes) else content.encode())
+                for defer in (True, False):
+                    r = build(
+                        cfg, state=states[-1], changed=states.append, touched=set(step),
+                        defer_compression=defer, out_touched=set(),
+                    )  # fmt: skip
+                    got.append(
+                        (r.outcomes, list(r.outcomes), r.reused, r.written, r.read, r.bytes_in, r.bytes_out,
+                         r.deferred, r.manifest)
+                    )  # fmt: skip
+        reports[skip] = got
+    assert reports[True] == reports[False]
