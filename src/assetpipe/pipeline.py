@@ -377,7 +377,7 @@ def _emit_all(
                     continue
                 if shard is not None:
                     continue  # a share is chosen from every output, once all are emitted (below)
-                compressor = compressor or _compressor(config, ctx.fresh)
+                compressor = compressor or _compressor(config, ctx.fresh, len(ctx.planned.order))
                 _submit(compressor, ctx, logical, output, data)
         _check_collisions(ctx)
         if shard is not None:
@@ -419,7 +419,7 @@ def _submit_share(config: Config, ctx: _Emitting, shard: Shard) -> Compressor | 
     todo = [(name, o) for name, o in ctx.outputs.items() if o.entry.path in mine]
     if not todo or not ctx.compressing:
         return None
-    compressor = _compressor(config, ctx.fresh)
+    compressor = _compressor(config, ctx.fresh, len(todo))
     for logical, output in todo:
         _submit(compressor, ctx, logical, output, None)
     return compressor
@@ -695,7 +695,7 @@ def _read_output(path: Path) -> bytes:
         raise OutputError(f"cannot read back: {exc.strerror or exc}", path=str(path)) from None
 
 
-def _compressor(config: Config, fresh: bool) -> Compressor:
+def _compressor(config: Config, fresh: bool, expected: int) -> Compressor:
     from assetpipe.compress import Compressor, policy_for
 
     policy = policy_for(config)
@@ -705,7 +705,9 @@ def _compressor(config: Config, fresh: bool) -> Compressor:
         from assetpipe.remote import RemoteTier
 
         remote = RemoteTier(config.cache_url, read_only=config.cache_url_mode == "read")
-    return Compressor(policy, cache_dir=config.cache_dir, jobs=config.jobs, remote=remote, fresh=fresh)
+    return Compressor(
+        policy, cache_dir=config.cache_dir, jobs=config.jobs, remote=remote, fresh=fresh, expected=expected
+    )
 
 
 __all__ = ["AssetpipeError", "BuildReport", "ConfigError", "build"]
