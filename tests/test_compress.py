@@ -6,9 +6,11 @@ import gzip
 import hashlib
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -495,6 +497,22 @@ def test_a_sibling_that_cannot_be_written_raises_output_error(tmp_path: Path) ->
 MANY = {f"js/m{i}.{i:06x}.js": text_of(1500 + 37 * i, seed=i) for i in range(120)}
 
 
+@pytest.fixture(scope="module")
+def many_cache(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dict[str, Encoding]]]:
+    """A cache that has every sibling of MANY (made once for the module), and what a cold run returned."""
+    root = tmp_path_factory.mktemp("many")
+    results, _ = run(root / "cold", MANY, cache_dir=root / "cache")
+    return root, results
+
+
+@pytest.fixture
+def warm(many_cache: tuple[Path, dict[str, dict[str, Encoding]]], tmp_path: Path) -> Path:
+    """A copy of the warm cache of MANY, for this test to use up; its cold run's OUT is beside it."""
+    shutil.copytree(many_cache[0] / "cache", tmp_path / "cache")
+    shutil.copytree(many_cache[0] / "cold", tmp_path / "cold")
+    return tmp_path / "cache"
+
+
 def tree_with_times(root: Path) -> dict[str, tuple[bytes, int, int]]:
     return {
         p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns, p.stat().st_mode & 0o777)
@@ -505,10 +523,9 @@ def tree_with_times(root: Path) -> dict[str, tuple[bytes, int, int]]:
 
 @pytest.mark.parametrize("fresh", [False, True], ids=["out-with-files", "empty-out"])
 def test_siblings_from_the_lookup_process_are_the_ones_this_thread_would_write(
-    tmp_path: Path, fresh: bool
+    tmp_path: Path, fresh: bool, warm: Path, many_cache: tuple[Path, dict[str, dict[str, Encoding]]]
 ) -> None:
-    cache = tmp_path / "cache"
-    cold, _ = run(tmp_path / "cold", MANY, cache_dir=cache)
+    cache, cold = warm, many_cache[1]
     here, by_here = run(tmp_path / "here", MANY, cache_dir=cache, lookups=False, fresh=fresh)
     there, by_process = run(tmp_path / "there", MANY, cache_dir=cache, lookups=True, fresh=fresh)
     assert (by_here.by_lookup_process, by_process.by_lookup_process) == (0, len(MANY))
@@ -547,9 +564,10 @@ def test_a_cold_cache_or_a_small_build_starts_no_lookup_process(tmp_path: Path) 
     assert small.cache_hits == 6
 
 
-def test_a_warm_cache_into_an_empty_output_of_many_files_uses_the_lookup_process(tmp_path: Path) -> None:
-    cache = tmp_path / "cache"
-    run(tmp_path / "cold", MANY, cache_dir=cache)
+def test_a_warm_cache_into_an_empty_output_of_many_files_uses_the_lookup_process(
+    tmp_path: Path, warm: Path
+) -> None:
+    cache = warm
     write_out(tmp_path / "out", MANY)
     with Compressor(CompressionPolicy(), cache_dir=cache, jobs=2, fresh=True, expected=len(MANY)) as c:
         for rel, data in MANY.items():
@@ -561,11 +579,12 @@ def test_a_warm_cache_into_an_empty_output_of_many_files_uses_the_lookup_process
 
 
 @pytest.mark.parametrize("when", ["before-it-answers", "after-some-answers"])
-def test_a_lookup_process_that_dies_leaves_its_files_to_this_process(tmp_path: Path, when: str) -> None:
+def test_a_lookup_process_that_dies_leaves_its_files_to_this_process(
+    tmp_path: Path, warm: Path, when: str
+) -> None:
     # Killed (the OOM killer, a stray kill): what it had not answered is done here, and the build's
     # siblings are the same; a sibling it left half-written (in place, into an empty OUT) is replaced.
-    cache = tmp_path / "cache"
-    run(tmp_path / "cold", MANY, cache_dir=cache)
+    cache = warm
     out = tmp_path / "out"
     write_out(out, MANY)
     items = list(MANY.items())
@@ -591,9 +610,37 @@ def test_a_lookup_process_that_dies_leaves_its_files_to_this_process(tmp_path: P
     assert tree_with_times(out) == tree_with_times(tmp_path / "again")
 
 
-def test_a_file_changed_on_disk_before_the_lookup_process_reads_it_is_an_error(tmp_path: Path) -> None:
-    cache = tmp_path / "cache"
-    run(tmp_path / "cold", MANY, cache_dir=cache)
+def test_a_failure_while_taking_the_lookup_process_answers_fails_the_build_instead_of_hanging(
+    tmp_path: Path, warm: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = warm
+    book = Compressor._book
+
+    def broken(self: Compressor, *args: object, processed: bool = False) -> None:
+        if processed:
+            raise RuntimeError("a bug while booking")
+        book(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Compressor, "_book", broken)
+    outcome: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            run(tmp_path / "out", MANY, cache_dir=cache, lookups=True)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=build, daemon=True)
+    thread.start()
+    thread.join(120)  # not a timing: a hang would never end
+    assert not thread.is_alive(), "results() waited for ever"
+    assert [str(e) for e in outcome] == ["a bug while booking"]
+
+
+def test_a_file_changed_on_disk_before_the_lookup_process_reads_it_is_an_error(
+    tmp_path: Path, warm: Path
+) -> None:
+    cache = warm
     out = tmp_path / "out"
     write_out(out, MANY)
     rel = next(iter(MANY))
@@ -606,9 +653,10 @@ def test_a_file_changed_on_disk_before_the_lookup_process_reads_it_is_an_error(t
     assert info.value.path == rel
 
 
-def test_a_sibling_the_lookup_process_cannot_write_raises_output_error_naming_it(tmp_path: Path) -> None:
-    cache = tmp_path / "cache"
-    run(tmp_path / "cold", MANY, cache_dir=cache)
+def test_a_sibling_the_lookup_process_cannot_write_raises_output_error_naming_it(
+    tmp_path: Path, warm: Path
+) -> None:
+    cache = warm
     out = tmp_path / "out"
     rel = list(MANY)[7]
     (out / (rel + ".gz")).mkdir(parents=True)  # a directory where the sibling goes
@@ -639,13 +687,12 @@ def test_a_full_disk_under_the_lookup_process_raises_output_error_and_leaves_no_
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
-def test_the_lookup_process_does_not_outlive_a_killed_build(tmp_path: Path) -> None:
+def test_the_lookup_process_does_not_outlive_a_killed_build(tmp_path: Path, warm: Path) -> None:
     # SIGKILL to the build alone (not its process group): the lookup process must not go on writing into
     # OUT for a build that is gone, where the next build may already be running. Its first file here is a
     # FIFO this test holds open: the process is stuck reading it back, and only the kernel's parent-death
     # signal can end it.
-    cache = tmp_path / "cache"
-    run(tmp_path / "cold", MANY, cache_dir=cache)
+    cache = warm
     out = tmp_path / "out"
     write_out(out, MANY)
     fifo = out / next(iter(MANY))

@@ -683,21 +683,12 @@ class Compressor:
         not a whole answer), what it had not answered is done here."""
         assert proc.stdout is not None
         try:
-            while True:
-                answers = pickle.load(proc.stdout)
-                with self._cond:
-                    batch, size = self._sent[0] if self._sent else ([], 0)
-                    if not isinstance(answers, list) or len(answers) != len(batch):
-                        break
-                    self._sent.popleft()
-                    self._sent_bytes -= size
+            while (answered := self._next_answers(proc.stdout)) is not None:
                 self._pump(partial=self._draining, wait=False)
-                for (job, tasks), answer in zip(batch, answers, strict=True):
-                    if not isinstance(answer, _Answer):
-                        answer = _Answer(missed=tuple(tasks))  # never trusted: compressed again
+                for (job, tasks), answer in answered:
                     self._book(job, tasks, answer, processed=True)
-        except Exception:
-            pass  # end of file (it ended, or died) or a broken answer: it is used no more
+        except BaseException as exc:  # a bug here: the build fails with it rather than wait for ever
+            self._fail(exc)
         if proc.poll() is None:
             proc.kill()
         proc.wait()
@@ -715,23 +706,41 @@ class Compressor:
             else:
                 self._serve_here(job, tasks, None)
 
+    def _next_answers(self, stream: IO[bytes]) -> list[tuple[tuple[_Job, dict[str, _Task]], _Answer]] | None:
+        """The next batch with its answers, or None at the process's end of file (it ended, or died) or
+        when what it sent is not a whole batch of answers: it is used no more."""
+        try:
+            answers = pickle.load(stream)
+        except Exception:
+            return None
+        with self._cond:
+            batch, size = self._sent[0] if self._sent else ([], 0)
+            if not isinstance(answers, list) or len(answers) != len(batch):
+                return None
+            self._sent.popleft()
+            self._sent_bytes -= size
+        return [
+            (item, answer if isinstance(answer, _Answer) else _Answer(missed=tuple(item[1])))
+            for item, answer in zip(batch, answers, strict=True)
+        ]
+
     def _serve_here(self, job: _Job, tasks: dict[str, _Task], data: bytes | None) -> None:
         """Do ``job`` on this thread (what the lookup process would have done) and book it."""
         assert self.cache is not None
         try:
             answer = _serve(self.cache, job, data, self.policy, fsync=self.fsync, fresh=self.fresh)
+            self._book(job, tasks, answer)
         except BaseException as exc:  # handed to the caller by results(), as a worker's are
-            with self._cond:
-                self._pending -= 1
-                for task in tasks.values():
-                    self._done(task, None, exc)
-                if self._error is None:
-                    self._error = exc
-                self._cond.notify_all()
+            self._fail(exc)
             if not isinstance(exc, Exception) and threading.current_thread() is threading.main_thread():
                 raise
-            return
-        self._book(job, tasks, answer)
+
+    def _fail(self, exc: BaseException) -> None:
+        """Hand ``exc`` to results() (the first error wins) and wake it."""
+        with self._cond:
+            if self._error is None:
+                self._error = exc
+            self._cond.notify_all()
 
     def _book(self, job: _Job, tasks: dict[str, _Task], answer: _Answer, *, processed: bool = False) -> None:
         """Take ``answer`` for ``job`` (``processed``: the lookup process's): results and counters, rejected
