@@ -258,6 +258,7 @@ class _Job:
     digest: bytes  # sha256 of the file's bytes
     size: int
     mtime_ns: int
+    content_type: str
     wanted: tuple[tuple[str, str], ...]  # (encoding, cache key)
     unwanted: tuple[str, ...]  # encodings this file gets no sibling in: one found there must still be right
 
@@ -443,9 +444,8 @@ class Compressor:
         self._lookups: subprocess.Popen[bytes] | None = None
         self._lookups_alive = False
         self._lookups_reader: threading.Thread | None = None
-        self._unsent: deque[tuple[_Job, dict[str, _Task]]] = deque()
-        # Sent and not answered yet, as (batch, bytes of its message)
-        self._sent: deque[tuple[list[tuple[_Job, dict[str, _Task]]], int]] = deque()
+        self._unsent: deque[_Job] = deque()
+        self._sent: deque[tuple[list[_Job], int]] = deque()  # sent, not answered yet: (batch, message bytes)
         self._sent_bytes = 0
         self._send_lock = threading.Lock()
         self._draining = False  # results() was called: a last, partial batch may go
@@ -624,22 +624,21 @@ class Compressor:
         """Queue the file's siblings for the lookup process (its bytes are not kept: it reads them back)."""
         size = len(data)
         digest = hashlib.sha256(data).digest()
-        tasks = {
-            encoding: _Task(
-                out_path, rel_path, None, digest, size, method_for(self.policy, encoding, size, content_type),
-                mtime_ns,
-            )
-            for encoding in wanted
-        }  # fmt: skip
-        job = _Job(
-            str(out_path), rel_path, digest, size, mtime_ns,
-            tuple((e, cache_key(digest, t.method.compressor, t.method.settings)) for e, t in tasks.items()),
-            tuple(e for e in CODECS if e not in wanted),
-        )  # fmt: skip
+        keys = []
+        for encoding in wanted:
+            method = method_for(self.policy, encoding, size, content_type)
+            keys.append((encoding, cache_key(digest, method.compressor, method.settings)))
+        unwanted = tuple(e for e in CODECS if e not in wanted)
+        job = _Job(str(out_path), rel_path, digest, size, mtime_ns, content_type, tuple(keys), unwanted)
         with self._cond:
-            self._pending += 1 + len(tasks)  # the job, and each sibling until it is placed or compressed
-            self._unsent.append((job, tasks))
+            self._pending += 1 + len(keys)  # the job, and each sibling until it is placed or compressed
+            self._unsent.append(job)
         self._pump()
+
+    def _task(self, job: _Job, encoding: str) -> _Task:
+        """The compression task for a sibling of ``job`` the cache had no right entry for."""
+        method = method_for(self.policy, encoding, job.size, job.content_type)
+        return _Task(Path(job.where), job.rel_path, None, job.digest, job.size, method, job.mtime_ns)
 
     def _pump(self, *, partial: bool = False, wait: bool = True) -> None:
         """Send whole batches (``partial``: a last, smaller one too) while less than LOOKUP_PIPE_BYTES of
@@ -656,7 +655,7 @@ class Compressor:
                     if len(self._unsent) < (1 if partial else LOOKUP_BATCH):
                         return
                     batch = [self._unsent.popleft() for _ in range(min(LOOKUP_BATCH, len(self._unsent)))]
-                    message = pickle.dumps([job for job, _ in batch], protocol=pickle.HIGHEST_PROTOCOL)
+                    message = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
                     self._sent.append((batch, len(message)))
                     self._sent_bytes += len(message)
                 try:
@@ -674,8 +673,8 @@ class Compressor:
             with self._cond:
                 if not self._unsent or self._error is not None:
                     return
-                job, tasks = self._unsent.pop()
-            self._serve_here(job, tasks, None)
+                job = self._unsent.pop()
+            self._serve_here(job, None)
             self._pump(partial=True)
 
     def _read_answers(self, proc: subprocess.Popen[bytes]) -> None:
@@ -685,8 +684,8 @@ class Compressor:
         try:
             while (answered := self._next_answers(proc.stdout)) is not None:
                 self._pump(partial=self._draining, wait=False)
-                for (job, tasks), answer in answered:
-                    self._book(job, tasks, answer, processed=True)
+                for job, answer in answered:
+                    self._book(job, answer, processed=True)
         except BaseException as exc:  # a bug here: the build fails with it rather than wait for ever
             self._fail(exc)
         if proc.poll() is None:
@@ -694,19 +693,19 @@ class Compressor:
         proc.wait()
         with self._cond:
             self._lookups_alive = False
-            left = [item for batch, _ in self._sent for item in batch]
+            left = [job for batch, _ in self._sent for job in batch]
             self._sent.clear()
             self._sent_bytes = 0
             cancelled = self._cancelled
-        for job, tasks in left:
+        for job in left:
             if cancelled:
                 with self._cond:
-                    self._pending -= 1 + len(tasks)
+                    self._pending -= 1 + len(job.wanted)
                     self._cond.notify_all()
             else:
-                self._serve_here(job, tasks, None)
+                self._serve_here(job, None)
 
-    def _next_answers(self, stream: IO[bytes]) -> list[tuple[tuple[_Job, dict[str, _Task]], _Answer]] | None:
+    def _next_answers(self, stream: IO[bytes]) -> list[tuple[_Job, _Answer]] | None:
         """The next batch with its answers, or None at the process's end of file (it ended, or died) or
         when what it sent is not a whole batch of answers: it is used no more."""
         try:
@@ -720,16 +719,16 @@ class Compressor:
             self._sent.popleft()
             self._sent_bytes -= size
         return [
-            (item, answer if isinstance(answer, _Answer) else _Answer(missed=tuple(item[1])))
-            for item, answer in zip(batch, answers, strict=True)
+            (job, answer if isinstance(answer, _Answer) else _Answer(missed=tuple(e for e, _ in job.wanted)))
+            for job, answer in zip(batch, answers, strict=True)
         ]
 
-    def _serve_here(self, job: _Job, tasks: dict[str, _Task], data: bytes | None) -> None:
+    def _serve_here(self, job: _Job, data: bytes | None) -> None:
         """Do ``job`` on this thread (what the lookup process would have done) and book it."""
         assert self.cache is not None
         try:
             answer = _serve(self.cache, job, data, self.policy, fsync=self.fsync, fresh=self.fresh)
-            self._book(job, tasks, answer)
+            self._book(job, answer)
         except BaseException as exc:  # handed to the caller by results(), as a worker's are
             self._fail(exc)
             if not isinstance(exc, Exception) and threading.current_thread() is threading.main_thread():
@@ -742,9 +741,9 @@ class Compressor:
                 self._error = exc
             self._cond.notify_all()
 
-    def _book(self, job: _Job, tasks: dict[str, _Task], answer: _Answer, *, processed: bool = False) -> None:
+    def _book(self, job: _Job, answer: _Answer, *, processed: bool = False) -> None:
         """Take ``answer`` for ``job`` (``processed``: the lookup process's): results and counters, rejected
-        entries dropped, misses queued."""
+        entries dropped, misses queued to compress."""
         if self.cache is not None:
             for entry_key in answer.rejected:
                 self.cache.discard(entry_key)
@@ -753,25 +752,25 @@ class Compressor:
             counters.processed += processed
             counters.check += answer.check_seconds
             counters.rejected += len(answer.rejected)
-            self._pending -= 1
+            self._pending -= 1 + len(answer.found)
             if answer.error is not None:
-                error = OutputError(answer.error[0], path=answer.error[1])
-                for task in tasks.values():
-                    self._done(task, None, error)
                 if self._error is None:
-                    self._error = error
+                    self._error = OutputError(answer.error[0], path=answer.error[1])
                 self._cond.notify_all()
                 return
-            for encoding, size, written in answer.found:
-                counters.hits += 1
+            counters.hits += len(answer.found)
+            if answer.found:
                 self._fetched.add(job.rel_path)
-                task = tasks[encoding]
-                self._done(task, self._count_sibling(task, size, written), None)
+            placed = self._results.setdefault(job.rel_path, {})
+            for encoding, size, written in answer.found:
+                sibling = self._count_sibling(encoding, job.rel_path, job.size, size, written)
+                if sibling is not None:
+                    placed[encoding] = sibling
             for encoding in answer.missed:
                 if self._cancelled:
-                    self._done(tasks[encoding], None, None)
+                    self._pending -= 1
                 else:
-                    self._enqueue(tasks[encoding])
+                    self._enqueue(self._task(job, encoding))
             self._cond.notify_all()
 
     def _stop_lookups(self) -> None:
@@ -789,12 +788,12 @@ class Compressor:
             self._lookups_reader.join()
         with self._cond:
             left, self._unsent = list(self._unsent), deque()
-        for job, tasks in left:  # close() without results(): done here (after a cancel, dropped)
+        for job in left:  # close() without results(): done here (after a cancel, dropped)
             if self._cancelled:
                 with self._cond:
-                    self._pending -= 1 + len(tasks)
+                    self._pending -= 1 + len(job.wanted)
             else:
-                self._serve_here(job, tasks, None)
+                self._serve_here(job, None)
 
     def _enqueue(self, task: _Task) -> None:
         """Queue ``task`` for a compression worker (the caller holds the lock)."""
@@ -980,21 +979,23 @@ class Compressor:
             fsync=self.fsync, fresh=self.fresh,
         )  # fmt: skip
         with self._cond:
-            return self._count_sibling(task, len(payload), written)
+            return self._count_sibling(task.method.encoding, task.rel_path, task.size, len(payload), written)
 
-    def _count_sibling(self, task: _Task, size: int, written: bool | None) -> Encoding | None:
+    def _count_sibling(
+        self, encoding: str, rel_path: str, input_size: int, size: int, written: bool | None
+    ) -> Encoding | None:
         """Count a sibling of ``size`` bytes put in place (``written`` None: it did not pay) and name it for
         the manifest (the caller holds the lock)."""
         if written is None:
             return None
-        encoding, counters = task.method.encoding, self._counters
-        counters.encoded_in[encoding] = counters.encoded_in.get(encoding, 0) + task.size
+        counters = self._counters
+        counters.encoded_in[encoding] = counters.encoded_in.get(encoding, 0) + input_size
         counters.bytes_out[encoding] = counters.bytes_out.get(encoding, 0) + size
         if written:
             counters.written += 1
         else:
             counters.unchanged += 1
-        return Encoding(path=task.rel_path + CODECS[encoding].suffix, size=size)
+        return Encoding(path=rel_path + CODECS[encoding].suffix, size=size)
 
     def _cached(self, entry_key: str, encoding: str, data: bytes) -> bytes | None:
         """The cache's payload for ``entry_key`` if it decodes to exactly ``data`` (:func:`_checked`); a
