@@ -569,23 +569,27 @@ class Compressor:
         if self.cache is None or self.remote is not None or self._jobs < 2:
             return False
         with self._cond:
+            if self._lookups_tried:  # another thread submitting at the same time
+                return self._lookups is not None
             files, hits, looked_up = self._counters.files, self._counters.hits, self._looked_up
-        # Only for many files where the cache is likely to answer: a few files would not win back the
-        # process's start (0.2 s of CPU, and as long before its first answer), and a cold build would look
-        # its misses up twice. Into an empty OUT (CI with a restored cache) from the first file when the
-        # cache has packs; else once LOOKUP_PROCESS_AFTER files found at least half of their siblings.
-        if self._lookups_wanted or (
-            files == 1 and self.fresh and self._expected > LOOKUP_PROCESS_AFTER and self.cache.packed()
-        ):
-            self._start_lookups()
-        elif files > LOOKUP_PROCESS_AFTER and 2 * hits >= looked_up > 0:
+            # Only for many files where the cache is likely to answer: a few files would not win back the
+            # process's start (0.2 s of CPU, and as long before its first answer), and a cold build would
+            # look its misses up twice. Into an empty OUT (CI with a restored cache) from the first file
+            # when the cache has packs; else once LOOKUP_PROCESS_AFTER files found at least half of their
+            # siblings in it.
+            start = bool(self._lookups_wanted) or (
+                files == 1 and self.fresh and self._expected > LOOKUP_PROCESS_AFTER and self.cache.packed()
+            )
+            start = start or (files > LOOKUP_PROCESS_AFTER and 2 * hits >= looked_up > 0)
+            self._lookups_tried = start
+        if start:
             self._start_lookups()
         return self._lookups is not None
 
     def _start_lookups(self) -> None:
-        """Start the lookup process; where it cannot start, the caller does its work as before."""
+        """Start the lookup process (once: see _by_lookups); where it cannot, the caller does its work as
+        before."""
         assert self.cache is not None
-        self._lookups_tried = True
         if not sys.executable or getattr(sys, "frozen", False):
             return
         # -I: no user site, no PYTHON* variables; sys.path is the caller's, sent first.
