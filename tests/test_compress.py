@@ -556,6 +556,15 @@ def test_the_lookup_process_removes_a_stale_sibling_of_an_encoding_no_longer_mad
     assert (out / (kept + ".br")).read_bytes() == brotli.compress(MANY[kept]) != right
 
 
+def test_where_no_lookup_process_can_start_the_build_does_its_work(
+    tmp_path: Path, warm: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "executable", "")  # an embedded interpreter: nothing to start
+    _, stats = run(tmp_path / "out", MANY, cache_dir=warm, lookups=True, fresh=True)
+    assert (stats.by_lookup_process, stats.cache_hits, stats.compressor_calls) == (0, 2 * len(MANY), 0)
+    assert tree_with_times(tmp_path / "out") == tree_with_times(tmp_path / "cold")
+
+
 def test_a_cold_cache_or_a_small_build_starts_no_lookup_process(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     _, cold = run(tmp_path / "cold", MANY, cache_dir=cache, fresh=True)

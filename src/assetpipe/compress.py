@@ -62,7 +62,6 @@ from assetpipe.codecs import (
     gzip_zopfli,
     zopfli_rule,
 )
-from assetpipe.config import Config
 from assetpipe.errors import ConfigError, OutputError
 from assetpipe.files import write_atomic, write_new
 from assetpipe.manifest import Encoding
@@ -70,6 +69,8 @@ from assetpipe.manifest import Encoding
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
+    # Config not at run time: the lookup process imports this module, and needs none of it
+    from assetpipe.config import Config
     from assetpipe.remote import RemoteStats, RemoteTier
 
 #: Types that are already compressed: a sibling would save nothing and cost a compressor call.
