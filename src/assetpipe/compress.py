@@ -441,7 +441,7 @@ class Compressor:
         self._lookups_wanted = lookups
         self._expected = expected
         self._looked_up = 0  # local cache lookups, for the decision to start the lookup process
-        # The lookup process (see _hand_over), once started; its jobs are batched, sent and answered in order.
+        # The lookup process, once started; its jobs are queued, sent in batches and answered in order.
         self._lookups: subprocess.Popen[bytes] | None = None
         self._lookups_alive = False
         self._lookups_reader: threading.Thread | None = None
@@ -562,7 +562,10 @@ class Compressor:
     # file: read the entry, decode it and compare with the file's bytes, create the sibling, set its mtime.
     # On the caller's thread they took a third of that build; on threads they fought the caller for the GIL
     # (slower than inline, measured). A child process takes them while the caller emits and writes the
-    # outputs; when the caller is done emitting it takes a share of what is left (see results()).
+    # outputs; when the caller is done emitting it takes a share of what is left (see results()). Measured
+    # on the 1x corpus (2,530 files, 2 vCPUs, OUT on a tmpfs, 4 alternating runs each): 1.8-2.4 s against
+    # 2.4-3.1 s with the hits on the caller's thread. It costs CPU (0.2 s to start, and it reads each file
+    # back): with the other CPU busy (load average 3 on this VM) it was 0.1-0.6 s slower instead.
     def _by_lookups(self) -> bool:
         """Whether this file's siblings go through the lookup process (started here when it pays)."""
         if self._lookups_tried:
