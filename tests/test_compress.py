@@ -6,6 +6,12 @@ import gzip
 import hashlib
 import os
 import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import brotli
@@ -27,6 +33,7 @@ from assetpipe.compress import (
 )
 from assetpipe.errors import OutputError
 from assetpipe.manifest import Encoding
+from tests.support import small_tmpfs
 
 MTIME_NS = 1_600_000_000_123_456_789
 WORDS = "color margin padding display flex grid none auto solid border radius font weight url var".split()
@@ -69,10 +76,14 @@ def run(
     policy: CompressionPolicy | None = None,
     cache_dir: Path | None = None,
     jobs: int = 2,
+    lookups: bool | None = None,
+    fresh: bool = False,
 ) -> tuple[dict[str, dict[str, Encoding]], compress.CompressionStats]:
-    """Write ``files`` into ``out`` and compress them all, as the pipeline does."""
+    """Write ``files`` into ``out`` and compress them all, as the pipeline does (``lookups`` True: cache hits
+    through the lookup process, False: on this thread)."""
     write_out(out, files)
-    with Compressor(policy or CompressionPolicy(), cache_dir=cache_dir, jobs=jobs) as compressor:
+    policy = policy or CompressionPolicy()
+    with Compressor(policy, cache_dir=cache_dir, jobs=jobs, lookups=lookups, fresh=fresh) as compressor:
         for rel, data in files.items():
             compressor.submit(out / rel, rel, data, content_type_of(rel), MTIME_NS)
         results = compressor.results()
@@ -278,10 +289,11 @@ def cache_bytes(cache_dir: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(cache_dir.rglob("*")) if p.is_file())
 
 
+@pytest.mark.parametrize("lookups", [False, True], ids=["here", "lookup-process"])
 @pytest.mark.parametrize("stored", ["loose", "packed"])
 @pytest.mark.parametrize("encoding", sorted(CODECS))
 def test_an_intact_cache_entry_of_other_bytes_is_refused_dropped_and_recompressed(
-    tmp_path: Path, encoding: str, stored: str
+    tmp_path: Path, encoding: str, stored: str, lookups: bool
 ) -> None:
     # A poisoned CI cache, or an older version's bug: the entry passes its digest check, but it is the
     # compression of other bytes (of the same size, so only the content gives it away).
@@ -301,8 +313,9 @@ def test_an_intact_cache_entry_of_other_bytes_is_refused_dropped_and_recompresse
         poisoned.flush()
     assert Cache(cache_dir).get(entry_key) == poison, "intact: the digest check alone lets it through"
 
-    results, stats = run(tmp_path / "out", {rel: data}, policy=policy, cache_dir=cache_dir)
+    results, stats = run(tmp_path / "out", {rel: data}, policy=policy, cache_dir=cache_dir, lookups=lookups)
 
+    assert stats.by_lookup_process == int(lookups)
     sibling = (tmp_path / "out" / results[rel][encoding].path).read_bytes()
     assert CODECS[encoding].decode(sibling, len(data)) == data
     assert (stats.cache_hits, stats.cache_rejected, stats.compressor_calls) == (0, 1, 1)
@@ -310,7 +323,7 @@ def test_an_intact_cache_entry_of_other_bytes_is_refused_dropped_and_recompresse
     assert poison not in cache_bytes(cache_dir), "the wrong entry is gone from the disk"
     if stored == "packed":
         assert Cache(cache_dir).get("0" * 64) == b"a neighbour that stays"
-    _, again = run(tmp_path / "out2", {rel: data}, policy=policy, cache_dir=cache_dir)
+    _, again = run(tmp_path / "out2", {rel: data}, policy=policy, cache_dir=cache_dir, lookups=lookups)
     assert (again.cache_hits, again.cache_rejected, again.compressor_calls) == (1, 0, 0)
 
 
@@ -320,8 +333,6 @@ def test_every_cache_hit_is_checked_and_the_check_is_counted(tmp_path: Path) -> 
     _, warm = run(tmp_path / "out2", SITE, cache_dir=cache)
     assert (warm.cache_hits, warm.cache_rejected) == (2 * len(SITE), 0)
     assert warm.check_seconds > 0
-
-
 
 
 def test_a_warm_cache_makes_no_compressor_calls_even_into_a_fresh_output(tmp_path: Path) -> None:
@@ -336,7 +347,8 @@ def test_a_warm_cache_makes_no_compressor_calls_even_into_a_fresh_output(tmp_pat
     assert tree(tmp_path / "out2") == tree(tmp_path / "out1")
 
 
-def test_a_corrupted_cache_entry_is_recomputed_not_copied(tmp_path: Path) -> None:
+@pytest.mark.parametrize("lookups", [False, True], ids=["here", "lookup-process"])
+def test_a_corrupted_cache_entry_is_recomputed_not_copied(tmp_path: Path, lookups: bool) -> None:
     cache_dir = tmp_path / "cache"
     one = {"css/app.1.css": text_of(5000)}
     run(tmp_path / "out1", one, cache_dir=cache_dir, policy=CompressionPolicy(brotli=False))
@@ -345,7 +357,9 @@ def test_a_corrupted_cache_entry_is_recomputed_not_copied(tmp_path: Path) -> Non
     raw[-1] ^= 0xFF
     entry.write_bytes(bytes(raw))
 
-    results, stats = run(tmp_path / "out2", one, cache_dir=cache_dir, policy=CompressionPolicy(brotli=False))
+    results, stats = run(
+        tmp_path / "out2", one, cache_dir=cache_dir, policy=CompressionPolicy(brotli=False), lookups=lookups
+    )
 
     assert stats.compressor_calls == 1
     assert stats.cache_hits == 0
@@ -478,6 +492,265 @@ def test_a_sibling_that_cannot_be_written_raises_output_error(tmp_path: Path) ->
     assert "app.1.css.gz" in str(info.value)
 
 
+# -- the lookup process -------------------------------------------------------------------------------
+
+MANY = {f"js/m{i}.{i:06x}.js": text_of(1500 + 37 * i, seed=i) for i in range(120)}
+
+
+@pytest.fixture(scope="module")
+def many_cache(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dict[str, Encoding]]]:
+    """A cache that has every sibling of MANY (made once for the module), and what a cold run returned."""
+    root = tmp_path_factory.mktemp("many")
+    results, _ = run(root / "cold", MANY, cache_dir=root / "cache")
+    return root, results
+
+
+@pytest.fixture
+def warm(many_cache: tuple[Path, dict[str, dict[str, Encoding]]], tmp_path: Path) -> Path:
+    """A copy of the warm cache of MANY, for this test to use up; its cold run's OUT is beside it."""
+    shutil.copytree(many_cache[0] / "cache", tmp_path / "cache")
+    shutil.copytree(many_cache[0] / "cold", tmp_path / "cold")
+    return tmp_path / "cache"
+
+
+def tree_with_times(root: Path) -> dict[str, tuple[bytes, int, int]]:
+    return {
+        p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns, p.stat().st_mode & 0o777)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.mark.parametrize("fresh", [False, True], ids=["out-with-files", "empty-out"])
+def test_siblings_from_the_lookup_process_are_the_ones_this_thread_would_write(
+    tmp_path: Path, fresh: bool, warm: Path, many_cache: tuple[Path, dict[str, dict[str, Encoding]]]
+) -> None:
+    cache, cold = warm, many_cache[1]
+    here, by_here = run(tmp_path / "here", MANY, cache_dir=cache, lookups=False, fresh=fresh)
+    there, by_process = run(tmp_path / "there", MANY, cache_dir=cache, lookups=True, fresh=fresh)
+    assert (by_here.by_lookup_process, by_process.by_lookup_process) == (0, len(MANY))
+    assert by_process.cache_hits == by_here.cache_hits == 2 * len(MANY)
+    assert by_process.compressor_calls == 0
+    assert cold == here == there
+    assert tree_with_times(tmp_path / "here") == tree_with_times(tmp_path / "there")
+
+
+def test_the_lookup_process_removes_a_stale_sibling_of_an_encoding_no_longer_made(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    run(tmp_path / "warm", MANY, cache_dir=cache, policy=CompressionPolicy(brotli=False))
+    out = tmp_path / "out"
+    rel = next(iter(MANY))
+    (out / (rel + ".br")).parent.mkdir(parents=True)
+    (out / (rel + ".br")).write_bytes(brotli.compress(b"old bytes"))
+    (out / (rel + ".zst")).write_bytes(b"half a frame")
+    right = brotli.compress(MANY[rel])
+    (out / (next(reversed(MANY)) + ".br")).write_bytes(b"")  # not a sibling of anything decodable either
+    kept = list(MANY)[1]
+    (out / (kept + ".br")).write_bytes(brotli.compress(MANY[kept]))  # right: left where it is
+
+    _, stats = run(out, MANY, cache_dir=cache, policy=CompressionPolicy(brotli=False), lookups=True)
+
+    assert stats.by_lookup_process == len(MANY)
+    assert not (out / (rel + ".br")).exists() and not (out / (rel + ".zst")).exists()
+    assert not (out / (next(reversed(MANY)) + ".br")).exists()
+    assert (out / (kept + ".br")).read_bytes() == brotli.compress(MANY[kept]) != right
+
+
+def test_where_no_lookup_process_can_start_the_build_does_its_work(
+    tmp_path: Path, warm: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "executable", "")  # an embedded interpreter: nothing to start
+    _, stats = run(tmp_path / "out", MANY, cache_dir=warm, lookups=True, fresh=True)
+    assert (stats.by_lookup_process, stats.cache_hits, stats.compressor_calls) == (0, 2 * len(MANY), 0)
+    assert tree_with_times(tmp_path / "out") == tree_with_times(tmp_path / "cold")
+
+
+def test_a_cold_cache_or_a_small_build_starts_no_lookup_process(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    _, cold = run(tmp_path / "cold", MANY, cache_dir=cache, fresh=True)
+    _, small = run(tmp_path / "small", dict(list(MANY.items())[:3]), cache_dir=cache, fresh=True)
+    assert cold.by_lookup_process == small.by_lookup_process == 0
+    assert small.cache_hits == 6
+
+
+def test_a_warm_cache_into_an_empty_output_of_many_files_uses_the_lookup_process(
+    tmp_path: Path, warm: Path
+) -> None:
+    cache = warm
+    write_out(tmp_path / "out", MANY)
+    with Compressor(CompressionPolicy(), cache_dir=cache, jobs=2, fresh=True, expected=len(MANY)) as c:
+        for rel, data in MANY.items():
+            c.submit(tmp_path / "out" / rel, rel, data, content_type_of(rel), MTIME_NS)
+        c.results()
+    assert c.stats.by_lookup_process > 0
+    assert c.stats.cache_hits == 2 * len(MANY)
+    assert tree(tmp_path / "out") == tree(tmp_path / "cold")
+
+
+@pytest.mark.parametrize("when", ["before-it-answers", "after-some-answers"])
+def test_a_lookup_process_that_dies_leaves_its_files_to_this_process(
+    tmp_path: Path, warm: Path, when: str
+) -> None:
+    # Killed (the OOM killer, a stray kill): what it had not answered is done here, and the build's
+    # siblings are the same; a sibling it left half-written (in place, into an empty OUT) is replaced.
+    cache = warm
+    out = tmp_path / "out"
+    write_out(out, MANY)
+    items = list(MANY.items())
+    half = out / (items[-1][0] + ".gz")
+    half.write_bytes(gzip.compress(items[-1][1])[:20])  # as a killed write_new leaves it
+    with Compressor(CompressionPolicy(), cache_dir=cache, jobs=2, lookups=True, fresh=True) as compressor:
+        for i, (rel, data) in enumerate(items):
+            compressor.submit(out / rel, rel, data, content_type_of(rel), MTIME_NS)
+            if i == (0 if when == "before-it-answers" else 80):
+                if when == "after-some-answers":
+                    deadline = time.monotonic() + 30
+                    while compressor.stats.by_lookup_process == 0 and time.monotonic() < deadline:
+                        time.sleep(0.01)
+                    assert compressor.stats.by_lookup_process > 0
+                process = compressor._lookups  # the seam: the process itself
+                assert process is not None
+                process.kill()
+                process.wait()
+        results = compressor.results()
+    assert compressor.stats.by_lookup_process < len(MANY)
+    assert compressor.stats.compressor_calls == 0
+    assert results == run(tmp_path / "again", MANY, cache_dir=cache, lookups=False)[0]
+    assert tree_with_times(out) == tree_with_times(tmp_path / "again")
+
+
+def test_a_failure_while_taking_the_lookup_process_answers_fails_the_build_instead_of_hanging(
+    tmp_path: Path, warm: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = warm
+    book = Compressor._book
+
+    def broken(self: Compressor, *args: object, processed: bool = False) -> None:
+        if processed:
+            raise RuntimeError("a bug while booking")
+        book(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Compressor, "_book", broken)
+    outcome: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            run(tmp_path / "out", MANY, cache_dir=cache, lookups=True)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=build, daemon=True)
+    thread.start()
+    thread.join(120)  # not a timing: a hang would never end
+    assert not thread.is_alive(), "results() waited for ever"
+    assert [str(e) for e in outcome] == ["a bug while booking"]
+
+
+def test_a_file_changed_on_disk_before_the_lookup_process_reads_it_is_an_error(
+    tmp_path: Path, warm: Path
+) -> None:
+    cache = warm
+    out = tmp_path / "out"
+    write_out(out, MANY)
+    rel = next(iter(MANY))
+    (out / rel).write_bytes(b"something else entirely " * 40)
+    with Compressor(CompressionPolicy(), cache_dir=cache, jobs=2, lookups=True) as compressor:
+        for name, data in MANY.items():
+            compressor.submit(out / name, name, data, content_type_of(name), MTIME_NS)
+        with pytest.raises(OutputError, match="changed on disk") as info:
+            compressor.results()
+    assert info.value.path == rel
+
+
+def test_a_sibling_the_lookup_process_cannot_write_raises_output_error_naming_it(
+    tmp_path: Path, warm: Path
+) -> None:
+    cache = warm
+    out = tmp_path / "out"
+    rel = list(MANY)[7]
+    (out / (rel + ".gz")).mkdir(parents=True)  # a directory where the sibling goes
+    with pytest.raises(OutputError) as info:
+        run(out, MANY, cache_dir=cache, lookups=True, fresh=True)
+    assert info.value.path is not None and info.value.path.endswith(rel + ".gz")
+
+
+def test_a_full_disk_under_the_lookup_process_raises_output_error_and_leaves_no_part_of_a_sibling(
+    tmp_path: Path,
+) -> None:
+    # 720 KB of outputs on a 1 MiB filesystem, written before the siblings (as the pipeline does): the
+    # lookup process runs out of space placing siblings from the cache.
+    files = {f"css/s{i}.{i:06x}.css": text_of(12_000, seed=i) + noise(12_000, seed=i) for i in range(30)}
+    cache = tmp_path / "cache"
+    run(tmp_path / "warm", files, cache_dir=cache)
+    with small_tmpfs(tmp_path / "mnt", "1m") as mnt:
+        out = mnt / "out"
+        with pytest.raises(OutputError, match="No space left on device") as info:
+            run(out, files, cache_dir=cache, lookups=True, fresh=True)
+        assert info.value.path is not None and info.value.path.startswith(str(out))
+        siblings = [p for p in out.rglob("*") if p.suffix in (".gz", ".br")]
+        assert siblings, "some fitted"
+        for sibling in siblings:
+            plain = files[sibling.relative_to(out).with_suffix("").as_posix()]
+            codec = "gzip" if sibling.suffix == ".gz" else "br"
+            assert CODECS[codec].decode(sibling.read_bytes(), len(plain)) == plain
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_the_lookup_process_does_not_outlive_a_killed_build(tmp_path: Path, warm: Path) -> None:
+    # SIGKILL to the build alone (not its process group): the lookup process must not go on writing into
+    # OUT for a build that is gone, where the next build may already be running. Its first file here is a
+    # FIFO this test holds open: the process is stuck reading it back, and only the kernel's parent-death
+    # signal can end it.
+    cache = warm
+    out = tmp_path / "out"
+    write_out(out, MANY)
+    fifo = out / next(iter(MANY))
+    fifo.unlink()
+    os.mkfifo(fifo)
+    script = f"""
+import os, signal, sys
+from pathlib import Path
+from assetpipe.compress import LOOKUP_BATCH, CompressionPolicy, Compressor
+c = Compressor(CompressionPolicy(), cache_dir=Path({str(cache)!r}), jobs=2, lookups=True)
+out = Path({str(out)!r})
+for rel in sorted(p.relative_to(out).as_posix() for p in out.rglob("*.js"))[:LOOKUP_BATCH]:
+    c.submit(out / rel, rel, b"x" * 1000, "text/javascript", 0)  # one whole batch: sent at once
+print(c._lookups.pid, flush=True)
+sys.stdin.readline()
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    build = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert build.stdout is not None and build.stdin is not None
+    pid = int(build.stdout.readline())
+    writer = -1
+    deadline = time.monotonic() + 60
+    while writer < 0 and time.monotonic() < deadline:
+        try:
+            writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # succeeds once it is reading the FIFO
+        except OSError:
+            time.sleep(0.01)
+    try:
+        assert writer >= 0, "the lookup process never read its first file"
+        build.stdin.write(b"now\n")
+        build.stdin.close()
+        assert build.wait() == -signal.SIGKILL
+        deadline = time.monotonic() + 30  # not a timing: without the signal it would never end
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not _alive(pid)
+    finally:
+        if writer >= 0:
+            os.close(writer)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rpartition(")")[2].split()[0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
 def test_stats_count_files_bytes_and_savings(tmp_path: Path) -> None:
     _, stats = run(tmp_path / "out", SITE)
     assert stats.files == len(SITE)
@@ -491,21 +764,24 @@ def test_stats_count_files_bytes_and_savings(tmp_path: Path) -> None:
 # -- through the build and the command line -----------------------------------------------------------
 
 
-
 def build_site(tmp_path: Path, *flags: str) -> Path:
     from click.testing import CliRunner
 
     from assetpipe.cli import cli
 
     src, out = tmp_path / "src", tmp_path / "out"
-    write_out(src, {"css/app.css": text_of(4000), "js/app.js": text_of(3000, seed=5), "img/x.png": noise(900)})
+    write_out(
+        src, {"css/app.css": text_of(4000), "js/app.js": text_of(3000, seed=5), "img/x.png": noise(900)}
+    )
     argv = ["build", "-s", str(src), "-o", str(out), "--cache-dir", str(tmp_path / "cache"), "--quiet"]
     result = CliRunner().invoke(cli, [*argv, "--gzip-backend", "zlib", *flags])
     assert result.exit_code == 0, result.output
     return out
 
 
-def test_a_build_with_zstd_writes_zst_siblings_that_decompress_to_the_file_and_lists_them(tmp_path: Path) -> None:
+def test_a_build_with_zstd_writes_zst_siblings_that_decompress_to_the_file_and_lists_them(
+    tmp_path: Path,
+) -> None:
     from assetpipe.manifest import Manifest
     from assetpipe.verify import verify
 
@@ -535,7 +811,9 @@ def test_policy_for_follows_every_codec_switch_of_the_config(tmp_path: Path) -> 
 
     base = Config(source=tmp_path, output=tmp_path / "out")
     assert compress.policy_for(base) == CompressionPolicy()
-    assert compress.policy_for(Config(source=tmp_path, output=tmp_path, zstd=True)) == CompressionPolicy(zstd=True)
+    assert compress.policy_for(Config(source=tmp_path, output=tmp_path, zstd=True)) == CompressionPolicy(
+        zstd=True
+    )
     off = Config(source=tmp_path, output=tmp_path, brotli=False, gzip=False)
     assert compress.policy_for(off) is None
     assert compress.policy_for(Config(source=tmp_path, output=tmp_path, compress=False, zstd=True)) is None

@@ -140,7 +140,9 @@ class Cache:
         with self._lock:
             if self._staged.pop(entry_key, None) is not None:
                 return  # computed by this process; it had never reached the disk
-            found = self._index.pop(entry_key, None) if self._index is not None else None
+            if self._index is None:  # read by another process (compress's lookup process), not by this one
+                self._index, self._held = self._load_index()
+            found = self._index.pop(entry_key, None)
             if found is not None:
                 self._discarded.setdefault(found[0], set()).add(entry_key)
         try:
@@ -228,6 +230,10 @@ class Cache:
             write_atomic(pack, _pack_bytes(kept)[0], fsync=False)
         with self._lock:
             self._index, self._held = None, {}  # offsets moved: reloaded when needed
+
+    def packed(self) -> bool:
+        """Whether the cache holds a pack (one listing): a cache that has made siblings before."""
+        return bool(self._pack_paths())
 
     def _pack_paths(self) -> list[Path]:
         try:

@@ -17,6 +17,7 @@ at most that many bytes of memory.
 
 from __future__ import annotations
 
+import functools
 import sys
 import zlib
 from collections.abc import Callable, Mapping
@@ -103,12 +104,19 @@ def brotli_compress(data: bytes, *, text: bool) -> bytes:
 
 def brotli_method(text: bool) -> Method:
     """The brotli recipe (quality 11, lgwin 22, text or generic mode)."""
+    return _brotli_recipe(text, BROTLI_QUALITY, BROTLI_LGWIN, METHODS_VERSION)
+
+
+# The recipes are few and a build asks for one per file and encoding: each is made once, keyed by
+# everything its settings name (the constants too, so a changed one is a new recipe).
+@functools.cache
+def _brotli_recipe(text: bool, quality: int, lgwin: int, methods_version: int) -> Method:
     import brotli
 
     def run(data: bytes) -> bytes:
         return brotli_compress(data, text=text)
 
-    settings = f"quality={BROTLI_QUALITY};lgwin={BROTLI_LGWIN};mode={'text' if text else 'generic'}"
+    settings = f"quality={quality};lgwin={lgwin};mode={'text' if text else 'generic'}"
     return _method("br", "brotli", f"{settings};{brotli.__version__}", run)
 
 
@@ -173,9 +181,12 @@ def zopfli_rule(size: int) -> tuple[int, int]:
 
 def zopfli_method(size: int, text: bool) -> Method:
     """The zopfli recipe for an input of ``size`` bytes (see :data:`ZOPFLI_RULES`)."""
-    import zopfli
+    return _zopfli_recipe(*zopfli_rule(size), METHODS_VERSION)
 
-    iterations, max_blocks = zopfli_rule(size)
+
+@functools.cache
+def _zopfli_recipe(iterations: int, max_blocks: int, methods_version: int) -> Method:
+    import zopfli
 
     def run(data: bytes) -> bytes:
         return gzip_zopfli(data, iterations=iterations, max_blocks=max_blocks)
@@ -186,6 +197,11 @@ def zopfli_method(size: int, text: bool) -> Method:
 
 def zlib_method(size: int, text: bool) -> Method:
     """zlib level 9 in a gzip container."""
+    return _zlib_recipe(METHODS_VERSION)
+
+
+@functools.cache
+def _zlib_recipe(methods_version: int) -> Method:
     return _method("gzip", "zlib", f"level=9;{zlib.ZLIB_RUNTIME_VERSION}", gzip_zlib)
 
 
@@ -261,8 +277,13 @@ def zstd_compress(data: bytes) -> bytes:
 
 def zstd_method(size: int, text: bool) -> Method:
     """The zstd recipe (level 19, window at most 8 MiB); the library version is part of the settings."""
+    return _zstd_recipe(ZSTD_LEVEL, ZSTD_WINDOW_LOG, METHODS_VERSION)
+
+
+@functools.cache  # a missing module raises, which is not cached
+def _zstd_recipe(level: int, window_log: int, methods_version: int) -> Method:
     version = zstd_module().zstd_version
-    settings = f"level={ZSTD_LEVEL};window_log={ZSTD_WINDOW_LOG};checksum=0;{version}"
+    settings = f"level={level};window_log={window_log};checksum=0;{version}"
     return _method("zstd", "zstd", settings, zstd_compress)
 
 

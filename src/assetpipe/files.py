@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -78,16 +79,27 @@ def write_atomic(
 
 def _fill(fd: int, data: bytes, mtime_ns: int | None, *, fsync: bool) -> os.stat_result:
     """Write ``data`` to the new file open at ``fd`` (and close it): readable by the web server whatever
-    the umask, with ``mtime_ns`` if given; its stat as written."""
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()  # before the mtime is set: a later write would move it
+    the umask, with ``mtime_ns`` if given; its stat as written.
+
+    Plain os.write on the descriptor, and a chmod only where the mode is not 0644 already (a temp file's
+    0600, or a umask stricter than 022): a build into an empty OUT writes thousands of files, and a file
+    object cost four more system calls each (fstat, ioctl, two lseek) plus the chmod.
+    """
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
         if fsync:
-            os.fsync(fh.fileno())
-        os.fchmod(fh.fileno(), 0o644)
+            os.fsync(fd)
         if mtime_ns is not None:
-            os.utime(fh.fileno(), ns=(mtime_ns, mtime_ns))
-        return os.fstat(fh.fileno())
+            os.utime(fd, ns=(mtime_ns, mtime_ns))  # after the last write, which would move it
+        written = os.fstat(fd)
+        if stat.S_IMODE(written.st_mode) != 0o644:
+            os.fchmod(fd, 0o644)
+            written = os.fstat(fd)
+        return written
+    finally:
+        os.close(fd)
 
 
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)

@@ -566,7 +566,7 @@ def _emit_all(
                     continue
                 if shard is not None:
                     continue  # a share is chosen from every output, once all are emitted (below)
-                compressor = compressor or _compressor(config, ctx.fresh)
+                compressor = compressor or _compressor(config, ctx.fresh, len(ctx.planned.order))
                 _submit(compressor, ctx, logical, output, data)
         if suspects is not None:
             _count_whole(ctx, report, reporter, suspects)
@@ -677,7 +677,7 @@ def _submit_share(config: Config, ctx: _Emitting, shard: Shard) -> Compressor | 
     todo = [(name, o) for name, o in ctx.outputs.items() if o.entry.path in mine]
     if not todo or not ctx.compressing:
         return None
-    compressor = _compressor(config, ctx.fresh)
+    compressor = _compressor(config, ctx.fresh, len(todo))
     for logical, output in todo:
         _submit(compressor, ctx, logical, output, None)
     return compressor
@@ -974,7 +974,7 @@ def _read_output(path: Path) -> bytes:
         raise OutputError(f"cannot read back: {exc.strerror or exc}", path=str(path)) from None
 
 
-def _compressor(config: Config, fresh: bool) -> Compressor:
+def _compressor(config: Config, fresh: bool, expected: int) -> Compressor:
     from assetpipe.compress import Compressor, policy_for
 
     policy = policy_for(config)
@@ -984,7 +984,9 @@ def _compressor(config: Config, fresh: bool) -> Compressor:
         from assetpipe.remote import RemoteTier
 
         remote = RemoteTier(config.cache_url, read_only=config.cache_url_mode == "read")
-    return Compressor(policy, cache_dir=config.cache_dir, jobs=config.jobs, remote=remote, fresh=fresh)
+    return Compressor(
+        policy, cache_dir=config.cache_dir, jobs=config.jobs, remote=remote, fresh=fresh, expected=expected
+    )
 
 
 __all__ = ["AssetpipeError", "BuildReport", "ConfigError", "build"]
