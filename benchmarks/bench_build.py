@@ -8,7 +8,8 @@
 Each tool builds a private copy of the corpus (benchmarks/.work/build/<scale>x/src), three steps per run:
 cold (empty OUT, empty cache), no-op (the same again), one CSS file changed (a comment appended to
 django-admin/admin/css/base.css), warm (an empty OUT with the cache the steps before left: CI with a
-restored cache; whitenoise has no cache, so its "warm" is another cold build). Each build is a fresh subprocess; wall time is measured around it and
+restored cache; whitenoise has no cache, so its "warm" is another cold build). Nothing is deleted until every
+build is measured (see _discard). Each build is a fresh subprocess; wall time is measured around it and
 peak RSS is the largest sum of RSS over its process tree (polled every 50 ms) or its own ru_maxrss,
 whichever is larger. Runs are interleaved (tool A, tool B, tool A, ...) so machine noise hits all tools.
 
@@ -123,13 +124,27 @@ def compile_bytecode() -> None:
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True)
 
 
+TRASH = WORK / "trash"
+
+
+def _discard(path: Path) -> None:
+    """Move ``path`` into TRASH, which is deleted once every build is measured (:func:`main`).
+
+    Deleting between builds would charge the next one: on this VM's ext4 (no journal) creating a file
+    soon after many were deleted costs 0.1-1 ms of kernel CPU instead of about 30 us, because the inode
+    allocator skips recently freed inodes one by one (up to 300 s after). No CI checkout sees that, and
+    whichever tool built next would pay it."""
+    TRASH.mkdir(parents=True, exist_ok=True)
+    path.rename(TRASH / f"{time.time_ns()}-{path.name}")
+
+
 def run_tools(scale: int, tools: list[str], runs: int, *, with_ideal: bool = True) -> dict[str, Any]:
     corpus = CORPUS / f"{scale}x"
     if not corpus.is_dir():
         raise SystemExit(f"{corpus} missing: python benchmarks/corpus.py --scale {scale}")
     base = WORK / f"{scale}x"
     if base.exists():
-        shutil.rmtree(base)
+        _discard(base)
     src = base / "src"
     shutil.copytree(corpus, src)
     # The copy keeps the corpus's mtimes, but its folders' ctimes are now, and nothing can set a ctime:
@@ -148,20 +163,14 @@ def run_tools(scale: int, tools: list[str], runs: int, *, with_ideal: bool = Tru
             out, cache = base / tool / "out", base / tool / "cache"
             for path in (out, cache):
                 if path.exists():
-                    shutil.rmtree(path)
+                    _discard(path)
             for step in STEPS:
                 if step == "css":
                     change += 1
                     _change_css(src, change)
                 if step == "warm":
-                    # Moved aside, deleted after: on this VM's ext4 (no journal) creating files just after
-                    # deleting as many costs 0.1-1 ms each (the allocator skips inodes freed in the last
-                    # seconds one by one), which no CI checkout sees. Every tool's "warm" gets the same.
-                    aside = out.with_name("out.before-warm")
-                    out.rename(aside)
+                    _discard(out)
                 wall, rss = _run_measured(_command(tool, src, out, cache), cwd)
-                if step == "warm":
-                    shutil.rmtree(aside)
                 results[tool][step].append(wall)
                 results[tool]["rss"].append(rss)
                 if step == "cold" and run == 0:
@@ -367,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         WORK.mkdir(parents=True, exist_ok=True)
         (WORK / f"results-{scale}x.json").write_text(json.dumps({"results": results}, indent=2))
         print(table(scale, results) + "\n", flush=True)
+    shutil.rmtree(TRASH, ignore_errors=True)
     return 0
 
 
