@@ -294,8 +294,7 @@ def _seal_of(config: Config, report: BuildReport, state: BuildState) -> noop.Sea
         report.files, report.bytes_in, report.bytes_out, report.encoded(), emitted.plan.warnings,
         tuple(report.manifest.assets),
     )  # fmt: skip
-    suffixes = _SUFFIXES if state.compression != "off" else ()
-    return noop.seal_of(_seal_key(config, roots), state, inputs, suffixes, others, totals)
+    return noop.seal_of(_seal_key(config, roots), state, inputs, _suffixes(config), others, totals)
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +307,12 @@ class _Output:
     written: bool = False  # written (or staged) by this build
     staged: bool = False
     reused: FileRecord | None = None  # the last build's record, still true in every part
+
+    @property
+    def whole(self) -> bool:
+        """Whether a later build in this process may take this output as it is (see untouched): reused as
+        recorded in every part, its siblings vouched for, nothing written or staged."""
+        return self.reused is not None and self.siblings is not None and not self.written
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,6 +390,7 @@ class _Emitting:
     untaken: list[str] = field(default_factory=list)
 
     suspects: set[str] | None = None  # set by _suspects: what a watch rebuild asked untouched() about
+    _positions: dict[str, int] | None = None  # see positions
 
     @property
     def positions(self) -> dict[str, int]:
@@ -395,8 +401,6 @@ class _Emitting:
         if self._positions is None:
             self._positions = {name: i for i, name in enumerate(self.planned.order)}
         return self._positions
-
-    _positions: dict[str, int] | None = None
 
     def output_path(self, logical: str) -> str:
         return logical if logical in self.planned.unhashed else self.outputs[logical].entry.path
@@ -419,9 +423,7 @@ class _Emitting:
         output = last.outputs.get(logical) if same and last is not None else None
         if (
             output is None
-            or output.reused is None
-            or output.siblings is None
-            or output.written
+            or not output.whole
             or not self.view.untouched(output.entry.path)  # False too when OUT is not watched
             or (self.renamed and not self.renamed.isdisjoint(node.dependencies))
         ):
@@ -658,14 +660,10 @@ def _partial(ctx: _Emitting) -> frozenset[str]:
     """The sources whose output untouched() would not take whole in the next build (written, reused in
     part, or without siblings vouched for): from the last build's and this build's suspects when it had
     them, else by looking at every output."""
-    def partial(output: _Output) -> bool:
-        return output.reused is None or output.siblings is None or output.written
-
-    suspects = ctx.suspects
+    suspects, outputs = ctx.suspects, ctx.outputs
     if suspects is None or ctx.last is None:
-        return frozenset(k for k, o in ctx.outputs.items() if partial(o))
-    outputs = ctx.outputs
-    return frozenset((ctx.last.partial - suspects) | {k for k in suspects if partial(outputs[k])})
+        return frozenset(k for k, o in outputs.items() if not o.whole)
+    return frozenset((ctx.last.partial - suspects) | {k for k in suspects if not outputs[k].whole})
 
 
 def _submit_share(config: Config, ctx: _Emitting, shard: Shard) -> Compressor | None:
