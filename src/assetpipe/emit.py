@@ -22,26 +22,27 @@ from assetpipe.rewrite import splice
 def final_bytes(node: Node, output_path: Callable[[str], str], base_path: str) -> bytes:
     """The bytes to publish: the source with each resolved reference spliced to its target's new URL.
 
-    A source is read here a second time when the plan read it too (its text is not held in between): a
-    digest, or for a source whose references came from the record a fresh scan, proves it did not change
-    in between, so the bytes published are the bytes whose references were resolved.
+    A source is read here a second time (its text is not held since the plan): it must be the bytes whose
+    references were resolved. Its digest proves that, the plan's or the record's; where the record's does
+    not match (or it has none) a fresh scan must find the recorded references.
     """
     asset = node.asset
     raw = read_source(asset)
     if not references.is_scanned(asset.logical_path):
         return raw
-    if node.digest is not None:
-        if hashlib.sha256(raw).digest() != node.digest:
+    if node.digest is None or hashlib.sha256(raw).digest() != node.digest:
+        if not node.recorded:
             raise SourceError("changed while building; run the build again", path=asset.logical_path)
-        if not node.targets:
-            return raw
-        text, encoding = decode_source(raw, asset.logical_path)
-    else:
         text, encoding = decode_source(raw, asset.logical_path)
         if references.find(asset.logical_path, text) != node.refs:
-            raise SourceError("changed while building; run the build again", path=asset.logical_path)
-        if not node.targets:
-            return raw
+            raise SourceError(
+                "changed while building, or since the last build with its size, mtime and inode kept",
+                path=asset.logical_path,
+                hint="run the build again; if this repeats, `assetpipe build --repair` trusts no record",
+            )
+    if not node.targets:
+        return raw
+    text, encoding = decode_source(raw, asset.logical_path)
     replacements = [
         (
             ref.start,

@@ -861,6 +861,7 @@ def _record(
             source=Stat(a.size, a.mtime_ns, a.inode),
             references=node.refs if is_scanned(logical) else None,
             deps_key=dependency_key(node, ctx.output_path),
+            digest=node.digest,
             output=output.record
             if output.record.siblings is siblings
             else replace(output.record, siblings=siblings),

@@ -36,11 +36,14 @@ class Node:
     refs: tuple[Reference, ...]
     targets: tuple[tuple[Reference, Target], ...]
     dependencies: tuple[str, ...]  # logical paths of the targets, in first-reference order
-    digest: bytes | None  # sha256 of the bytes the references were found in, when read by this build
+    # sha256 of the bytes the references were found in: read by this build, or as the record has it
+    # (``recorded``), which the file may no longer hold (a rewrite that kept size, mtime and inode).
+    digest: bytes | None
     warnings: tuple[str, ...] = ()  # references left as written (broken_references = "warn")
     # Bare specifiers resolved through the import map: left as written (the browser resolves them), so no
     # part of the order: a cycle through them blocks nothing.
     bare: tuple[tuple[Reference, Resolved], ...] = ()
+    recorded: bool = False  # references and digest came from the record, not from reading the file
 
     @property
     def module_imports(self) -> tuple[str, ...]:
@@ -155,7 +158,7 @@ def _node(
     was_read = False
     if references.is_scanned(asset.logical_path):
         if record is not None and record.references is not None:
-            refs = record.references
+            refs, digest = record.references, record.digest
         else:
             raw = read_source(asset)
             was_read = True
@@ -185,7 +188,8 @@ def _node(
         targets.append((ref, target))
         if target.logical_path not in deps:
             deps.append(target.logical_path)
-    node = Node(asset, refs, tuple(targets), tuple(deps), digest, tuple(warnings), tuple(bare))
+    recorded = references.is_scanned(asset.logical_path) and not was_read
+    node = Node(asset, refs, tuple(targets), tuple(deps), digest, tuple(warnings), tuple(bare), recorded)
     return node, was_read
 
 

@@ -29,7 +29,7 @@ from assetpipe.manifest import Encoding, ManifestEntry
 from assetpipe.paths import resolve_path
 from assetpipe.sources import ScanMemo
 
-STATE_VERSION = 2
+STATE_VERSION = 3  # 3: each text source's digest
 RACY_NS = 2_000_000_000  # 2 s: covers coarse filesystem timestamps (FAT: 2 s, ext3: 1 s)
 
 
@@ -95,6 +95,9 @@ class FileRecord:
     references: tuple[Reference, ...] | None  # text assets only
     deps_key: str  # its dependencies' output paths, which its output bytes depend on
     output: OutputRecord
+    # sha256 of the bytes ``references`` were found in (text assets): a build that takes the references
+    # from this record proves the file it emits is those bytes by a hash instead of a second scan.
+    digest: bytes | None = None
     entry: ManifestEntry | None = field(default=None, compare=False)  # in memory only: the entry it gave
 
 
@@ -194,6 +197,7 @@ def _file_from_json(d: dict[str, Any]) -> FileRecord:
         references=None if refs is None else tuple(_ref_from_json(r) for r in refs),
         deps_key=str(d["deps_key"]),
         output=_output_from_json(d["output"]),
+        digest=None if d["digest"] is None else bytes.fromhex(d["digest"]),
     )
 
 
@@ -227,6 +231,7 @@ def save_state(path: Path, state: BuildState) -> None:
                 "references": None if rec.references is None else [_ref_to_json(r) for r in rec.references],
                 "deps_key": rec.deps_key,
                 "output": _output_to_json(rec.output),
+                "digest": None if rec.digest is None else rec.digest.hex(),
             }
             for name, rec in state.files.items()
         },

@@ -1,0 +1,110 @@
+"""emit's second read of a source: the bytes it publishes are the bytes whose references were resolved,
+proven by a digest (the plan's, or the record's) and, where the record's does not match, by a fresh scan."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from assetpipe import references
+from assetpipe.config import Config
+from assetpipe.errors import SourceError
+from assetpipe.pipeline import build
+from tests.conftest import write_tree
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 40
+SITE = {
+    "css/app.css": "body { background: url(../img/a.png); }\n",
+    "img/a.png": PNG,
+    "img/b.png": PNG + b"b",
+    "js/app.js": 'import "./lib.js";\n',
+    "js/lib.js": "export const x = 1;\n",
+}
+
+
+def aged_site(tmp_path: Path) -> Config:
+    """SITE with every file older than the racy window, so a rebuild trusts what its record says."""
+    src = write_tree(tmp_path / "src", SITE)
+    old = time.time_ns() - 10**10
+    for path in src.rglob("*"):
+        os.utime(path, ns=(old, old))
+    return Config(source=src, output=tmp_path / "out", cache_dir=tmp_path / "cache", compress=False)
+
+
+def count_scans(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    scanned: list[str] = []
+    real = references.find
+
+    def spy(logical_path: str, text: str) -> object:
+        scanned.append(logical_path)
+        return real(logical_path, text)
+
+    monkeypatch.setattr(references, "find", spy)
+    return scanned
+
+
+def outputs(out: Path) -> dict[str, bytes]:
+    """What OUT serves (its .assetpipe folder holds this build's own bookkeeping, with a time in it)."""
+    files = sorted(p for p in out.rglob("*") if p.is_file() and ".assetpipe" not in p.parts)
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in files}
+
+
+def test_an_emptied_out_is_rebuilt_from_the_record_without_scanning_a_source_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = aged_site(tmp_path)
+    build(cfg)
+    first = outputs(cfg.output)
+    cfg.output.rename(tmp_path / "old-out")  # CI with a restored cache: the record stands, OUT is empty
+    scanned = count_scans(monkeypatch)
+    build(cfg)
+    assert scanned == []
+    assert outputs(cfg.output) == first
+
+
+def test_bytes_rewritten_with_size_mtime_and_inode_kept_are_published_as_they_now_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The record's digest no longer matches: the file is scanned again, its references are the recorded
+    # ones, and the new bytes are what OUT serves.
+    cfg = aged_site(tmp_path)
+    build(cfg)
+    css = cfg.source / "css/app.css"
+    before = os.stat(css)
+    with open(css, "r+b") as fh:  # in place: the same inode
+        fh.write(b"main")
+    os.utime(css, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (os.stat(css).st_size, os.stat(css).st_ino) == (before.st_size, before.st_ino)
+    cfg.output.rename(tmp_path / "old-out")
+    scanned = count_scans(monkeypatch)
+    report = build(cfg)
+    assert scanned == ["css/app.css"]
+    entry = report.manifest.assets["css/app.css"]
+    png = report.manifest.assets["img/a.png"].path
+    assert (cfg.output / entry.path).read_text() == f"main {{ background: url(../{png}); }}\n"
+
+
+def test_references_rewritten_with_size_mtime_and_inode_kept_stop_the_build_until_repair(
+    tmp_path: Path,
+) -> None:
+    cfg = aged_site(tmp_path)
+    build(cfg)
+    css = cfg.source / "css/app.css"
+    before = os.stat(css)
+    with open(css, "r+b") as fh:
+        fh.seek(len("body { background: url(../img/"))
+        fh.write(b"b")  # a.png -> b.png, the same size
+    os.utime(css, ns=(before.st_atime_ns, before.st_mtime_ns))
+    cfg.output.rename(tmp_path / "old-out")
+    with pytest.raises(SourceError) as caught:
+        build(cfg)
+    assert caught.value.path == "css/app.css"
+    assert "--repair" in str(caught.value)
+    assert not (cfg.output / "manifest.json").exists()
+    report = build(cfg, repair=True)
+    png = report.manifest.assets["img/b.png"].path
+    css_out = (cfg.output / report.manifest.assets["css/app.css"].path).read_text()
+    assert css_out == f"body {{ background: url(../{png}); }}\n"
