@@ -218,7 +218,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def _check(key: str, value: Any, where: str) -> Any:
+def check_value(key: str, value: Any, where: str) -> Any:
+    """``value`` for setting ``key`` checked (and parsed) as assetpipe.toml's ``key`` is, wherever it was
+    written (``where`` names that place in the error); the one checker for every way settings arrive."""
     if key not in _KEYS:
         import difflib  # only for an error's did-you-mean: not at start-up
         close = difflib.get_close_matches(key, list(_KEYS), n=1, cutoff=0.6)
@@ -281,13 +283,13 @@ def load_cache_url(config_file: Path | None, cwd: Path) -> str | None:
     config file's (named, or found in ``cwd``), else None; other keys are not read."""
     if CACHE_URL_ENV in os.environ:
         env_url = os.environ[CACHE_URL_ENV]
-        return _check("cache_url", env_url, CACHE_URL_ENV) if env_url else None
+        return check_value("cache_url", env_url, CACHE_URL_ENV) if env_url else None
     path = config_file if config_file is not None else find_config_file(cwd)
     if path is None:
         return None
     path = path if path.is_absolute() else cwd / path
     table = read_config_file(path)
-    return _check("cache_url", table["cache_url"], str(path)) if "cache_url" in table else None
+    return check_value("cache_url", table["cache_url"], str(path)) if "cache_url" in table else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,7 +318,7 @@ def load_budgets(config_file: Path | None, cwd: Path) -> tuple[Budget, ...]:
         return ()
     table = read_config_file(cwd / path)
     value = table.get("budgets", {})
-    return _check("budgets", value, str(cwd / path)) if value else ()
+    return check_value("budgets", value, str(cwd / path)) if value else ()
 
 
 def _values(
@@ -331,14 +333,14 @@ def _values(
         where = str(path)
         folder = path.parent
         for key, raw in read_config_file(path).items():
-            value = _check(key, raw, where)
+            value = check_value(key, raw, where)
             if _KEYS[key][1]:
                 value = _resolve(folder / os.path.expanduser(value))
             values[key] = value
     for key, raw in overrides.items():
         if raw is None:
             continue
-        value = raw if isinstance(raw, Path) else _check(key, raw, "command line")
+        value = raw if isinstance(raw, Path) else check_value(key, raw, "command line")
         if _KEYS[key][1]:
             value = _resolve(cwd / Path(os.path.expanduser(str(value))))
         values[key] = value
@@ -377,11 +379,11 @@ def load_config(
     if CACHE_URL_ENV in os.environ and "cache_url" not in (overrides or {}):
         # The environment (a CI job's settings) over the file; empty switches the remote off.
         env_url = os.environ[CACHE_URL_ENV]
-        values["cache_url"] = _check("cache_url", env_url, CACHE_URL_ENV) if env_url else None
+        values["cache_url"] = check_value("cache_url", env_url, CACHE_URL_ENV) if env_url else None
     if os.environ.get(CACHE_URL_MODE_ENV) and "cache_url_mode" not in (overrides or {}):
         # A CI job's setting (pull requests from forks read, the main branch writes) over the file.
         env_mode = os.environ[CACHE_URL_MODE_ENV]
-        values["cache_url_mode"] = _check("cache_url_mode", env_mode, CACHE_URL_MODE_ENV)
+        values["cache_url_mode"] = check_value("cache_url_mode", env_mode, CACHE_URL_MODE_ENV)
     anchor = path.parent if path is not None else cwd
     if "cache_dir" not in values:
         values["cache_dir"] = _resolve(anchor / ".assetpipe-cache")
@@ -431,7 +433,7 @@ def _mounts(table: dict[str, Any], where: str) -> tuple[Mount, ...]:
         unknown = set(spec) - {"path", "include", "exclude"}
         if unknown:
             raise ConfigError(f"mount {prefix!r}: unknown key {sorted(unknown)[0]!r}", path=where)
-        filters = {k: _check(k, spec[k], where) for k in ("include", "exclude") if k in spec}
+        filters = {k: check_value(k, spec[k], where) for k in ("include", "exclude") if k in spec}
         mounts.append(Mount(logical, Path(spec["path"]), **filters))
     if len({m.prefix for m in mounts}) < len(mounts):
         raise ConfigError("two mounts share one prefix", path=where)

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.management.base import CommandError
 
 from assetpipe.config import Config, ImportTable
-from assetpipe.config import _check as check_toml_value  # assetpipe.toml's one checker of a key's value
+from assetpipe.config import check_value as check_toml_value  # assetpipe.toml's one checker
 from assetpipe.cors import parse_cors
 from assetpipe.errors import AssetpipeError
 
