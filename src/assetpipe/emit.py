@@ -24,7 +24,8 @@ def final_bytes(node: Node, output_path: Callable[[str], str], base_path: str) -
 
     A source is read here a second time (its text is not held since the plan): it must be the bytes whose
     references were resolved. Its digest proves that, the plan's or the record's; where the record's does
-    not match (or it has none) a fresh scan must find the recorded references.
+    not match (or it has none) a fresh scan must find the recorded references. Else SourceError: the build
+    (pipeline) then plans again without trusting the record.
     """
     asset = node.asset
     raw = read_source(asset)
@@ -38,7 +39,6 @@ def final_bytes(node: Node, output_path: Callable[[str], str], base_path: str) -
             raise SourceError(
                 "changed while building, or since the last build with its size, mtime and inode kept",
                 path=asset.logical_path,
-                hint="run the build again; if this repeats, `assetpipe build --repair` trusts no record",
             )
     if not node.targets:
         return raw

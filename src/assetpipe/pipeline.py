@@ -206,9 +206,14 @@ def build(
             return report
         if seal_file is not None:  # before OUT is touched: a build stopped half-way leaves no seal
             noop.drop(seal_file)
-        report, new_state = _build_locked(
-            config, out, reporter, state, touched, repair, defer_compression, out_touched, shard
-        )
+        try:
+            report, new_state = _build_locked(
+                config, out, reporter, state, touched, repair, defer_compression, out_touched, shard
+            )
+        except _Untrue:  # once: a build that trusts no record meets none that lies
+            report, new_state = _build_locked(
+                config, out, reporter, state, touched, True, defer_compression, out_touched, shard
+            )
         if sealed and seal_file is not None:
             _seal(config, report, new_state, seal_file)
     if changed is not None:
@@ -779,7 +784,12 @@ def _emit(node: Node, ctx: _Emitting) -> tuple[_Output, bytes | None]:
         siblings = siblings_intact(ctx.view, rec.output) if compressing else ()
         whole = rec.entry is not None and siblings is not None and siblings is rec.output.siblings
         return _Output(entry, rec.output, siblings, reused=rec if whole else None), None
-    data = final_bytes(node, ctx.output_path, ctx.base_path)
+    try:
+        data = final_bytes(node, ctx.output_path, ctx.base_path)
+    except SourceError:
+        if rec is None:
+            raise
+        raise _Untrue from None  # a plain rebuild would read the file: this one starts over and does
     fp = fingerprint(data)
     path = logical if unhashed else hashed_path(logical, fp.hash)
     entry = entry_for(node, path, fp, immutable=not unhashed)
@@ -805,6 +815,12 @@ def _emit(node: Node, ctx: _Emitting) -> tuple[_Output, bytes | None]:
         return _Output(entry, record, None if compressing else (), written=True, staged=True), data
     record = OutputRecord(path, fp.hash, fp.integrity, Stat.of(write_atomic(target, data, fsync=False)))
     return _Output(entry, record, None if compressing else (), written=True), data
+
+
+class _Untrue(Exception):
+    """A source whose record was trusted is not the bytes the record was made from: rewritten in place
+    with its size, mtime and inode kept, or while building. Nothing is published; the build starts over
+    trusting no record (as ``--repair``), rather than fail on every build until someone repairs it."""
 
 
 def _stat(path: Path) -> Stat:
