@@ -144,7 +144,8 @@ def _size(n: int) -> str:
 def settings_of(config: Config, imap: ImportMap | None = None) -> Settings:
     """The two settings keys a build record is valid for (the only place they are computed)."""
     output = settings_key(
-        "v2", resolve_path(config.source, "source directory"),
+        # The version too: its scanners found the recorded references, which this one's may outdo.
+        "v2", __version__, resolve_path(config.source, "source directory"),
         resolve_path(config.output, "output directory"), config.base_url, config.unhashed,
         config.broken_references,
         # Only with a map or mounts, so a build without them keeps the records it had before import maps.
