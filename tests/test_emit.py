@@ -3,6 +3,7 @@ proven by a digest (the plan's, or the record's) and, where the record's does no
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from assetpipe import references
 from assetpipe.config import Config
 from assetpipe.pipeline import build
+from assetpipe.state import state_path
 from tests.conftest import write_tree
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 40
@@ -135,3 +137,23 @@ def test_a_watch_rebuild_emits_a_source_rewritten_with_its_stat_kept_as_it_now_i
     png = report.manifest.assets["img/a.png"].path
     css_out = (cfg.output / report.manifest.assets["css/app.css"].path).read_text()
     assert css_out == f"main {{ background: url(../{png}); }}\n"
+
+
+@pytest.mark.parametrize(
+    "span", [(10**6, 10**6 + 12), (-5, -1), (30, 10)], ids=["past the end", "negative", "reversed"]
+)
+def test_a_record_whose_references_do_not_fit_the_file_is_not_spliced(
+    tmp_path: Path, span: tuple[int, int]
+) -> None:
+    # A record garbled in its references but not in its digest: the digest proves the file, not them.
+    cfg = aged_site(tmp_path)
+    build(cfg)
+    first = outputs(cfg.output)
+    assert cfg.cache_dir is not None
+    record = state_path(cfg.cache_dir, cfg.output)
+    data = json.loads(record.read_text(encoding="utf-8"))
+    data["files"]["css/app.css"]["references"] = [["../img/a.png", *span, 1, 1, "url"]]
+    record.write_text(json.dumps(data), encoding="utf-8")
+    cfg.output.rename(tmp_path / "old-out")
+    build(cfg)
+    assert outputs(cfg.output) == first

@@ -9,6 +9,7 @@ import hashlib
 from collections.abc import Callable
 
 from assetpipe import references
+from assetpipe.asset import Reference
 from assetpipe.errors import SourceError
 from assetpipe.fingerprint import Fingerprint
 from assetpipe.manifest import ManifestEntry
@@ -43,6 +44,9 @@ def final_bytes(node: Node, output_path: Callable[[str], str], base_path: str) -
     if not node.targets:
         return raw
     text, encoding = decode_source(raw, asset.logical_path)
+    if node.recorded and not _spans_fit(node.refs, len(text)):
+        # Never scanned again when the digest matches: a record garbled in its references, not its digest.
+        raise SourceError("its record's references do not fit it", path=asset.logical_path)
     replacements = [
         (
             ref.start,
@@ -67,6 +71,16 @@ def final_bytes(node: Node, output_path: Callable[[str], str], base_path: str) -
             path=asset.logical_path,
             hint="save the file as UTF-8",
         ) from None
+
+
+def _spans_fit(refs: tuple[Reference, ...], length: int) -> bool:
+    """Whether ``refs``' spans lie apart inside a text of ``length`` characters, as a scan finds them."""
+    end = 0
+    for start, stop in sorted((ref.start, ref.end) for ref in refs):
+        if not end <= start <= stop <= length:
+            return False
+        end = stop
+    return True
 
 
 def entry_for(node: Node, path: str, fp: Fingerprint, *, immutable: bool) -> ManifestEntry:
