@@ -23,7 +23,7 @@ from assetpipe.budgets import enforce
 from assetpipe.codecs import CODECS
 from assetpipe.config import Config
 from assetpipe.emit import dependency_key, entry_for, final_bytes
-from assetpipe.errors import AssetpipeError, ConfigError, OutputError, SourceError
+from assetpipe.errors import AssetpipeError, ConfigError, OutputError, SourceError, SourceWarning
 from assetpipe.files import ensure_directory, write_atomic, write_new
 from assetpipe.fingerprint import Fingerprint, fingerprint, hashed_path
 from assetpipe.importmap import ImportMap
@@ -211,10 +211,11 @@ def build(
             report, new_state = _build_locked(
                 config, out, reporter, state, touched, repair, defer_compression, out_touched, shard
             )
-        except _Untrue:  # once: a build that trusts no record meets none that lies
+        except _Untrue as untrue:  # once: a build that trusts no record meets none that lies
             report, new_state = _build_locked(
                 config, out, reporter, state, touched, True, defer_compression, out_touched, shard
             )
+            report.warnings.append(untrue.warning)
         if sealed and seal_file is not None:
             _seal(config, report, new_state, seal_file)
     if changed is not None:
@@ -790,7 +791,7 @@ def _emit(node: Node, ctx: _Emitting) -> tuple[_Output, bytes | None]:
     except SourceError:
         if rec is None:
             raise
-        raise _Untrue from None  # a plain rebuild would read the file: this one starts over and does
+        raise _Untrue(logical) from None  # a plain rebuild would read it: this one starts over and does
     fp = fingerprint(data)
     path = logical if unhashed else hashed_path(logical, fp.hash)
     entry = entry_for(node, path, fp, immutable=not unhashed)
@@ -822,6 +823,16 @@ class _Untrue(Exception):
     """A source whose record was trusted is not the bytes the record was made from: rewritten in place
     with its size, mtime and inode kept, or while building. Nothing is published; the build starts over
     trusting no record (as ``--repair``), rather than fail on every build until someone repairs it."""
+
+    def __init__(self, logical: str) -> None:
+        super().__init__(logical)
+        self.warning = str(
+            SourceWarning(
+                "not the file the last build's record was made from (rewritten in place with its size, "
+                "mtime and inode kept, or while building): built again trusting no record",
+                path=logical,
+            )
+        )
 
 
 def _stat(path: Path) -> Stat:
