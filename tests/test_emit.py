@@ -3,6 +3,7 @@ proven by a digest (the plan's, or the record's) and, where the record's does no
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -11,8 +12,8 @@ import pytest
 
 from assetpipe import references
 from assetpipe.config import Config
-from assetpipe.errors import SourceError
 from assetpipe.pipeline import build
+from assetpipe.state import state_path
 from tests.conftest import write_tree
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 40
@@ -87,24 +88,76 @@ def test_bytes_rewritten_with_size_mtime_and_inode_kept_are_published_as_they_no
     assert (cfg.output / entry.path).read_text() == f"main {{ background: url(../{png}); }}\n"
 
 
-def test_references_rewritten_with_size_mtime_and_inode_kept_stop_the_build_until_repair(
-    tmp_path: Path,
+def rewrite_in_place(path: Path, old: bytes, new: bytes) -> None:
+    """Replace ``old`` with ``new`` (the same length) in place, keeping the file's size, mtime and inode."""
+    before = os.stat(path)
+    data = path.read_bytes()
+    assert old in data and len(old) == len(new)
+    with open(path, "r+b") as fh:
+        fh.write(data.replace(old, new))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (os.stat(path).st_size, os.stat(path).st_ino) == (before.st_size, before.st_ino)
+
+
+def test_references_rewritten_with_size_mtime_and_inode_kept_are_found_again_by_the_same_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The record lies about the file, and would on every build (its stat still matches): the build starts
+    # over trusting no record, rather than fail until someone runs --repair.
     cfg = aged_site(tmp_path)
     build(cfg)
     css = cfg.source / "css/app.css"
-    before = os.stat(css)
-    with open(css, "r+b") as fh:
-        fh.seek(len("body { background: url(../img/"))
-        fh.write(b"b")  # a.png -> b.png, the same size
-    os.utime(css, ns=(before.st_atime_ns, before.st_mtime_ns))
+    rewrite_in_place(css, b"a.png", b"b.png")
     cfg.output.rename(tmp_path / "old-out")
-    with pytest.raises(SourceError) as caught:
-        build(cfg)
-    assert caught.value.path == "css/app.css"
-    assert "--repair" in str(caught.value)
-    assert not (cfg.output / "manifest.json").exists()
-    report = build(cfg, repair=True)
+    report = build(cfg)
     png = report.manifest.assets["img/b.png"].path
     css_out = (cfg.output / report.manifest.assets["css/app.css"].path).read_text()
     assert css_out == f"body {{ background: url(../{png}); }}\n"
+    assert report.manifest.assets["css/app.css"].dependencies == ("img/b.png",)
+    assert [w for w in report.warnings if "trusting no record" in w] == [
+        "css/app.css: not the file the last build's record was made from (rewritten in place with its size, "
+        "mtime and inode kept, or while building): built again trusting no record"
+    ]
+    first = outputs(cfg.output)
+    cfg.output.rename(tmp_path / "older-out")  # the record it left is true: the next build trusts it
+    scanned = count_scans(monkeypatch)
+    build(cfg)
+    assert scanned == []
+    assert outputs(cfg.output) == first
+
+
+def test_a_watch_rebuild_emits_a_source_rewritten_with_its_stat_kept_as_it_now_is(tmp_path: Path) -> None:
+    # The plan in memory read the file once; its digest no longer matches what emit reads, on every save:
+    # the rebuild starts over trusting no record, as a build from the command line would succeed.
+    cfg = aged_site(tmp_path)
+    states: list[object] = []
+    build(cfg, changed=states.append)
+    build(cfg, state=states[-1], changed=states.append, touched=set())  # type: ignore[arg-type]
+    css = cfg.source / "css/app.css"
+    rewrite_in_place(css, b"body", b"main")
+    for old in cfg.output.glob("css/app.*.css"):
+        old.unlink()  # so the rebuild emits it rather than keep the output its record names
+    report = build(cfg, state=states[-1], changed=states.append, touched={"css/app.css"})  # type: ignore[arg-type]
+    png = report.manifest.assets["img/a.png"].path
+    css_out = (cfg.output / report.manifest.assets["css/app.css"].path).read_text()
+    assert css_out == f"main {{ background: url(../{png}); }}\n"
+
+
+@pytest.mark.parametrize(
+    "span", [(10**6, 10**6 + 12), (-5, -1), (30, 10)], ids=["past the end", "negative", "reversed"]
+)
+def test_a_record_whose_references_do_not_fit_the_file_is_not_spliced(
+    tmp_path: Path, span: tuple[int, int]
+) -> None:
+    # A record garbled in its references but not in its digest: the digest proves the file, not them.
+    cfg = aged_site(tmp_path)
+    build(cfg)
+    first = outputs(cfg.output)
+    assert cfg.cache_dir is not None
+    record = state_path(cfg.cache_dir, cfg.output)
+    data = json.loads(record.read_text(encoding="utf-8"))
+    data["files"]["css/app.css"]["references"] = [["../img/a.png", *span, 1, 1, "url"]]
+    record.write_text(json.dumps(data), encoding="utf-8")
+    cfg.output.rename(tmp_path / "old-out")
+    build(cfg)
+    assert outputs(cfg.output) == first

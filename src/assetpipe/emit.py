@@ -9,6 +9,7 @@ import hashlib
 from collections.abc import Callable
 
 from assetpipe import references
+from assetpipe.asset import Reference
 from assetpipe.errors import SourceError
 from assetpipe.fingerprint import Fingerprint
 from assetpipe.manifest import ManifestEntry
@@ -24,7 +25,8 @@ def final_bytes(node: Node, output_path: Callable[[str], str], base_path: str) -
 
     A source is read here a second time (its text is not held since the plan): it must be the bytes whose
     references were resolved. Its digest proves that, the plan's or the record's; where the record's does
-    not match (or it has none) a fresh scan must find the recorded references.
+    not match (or it has none) a fresh scan must find the recorded references. Else SourceError: the build
+    (pipeline) then plans again without trusting the record.
     """
     asset = node.asset
     raw = read_source(asset)
@@ -38,11 +40,13 @@ def final_bytes(node: Node, output_path: Callable[[str], str], base_path: str) -
             raise SourceError(
                 "changed while building, or since the last build with its size, mtime and inode kept",
                 path=asset.logical_path,
-                hint="run the build again; if this repeats, `assetpipe build --repair` trusts no record",
             )
     if not node.targets:
         return raw
     text, encoding = decode_source(raw, asset.logical_path)
+    if node.recorded and not _spans_fit(node.refs, len(text)):
+        # Never scanned again when the digest matches: a record garbled in its references, not its digest.
+        raise SourceError("its record's references do not fit it", path=asset.logical_path)
     replacements = [
         (
             ref.start,
@@ -67,6 +71,16 @@ def final_bytes(node: Node, output_path: Callable[[str], str], base_path: str) -
             path=asset.logical_path,
             hint="save the file as UTF-8",
         ) from None
+
+
+def _spans_fit(refs: tuple[Reference, ...], length: int) -> bool:
+    """Whether ``refs``' spans lie apart inside a text of ``length`` characters, as a scan finds them."""
+    end = 0
+    for start, stop in sorted((ref.start, ref.end) for ref in refs):
+        if not end <= start <= stop <= length:
+            return False
+        end = stop
+    return True
 
 
 def entry_for(node: Node, path: str, fp: Fingerprint, *, immutable: bool) -> ManifestEntry:

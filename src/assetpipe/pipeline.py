@@ -23,7 +23,7 @@ from assetpipe.budgets import enforce
 from assetpipe.codecs import CODECS
 from assetpipe.config import Config
 from assetpipe.emit import dependency_key, entry_for, final_bytes
-from assetpipe.errors import AssetpipeError, ConfigError, OutputError, SourceError
+from assetpipe.errors import AssetpipeError, ConfigError, OutputError, SourceError, SourceWarning
 from assetpipe.files import ensure_directory, write_atomic, write_new
 from assetpipe.fingerprint import Fingerprint, fingerprint, hashed_path
 from assetpipe.importmap import ImportMap
@@ -144,7 +144,8 @@ def _size(n: int) -> str:
 def settings_of(config: Config, imap: ImportMap | None = None) -> Settings:
     """The two settings keys a build record is valid for (the only place they are computed)."""
     output = settings_key(
-        "v2", resolve_path(config.source, "source directory"),
+        # The version too: its scanners found the recorded references, which this one's may outdo.
+        "v2", __version__, resolve_path(config.source, "source directory"),
         resolve_path(config.output, "output directory"), config.base_url, config.unhashed,
         config.broken_references,
         # Only with a map or mounts, so a build without them keeps the records it had before import maps.
@@ -206,9 +207,15 @@ def build(
             return report
         if seal_file is not None:  # before OUT is touched: a build stopped half-way leaves no seal
             noop.drop(seal_file)
-        report, new_state = _build_locked(
-            config, out, reporter, state, touched, repair, defer_compression, out_touched, shard
-        )
+        try:
+            report, new_state = _build_locked(
+                config, out, reporter, state, touched, repair, defer_compression, out_touched, shard
+            )
+        except _Untrue as untrue:  # once: a build that trusts no record meets none that lies
+            report, new_state = _build_locked(
+                config, out, reporter, state, touched, True, defer_compression, out_touched, shard
+            )
+            report.warnings.append(untrue.warning)
         if sealed and seal_file is not None:
             _seal(config, report, new_state, seal_file)
     if changed is not None:
@@ -779,7 +786,12 @@ def _emit(node: Node, ctx: _Emitting) -> tuple[_Output, bytes | None]:
         siblings = siblings_intact(ctx.view, rec.output) if compressing else ()
         whole = rec.entry is not None and siblings is not None and siblings is rec.output.siblings
         return _Output(entry, rec.output, siblings, reused=rec if whole else None), None
-    data = final_bytes(node, ctx.output_path, ctx.base_path)
+    try:
+        data = final_bytes(node, ctx.output_path, ctx.base_path)
+    except SourceError:
+        if rec is None:
+            raise
+        raise _Untrue(logical) from None  # a plain rebuild would read it: this one starts over and does
     fp = fingerprint(data)
     path = logical if unhashed else hashed_path(logical, fp.hash)
     entry = entry_for(node, path, fp, immutable=not unhashed)
@@ -805,6 +817,22 @@ def _emit(node: Node, ctx: _Emitting) -> tuple[_Output, bytes | None]:
         return _Output(entry, record, None if compressing else (), written=True, staged=True), data
     record = OutputRecord(path, fp.hash, fp.integrity, Stat.of(write_atomic(target, data, fsync=False)))
     return _Output(entry, record, None if compressing else (), written=True), data
+
+
+class _Untrue(Exception):
+    """A source whose record was trusted is not the bytes the record was made from: rewritten in place
+    with its size, mtime and inode kept, or while building. Nothing is published; the build starts over
+    trusting no record (as ``--repair``), rather than fail on every build until someone repairs it."""
+
+    def __init__(self, logical: str) -> None:
+        super().__init__(logical)
+        self.warning = str(
+            SourceWarning(
+                "not the file the last build's record was made from (rewritten in place with its size, "
+                "mtime and inode kept, or while building): built again trusting no record",
+                path=logical,
+            )
+        )
 
 
 def _stat(path: Path) -> Stat:
