@@ -73,6 +73,8 @@ def _command(tool: str, src: Path, out: Path, cache: Path) -> list[str]:
 
 def _run_measured(cmd: list[str], cwd: Path) -> tuple[float, int]:
     """Wall seconds and peak RSS (bytes) of one build subprocess."""
+    import threading
+
     import psutil
 
     with tempfile.TemporaryFile() as err:
@@ -80,19 +82,26 @@ def _run_measured(cmd: list[str], cwd: Path) -> tuple[float, int]:
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
         ps = psutil.Process(proc.pid)
         peak = 0
-        while True:
-            # wait4 reaps this child alone and gives its own rusage (RUSAGE_CHILDREN would mix builds).
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            try:
-                peak = max(peak, sum(p.memory_info().rss for p in [ps, *ps.children(recursive=True)]))
-            except psutil.Error:
-                pass
-            # Every 50 ms at first (a no-op lasts 0.3 s), then every 250 ms: a poll costs about 2 ms of CPU,
-            # which at 50 ms would take 2% of this 2-core machine from a minute-long build.
-            time.sleep(0.05 if time.perf_counter() - start < 2 else 0.25)
+        done = threading.Event()
+
+        def sample() -> None:
+            # Every 50 ms at first (a no-op lasts 0.3 s), then every 250 ms: a poll costs about 2 ms of
+            # CPU, which at 50 ms would take 2% of this 2-core machine from a minute-long build.
+            nonlocal peak
+            while not done.wait(0.05 if time.perf_counter() - start < 2 else 0.25):
+                try:
+                    peak = max(peak, sum(p.memory_info().rss for p in [ps, *ps.children(recursive=True)]))
+                except psutil.Error:
+                    pass
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        # Blocking: the wall ends when the build does (a polling loop added up to its period). wait4 reaps
+        # this child alone and gives its own rusage (RUSAGE_CHILDREN would mix builds).
+        _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
+        done.set()
+        sampler.join()
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
             err.seek(0)
