@@ -30,7 +30,6 @@ import functools
 import hashlib
 import os
 import pickle
-import signal
 import subprocess
 import sys
 import threading
@@ -44,6 +43,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from assetpipe.cache import DEFAULT_MAX_BYTES, Cache
 from assetpipe.cache import key as cache_key
+from assetpipe.child import die_with as _die_with
 from assetpipe.codecs import (
     BROTLI_LGWIN,
     BROTLI_QUALITY,
@@ -1057,19 +1057,6 @@ def _serve_lookups(requests: IO[bytes], answers: IO[bytes]) -> None:
         pickle.dump(done, answers, protocol=pickle.HIGHEST_PROTOCOL)
         answers.flush()
     cache.flush()  # marks the packs it read from as used, for prune()
-
-
-def _die_with(parent: int) -> None:
-    """Be killed when the build process dies, even by SIGKILL: no orphan goes on writing into OUT."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        try:
-            ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
-    if os.getppid() != parent:
-        os._exit(0)  # it died before that was set
 
 
 def _serve(

@@ -23,6 +23,7 @@ from assetpipe.layout import STATE_DIR
 from assetpipe.manifest import MANIFEST_NAME
 from assetpipe.paths import resolve_path
 from assetpipe.patterns import path_set
+from assetpipe.references.parallel import Ahead
 from assetpipe.references.resolve import Target, resolve
 from assetpipe.references.text import decode_utf8
 from assetpipe.state import BuildState, FileRecord
@@ -107,6 +108,45 @@ def plan(
     nodes: dict[str, Node] = {}
     trusted: dict[str, FileRecord] = {}
     read: set[str] = set()
+    # A plan that reads many files has a helper scan from the other end (watch's rebuilds read a few).
+    ahead = Ahead(_to_read(assets, state)) if last is None else None
+    try:
+        _plan_nodes(config, assets, state, last, imap, by_path, src, ahead, nodes, trusted, read)
+    finally:
+        if ahead is not None:
+            ahead.close()
+    if last is not None and all(n is last.nodes[k] or n.dependencies == last.nodes[k].dependencies
+                                for k, n in nodes.items()):  # fmt: skip
+        return Plan(nodes, trusted, last.order, unhashed, frozenset(read))
+    return Plan(nodes, trusted, _order(nodes, unhashed), unhashed, frozenset(read))
+
+
+def _to_read(assets: list[Asset], state: BuildState) -> list[tuple[str, str, int]]:
+    """The files a plan will read to scan: scanned ones no record vouches for."""
+    todo = []
+    for asset in assets:
+        if references.is_scanned(asset.logical_path):
+            record = state.unchanged(asset)
+            if record is None or record.references is None:
+                todo.append((asset.logical_path, asset.source, asset.size))
+    return todo
+
+
+def _plan_nodes(
+    config: Config,
+    assets: list[Asset],
+    state: BuildState,
+    last: Plan | None,
+    imap: ImportMap | None,
+    by_path: dict[str, Asset],
+    src: str,
+    ahead: Ahead | None,
+    nodes: dict[str, Node],
+    trusted: dict[str, FileRecord],
+    read: set[str],
+) -> None:
+    """Each asset's node, into ``nodes`` (and ``trusted``, ``read``): from the last plan, the record, or
+    read and scanned here (or by ``ahead``)."""
     for asset in assets:
         if last is not None:
             same, was = last.nodes[asset.logical_path], last.trusted.get(asset.logical_path)
@@ -127,7 +167,7 @@ def plan(
                 nodes[asset.logical_path] = known if known.asset is asset else replace(known, asset=asset)
                 continue
         try:
-            node, was_read = _node(config, asset, record, by_path, imap)
+            node, was_read = _node(config, asset, record, by_path, imap, ahead)
         except SourceError as exc:
             if asset.source.startswith(src) or exc.path != asset.logical_path:
                 raise
@@ -139,10 +179,6 @@ def plan(
         nodes[asset.logical_path] = node
         if was_read:
             read.add(asset.logical_path)
-    if last is not None and all(n is last.nodes[k] or n.dependencies == last.nodes[k].dependencies
-                                for k, n in nodes.items()):  # fmt: skip
-        return Plan(nodes, trusted, last.order, unhashed, frozenset(read))
-    return Plan(nodes, trusted, _order(nodes, unhashed), unhashed, frozenset(read))
 
 
 def _node(
@@ -151,6 +187,7 @@ def _node(
     record: FileRecord | None,
     by_path: dict[str, Asset],
     imap: ImportMap | None,
+    ahead: Ahead | None = None,
 ) -> tuple[Node, bool]:
     """Find (or take from the record) ``asset``'s references and resolve them; True if it was read."""
     refs: tuple[Reference, ...] = ()
@@ -159,6 +196,9 @@ def _node(
     if references.is_scanned(asset.logical_path):
         if record is not None and record.references is not None:
             refs, digest = record.references, record.digest
+        elif ahead is not None and (found := ahead.take(asset.logical_path)) is not None:
+            digest, refs = found  # read and scanned by the helper: its digest proves the bytes at emit
+            was_read = True
         else:
             raw = read_source(asset)
             was_read = True
