@@ -41,9 +41,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
+from assetpipe import child
 from assetpipe.cache import DEFAULT_MAX_BYTES, Cache
 from assetpipe.cache import key as cache_key
-from assetpipe.child import die_with as _die_with
 from assetpipe.codecs import (
     BROTLI_LGWIN,
     BROTLI_QUALITY,
@@ -283,7 +283,6 @@ class _Setup:
     policy: CompressionPolicy
     fsync: bool
     fresh: bool
-    parent: int  # its parent's pid: it must not outlive it
 
 
 class _Counters:
@@ -594,29 +593,16 @@ class Compressor:
         """Start the lookup process (once: see _by_lookups); where it cannot, the caller does its work as
         before."""
         assert self.cache is not None
-        if not sys.executable or getattr(sys, "frozen", False):
-            return
-        # -I: no user site, no PYTHON* variables; sys.path is the caller's, sent first.
-        flags = ["-I", "-B"] if sys.dont_write_bytecode else ["-I"]
-        setup = _Setup(str(self.cache.root), self.policy, self.fsync, self.fresh, os.getpid())
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, *flags, "-c", _BOOT],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                close_fds=True,  # not the output lock: it must be free once this process is gone
-            )
-        except OSError:
+        proc = child.spawn("assetpipe.compress._serve_lookups")
+        if proc is None:
             return
         assert proc.stdin is not None
         try:
-            pickle.dump(sys.path, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            setup = _Setup(str(self.cache.root), self.policy, self.fsync, self.fresh)
             pickle.dump(setup, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
             proc.stdin.flush()
         except (OSError, ValueError):
-            proc.kill()
-            proc.wait()
+            child.stop(proc)
             return
         with self._cond:
             self._lookups, self._lookups_alive = proc, True
@@ -1032,21 +1018,11 @@ LOOKUP_PIPE_BYTES = 32 * 1024
 
 #: The lookup process's program. Ctrl-C is the build's to handle (it then closes the pipe); sys.path is
 #: the build's, sent first, so the process imports the very assetpipe the build runs.
-_BOOT = (
-    "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-    "import pickle, sys\n"
-    "sys.path[:] = pickle.load(sys.stdin.buffer)\n"
-    "from assetpipe.compress import _serve_lookups\n"
-    "_serve_lookups(sys.stdin.buffer, sys.stdout.buffer)\n"
-)
-
-
 def _serve_lookups(requests: IO[bytes], answers: IO[bytes]) -> None:
     """The lookup process: a _Setup, then batches of _Job until end of file, each answered in order."""
+    child.serve_start(requests)  # dies with the build; the answers own stdout
     setup = pickle.load(requests)
     assert isinstance(setup, _Setup)
-    _die_with(setup.parent)
-    sys.stdout = sys.stderr  # the answers own the pipe
     cache = Cache(Path(setup.cache_dir))
     while True:
         try:

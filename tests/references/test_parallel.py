@@ -5,6 +5,10 @@ plan to do the work (and to name the file that is wrong)."""
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -129,3 +133,53 @@ def test_small_builds_start_no_helper(tmp_path: Path) -> None:
     ahead = Ahead(files)
     assert ahead._proc is None
     assert ahead.take("js/app.js") is None
+
+
+def test_a_helper_dies_with_a_build_killed_by_sigkill(tmp_path: Path) -> None:
+    # Its first file (the last of the list) is a FIFO this test holds open: the helper is stuck reading
+    # it, and only the kernel's parent-death signal can end it once the build is gone.
+    src = write_tree(tmp_path / "src", many_files())
+    fifo = src / "zz.css"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    script = f"""
+import os, signal, sys
+from pathlib import Path
+from assetpipe.references.parallel import Ahead
+src = Path({str(src)!r})
+files = [(p.relative_to(src).as_posix(), str(p), 10**6) for p in sorted(src.rglob("*.*s"))]
+ahead = Ahead(files)
+print(ahead._proc.pid, flush=True)
+sys.stdin.readline()
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    build = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert build.stdout is not None and build.stdin is not None
+    pid = int(build.stdout.readline())
+    writer = -1
+    deadline = time.monotonic() + 60
+    while writer < 0 and time.monotonic() < deadline:
+        try:
+            writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # succeeds once it is reading the FIFO
+        except OSError:
+            time.sleep(0.01)
+    try:
+        assert writer >= 0, "the helper never read its first file"
+        build.stdin.write(b"now\n")
+        build.stdin.close()
+        assert build.wait() == -signal.SIGKILL
+        deadline = time.monotonic() + 30  # not a timing: without the signal it would never end
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not _alive(pid)
+    finally:
+        if writer >= 0:
+            os.close(writer)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rpartition(")")[2].split()[0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
