@@ -183,3 +183,34 @@ def _alive(pid: int) -> bool:
             return fh.read().rpartition(")")[2].split()[0] != "Z"  # a zombie has ended
     except FileNotFoundError:
         return False
+
+
+def test_a_helper_that_writes_garbage_is_dropped_and_the_plan_scans_everything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Something in the helper's interpreter (a sitecustomize, a .pth file) printed to its stdout before
+    # the answers began: not a frame the build can read, and no traceback for it.
+    (tmp_path / "noisy_helper.py").write_text(
+        "import sys\n"
+        "from assetpipe.references import parallel\n"
+        "def serve(requests, answers):\n"
+        "    answers.write(b'\\0\\0\\0\\x05hello')\n"
+        "    answers.flush()\n"
+        "    parallel.serve(requests, answers)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    real_spawn = parallel.child.spawn
+    monkeypatch.setattr(parallel.child, "spawn", lambda function: real_spawn("noisy_helper.serve"))
+    src = write_tree(tmp_path / "src", many_files())
+    files = [(p.relative_to(src).as_posix(), str(p), p.stat().st_size) for p in sorted(src.rglob("*.*s"))]
+    ahead = Ahead(files)
+    assert ahead._proc is not None
+    try:
+        deadline = time.monotonic() + 60
+        while ahead._proc is not None and time.monotonic() < deadline:
+            ahead.take(files[0][0])  # reads what it wrote: the garbage ends it
+            time.sleep(0.01)
+        assert ahead._proc is None
+        assert ahead.take(files[0][0]) is None  # nothing it said is believed
+    finally:
+        ahead.close()

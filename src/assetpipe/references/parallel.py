@@ -77,6 +77,8 @@ class Ahead:
                 return
             self._buffer += chunk
             self._book_frames()
+            if self._proc is None:
+                return
 
     def _book_frames(self) -> None:
         while len(self._buffer) >= _FRAME.size:
@@ -85,7 +87,12 @@ class Ahead:
                 return
             frame = self._buffer[_FRAME.size : _FRAME.size + length]
             self._buffer = self._buffer[_FRAME.size + length :]
-            logical, found = pickle.loads(frame)
+            try:
+                logical, found = pickle.loads(frame)
+            except Exception:  # not an answer (its interpreter printed first): believe nothing more of it
+                self._buffer = b""
+                self.close()
+                return
             self._found[logical] = found
 
 
