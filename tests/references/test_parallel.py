@@ -214,3 +214,30 @@ def test_a_helper_that_writes_garbage_is_dropped_and_the_plan_scans_everything(
         assert ahead.take(files[0][0]) is None  # nothing it said is believed
     finally:
         ahead.close()
+
+
+def test_a_build_in_a_process_holding_many_files_open_takes_the_helpers_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A server or watcher that holds more than a thousand descriptors: the helper's pipe is past what
+    # select() can watch, and the plan still takes its answers, with no ValueError.
+    monkeypatch.setattr(parallel, "AHEAD_FILES", 0)
+    monkeypatch.setattr(parallel, "AHEAD_BYTES", 0)
+    src = write_tree(tmp_path / "src", {"a.css": "p { background: url(b.png); }\n", "b.png": PNG})
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        ahead = Ahead([("a.css", str(src / "a.css"), 1)])
+        try:
+            assert ahead._proc is not None and ahead._proc.stdout is not None
+            assert ahead._proc.stdout.fileno() >= 1024
+            deadline = time.monotonic() + 60
+            while ahead.take("a.css") is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            raw = (src / "a.css").read_bytes()
+            expected = (hashlib.sha256(raw).digest(), references.find("a.css", decode_utf8(raw, "a.css")))
+            assert ahead.take("a.css") == expected
+        finally:
+            ahead.close()
+    finally:
+        for fd in held:
+            os.close(fd)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import select
 import struct
 import threading
 from typing import IO
@@ -46,6 +45,9 @@ class Ahead:
         self._proc = child.spawn("assetpipe.references.parallel.serve")
         if self._proc is None:
             return
+        assert self._proc.stdout is not None
+        # Read without waiting (not select(): a process holding over 1024 descriptors is past what it takes).
+        os.set_blocking(self._proc.stdout.fileno(), False)
         todo = pickle.dumps([(logical, where) for logical, where, _ in reversed(files)])
         # Sent on a thread: the list is larger than a pipe holds, and the helper reads it only once it has
         # started (0.2 s), which the plan spends scanning from the other end.
@@ -67,9 +69,11 @@ class Ahead:
         """Book every answer already in the pipe, without waiting for more."""
         assert self._proc is not None and self._proc.stdout is not None
         fd = self._proc.stdout.fileno()
-        while select.select([fd], [], [], 0)[0]:
+        while True:
             try:
                 chunk = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                return  # nothing more yet
             except OSError:
                 chunk = b""
             if not chunk:  # it is done, or gone: the plan scans what it did not answer
