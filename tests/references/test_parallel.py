@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -241,3 +242,31 @@ def test_a_build_in_a_process_holding_many_files_open_takes_the_helpers_answers(
     finally:
         for fd in held:
             os.close(fd)
+
+
+def test_a_helper_started_when_the_build_is_interrupted_is_stopped_and_reaped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C lands just after the helper started, before the plan holds it: the helper must not be left
+    # waiting for its list of files (nor as a zombie) in a process that goes on (a watcher, a server).
+    monkeypatch.setattr(parallel, "AHEAD_FILES", 0)
+    monkeypatch.setattr(parallel, "AHEAD_BYTES", 0)
+    started: list[subprocess.Popen[bytes]] = []
+    real_spawn = parallel.child.spawn
+
+    def spawn(function: str) -> subprocess.Popen[bytes] | None:
+        proc = real_spawn(function)
+        if proc is not None:
+            started.append(proc)
+        return proc
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(parallel.child, "spawn", spawn)
+    monkeypatch.setattr(parallel, "threading", types.SimpleNamespace(Thread=interrupted))
+    src = write_tree(tmp_path / "src", {"a.css": "p { background: url(b.png); }\n", "b.png": PNG})
+    with pytest.raises(KeyboardInterrupt):
+        build(Config(source=src, output=tmp_path / "out", compress=False))
+    assert len(started) == 1
+    assert started[0].returncode is not None  # killed and reaped

@@ -45,13 +45,17 @@ class Ahead:
         self._proc = child.spawn("assetpipe.references.parallel.serve")
         if self._proc is None:
             return
-        assert self._proc.stdout is not None
-        # Read without waiting (not select(): a process holding over 1024 descriptors is past what it takes).
-        os.set_blocking(self._proc.stdout.fileno(), False)
-        todo = pickle.dumps([(logical, where) for logical, where, _ in reversed(files)])
-        # Sent on a thread: the list is larger than a pipe holds, and the helper reads it only once it has
-        # started (0.2 s), which the plan spends scanning from the other end.
-        threading.Thread(target=_send, args=(self._proc.stdin, todo), daemon=True).start()
+        try:
+            assert self._proc.stdout is not None
+            # Read without waiting (not select(): a process holding over 1024 descriptors is past it).
+            os.set_blocking(self._proc.stdout.fileno(), False)
+            todo = pickle.dumps([(logical, where) for logical, where, _ in reversed(files)])
+            # Sent on a thread: the list is larger than a pipe holds, and the helper reads it only once it
+            # has started (0.2 s), which the plan spends scanning from the other end.
+            threading.Thread(target=_send, args=(self._proc.stdin, todo), daemon=True).start()
+        except BaseException:  # Ctrl-C before the plan holds it: stopped here, not left waiting
+            self.close()
+            raise
 
     def take(self, logical: str) -> Found | None:
         """The helper's digest and references for ``logical`` if it has answered for it by now."""
