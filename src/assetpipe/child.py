@@ -48,6 +48,9 @@ def spawn(function: str) -> subprocess.Popen[bytes] | None:
     except (OSError, ValueError):
         stop(proc)
         return None
+    except BaseException:  # Ctrl-C before the caller holds it: stopped here, not left waiting
+        stop(proc)
+        raise
     return proc
 
 

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -183,3 +184,89 @@ def _alive(pid: int) -> bool:
             return fh.read().rpartition(")")[2].split()[0] != "Z"  # a zombie has ended
     except FileNotFoundError:
         return False
+
+
+def test_a_helper_that_writes_garbage_is_dropped_and_the_plan_scans_everything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Something in the helper's interpreter (a sitecustomize, a .pth file) printed to its stdout before
+    # the answers began: not a frame the build can read, and no traceback for it.
+    (tmp_path / "noisy_helper.py").write_text(
+        "import sys\n"
+        "from assetpipe.references import parallel\n"
+        "def serve(requests, answers):\n"
+        "    answers.write(b'\\0\\0\\0\\x05hello')\n"
+        "    answers.flush()\n"
+        "    parallel.serve(requests, answers)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    real_spawn = parallel.child.spawn
+    monkeypatch.setattr(parallel.child, "spawn", lambda function: real_spawn("noisy_helper.serve"))
+    src = write_tree(tmp_path / "src", many_files())
+    files = [(p.relative_to(src).as_posix(), str(p), p.stat().st_size) for p in sorted(src.rglob("*.*s"))]
+    ahead = Ahead(files)
+    assert ahead._proc is not None
+    try:
+        deadline = time.monotonic() + 60
+        while ahead._proc is not None and time.monotonic() < deadline:
+            ahead.take(files[0][0])  # reads what it wrote: the garbage ends it
+            time.sleep(0.01)
+        assert ahead._proc is None
+        assert ahead.take(files[0][0]) is None  # nothing it said is believed
+    finally:
+        ahead.close()
+
+
+def test_a_build_in_a_process_holding_many_files_open_takes_the_helpers_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A server or watcher that holds more than a thousand descriptors: the helper's pipe is past what
+    # select() can watch, and the plan still takes its answers, with no ValueError.
+    monkeypatch.setattr(parallel, "AHEAD_FILES", 0)
+    monkeypatch.setattr(parallel, "AHEAD_BYTES", 0)
+    src = write_tree(tmp_path / "src", {"a.css": "p { background: url(b.png); }\n", "b.png": PNG})
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        ahead = Ahead([("a.css", str(src / "a.css"), 1)])
+        try:
+            assert ahead._proc is not None and ahead._proc.stdout is not None
+            assert ahead._proc.stdout.fileno() >= 1024
+            deadline = time.monotonic() + 60
+            while ahead.take("a.css") is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            raw = (src / "a.css").read_bytes()
+            expected = (hashlib.sha256(raw).digest(), references.find("a.css", decode_utf8(raw, "a.css")))
+            assert ahead.take("a.css") == expected
+        finally:
+            ahead.close()
+    finally:
+        for fd in held:
+            os.close(fd)
+
+
+def test_a_helper_started_when_the_build_is_interrupted_is_stopped_and_reaped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C lands just after the helper started, before the plan holds it: the helper must not be left
+    # waiting for its list of files (nor as a zombie) in a process that goes on (a watcher, a server).
+    monkeypatch.setattr(parallel, "AHEAD_FILES", 0)
+    monkeypatch.setattr(parallel, "AHEAD_BYTES", 0)
+    started: list[subprocess.Popen[bytes]] = []
+    real_spawn = parallel.child.spawn
+
+    def spawn(function: str) -> subprocess.Popen[bytes] | None:
+        proc = real_spawn(function)
+        if proc is not None:
+            started.append(proc)
+        return proc
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(parallel.child, "spawn", spawn)
+    monkeypatch.setattr(parallel, "threading", types.SimpleNamespace(Thread=interrupted))
+    src = write_tree(tmp_path / "src", {"a.css": "p { background: url(b.png); }\n", "b.png": PNG})
+    with pytest.raises(KeyboardInterrupt):
+        build(Config(source=src, output=tmp_path / "out", compress=False))
+    assert len(started) == 1
+    assert started[0].returncode is not None  # killed and reaped

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import select
 import struct
 import threading
 from typing import IO
@@ -46,10 +45,17 @@ class Ahead:
         self._proc = child.spawn("assetpipe.references.parallel.serve")
         if self._proc is None:
             return
-        todo = pickle.dumps([(logical, where) for logical, where, _ in reversed(files)])
-        # Sent on a thread: the list is larger than a pipe holds, and the helper reads it only once it has
-        # started (0.2 s), which the plan spends scanning from the other end.
-        threading.Thread(target=_send, args=(self._proc.stdin, todo), daemon=True).start()
+        try:
+            assert self._proc.stdout is not None
+            # Read without waiting (not select(): a process holding over 1024 descriptors is past it).
+            os.set_blocking(self._proc.stdout.fileno(), False)
+            todo = pickle.dumps([(logical, where) for logical, where, _ in reversed(files)])
+            # Sent on a thread: the list is larger than a pipe holds, and the helper reads it only once it
+            # has started (0.2 s), which the plan spends scanning from the other end.
+            threading.Thread(target=_send, args=(self._proc.stdin, todo), daemon=True).start()
+        except BaseException:  # Ctrl-C before the plan holds it: stopped here, not left waiting
+            self.close()
+            raise
 
     def take(self, logical: str) -> Found | None:
         """The helper's digest and references for ``logical`` if it has answered for it by now."""
@@ -67,9 +73,11 @@ class Ahead:
         """Book every answer already in the pipe, without waiting for more."""
         assert self._proc is not None and self._proc.stdout is not None
         fd = self._proc.stdout.fileno()
-        while select.select([fd], [], [], 0)[0]:
+        while True:
             try:
                 chunk = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                return  # nothing more yet
             except OSError:
                 chunk = b""
             if not chunk:  # it is done, or gone: the plan scans what it did not answer
@@ -77,6 +85,8 @@ class Ahead:
                 return
             self._buffer += chunk
             self._book_frames()
+            if self._proc is None:
+                return
 
     def _book_frames(self) -> None:
         while len(self._buffer) >= _FRAME.size:
@@ -85,7 +95,12 @@ class Ahead:
                 return
             frame = self._buffer[_FRAME.size : _FRAME.size + length]
             self._buffer = self._buffer[_FRAME.size + length :]
-            logical, found = pickle.loads(frame)
+            try:
+                logical, found = pickle.loads(frame)
+            except Exception:  # not an answer (its interpreter printed first): believe nothing more of it
+                self._buffer = b""
+                self.close()
+                return
             self._found[logical] = found
 
 
