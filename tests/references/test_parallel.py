@@ -270,3 +270,22 @@ def test_a_helper_started_when_the_build_is_interrupted_is_stopped_and_reaped(
         build(Config(source=src, output=tmp_path / "out", compress=False))
     assert len(started) == 1
     assert started[0].returncode is not None  # killed and reaped
+
+
+def test_a_helper_that_imported_another_copy_of_assetpipe_answers_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The caller names its own scanner module; a helper whose import found another file says nothing.
+    src = write_tree(tmp_path / "src", many_files())
+    files = [(p.relative_to(src).as_posix(), str(p), p.stat().st_size) for p in sorted(src.rglob("*.*s"))]
+    monkeypatch.setattr(parallel, "__file__", str(tmp_path / "elsewhere" / "parallel.py"))
+    ahead = Ahead(files)
+    try:
+        deadline = time.monotonic() + 60
+        while ahead._proc is not None and time.monotonic() < deadline:
+            ahead.take(files[0][0])  # until it has ended: the end of its pipe closes it
+            time.sleep(0.01)
+        assert ahead._proc is None
+        assert all(ahead.take(logical) is None for logical, _, _ in files)
+    finally:
+        ahead.close()

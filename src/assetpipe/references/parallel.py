@@ -49,7 +49,9 @@ class Ahead:
             assert self._proc.stdout is not None
             # Read without waiting (not select(): a process holding over 1024 descriptors is past it).
             os.set_blocking(self._proc.stdout.fileno(), False)
-            todo = pickle.dumps([(logical, where) for logical, where, _ in reversed(files)])
+            # With this module's own file: a helper that imported another copy of assetpipe (a relative
+            # sys.path entry after a chdir, an embedding interpreter) could find other references.
+            todo = pickle.dumps((__file__, [(logical, where) for logical, where, _ in reversed(files)]))
             # Sent on a thread: the list is larger than a pipe holds, and the helper reads it only once it
             # has started (0.2 s), which the plan spends scanning from the other end.
             threading.Thread(target=_send, args=(self._proc.stdin, todo), daemon=True).start()
@@ -119,7 +121,10 @@ def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
     from assetpipe.references.text import decode_utf8
 
     child.serve_start(requests)
-    for logical, where in pickle.load(requests):
+    origin, files = pickle.load(requests)
+    if origin != __file__:
+        return  # not the caller's assetpipe: it answers nothing, and the plan scans every file
+    for logical, where in files:
         found: Found | None
         try:
             with open(where, "rb") as fh:
