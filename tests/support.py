@@ -45,3 +45,43 @@ def small_tmpfs(where: Path, size: str) -> Iterator[Path]:
         yield where
     finally:
         subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def assert_helper_dies_with_its_build(script: str, fifo: Path, helper: str) -> None:
+    """Run ``script`` (a build that prints its ``helper`` process's pid, then SIGKILLs itself on a line from
+    stdin) once the helper is stuck reading ``fifo``, held open here: only the kernel's parent-death signal
+    can end the helper then, and it must end."""
+    import signal
+    import sys
+    import time
+
+    build = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert build.stdout is not None and build.stdin is not None
+    pid = int(build.stdout.readline())
+    writer = -1
+    deadline = time.monotonic() + 60
+    while writer < 0 and time.monotonic() < deadline:
+        try:
+            writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # succeeds once it is reading the FIFO
+        except OSError:
+            time.sleep(0.01)
+    try:
+        assert writer >= 0, f"the {helper} never read its first file"
+        build.stdin.write(b"now\n")
+        build.stdin.close()
+        assert build.wait() == -signal.SIGKILL
+        deadline = time.monotonic() + 30  # not a timing: without the signal it would never end
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not _alive(pid)
+    finally:
+        if writer >= 0:
+            os.close(writer)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rpartition(")")[2].split()[0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False

@@ -7,8 +7,6 @@ import hashlib
 import os
 import random
 import shutil
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -33,7 +31,7 @@ from assetpipe.compress import (
 )
 from assetpipe.errors import OutputError
 from assetpipe.manifest import Encoding
-from tests.support import small_tmpfs
+from tests.support import assert_helper_dies_with_its_build, small_tmpfs
 
 MTIME_NS = 1_600_000_000_123_456_789
 WORDS = "color margin padding display flex grid none auto solid border radius font weight url var".split()
@@ -719,36 +717,8 @@ print(c._lookups.pid, flush=True)
 sys.stdin.readline()
 os.kill(os.getpid(), signal.SIGKILL)
 """
-    build = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    assert build.stdout is not None and build.stdin is not None
-    pid = int(build.stdout.readline())
-    writer = -1
-    deadline = time.monotonic() + 60
-    while writer < 0 and time.monotonic() < deadline:
-        try:
-            writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # succeeds once it is reading the FIFO
-        except OSError:
-            time.sleep(0.01)
-    try:
-        assert writer >= 0, "the lookup process never read its first file"
-        build.stdin.write(b"now\n")
-        build.stdin.close()
-        assert build.wait() == -signal.SIGKILL
-        deadline = time.monotonic() + 30  # not a timing: without the signal it would never end
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert not _alive(pid)
-    finally:
-        if writer >= 0:
-            os.close(writer)
+    assert_helper_dies_with_its_build(script, fifo, "lookup process")
 
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rpartition(")")[2].split()[0] != "Z"  # a zombie has ended
-    except FileNotFoundError:
-        return False
 
 
 def test_stats_count_files_bytes_and_savings(tmp_path: Path) -> None:

@@ -111,7 +111,38 @@ def plan(
     # A plan that reads many files has a helper scan from the other end (watch's rebuilds read a few).
     ahead = Ahead(_to_read(assets, state)) if last is None else None
     try:
-        _plan_nodes(config, assets, state, last, imap, by_path, src, ahead, nodes, trusted, read)
+        for asset in assets:
+            if last is not None:
+                same, was = last.nodes[asset.logical_path], last.trusted.get(asset.logical_path)
+                # The scan's memo handed back the very Asset it gave the last plan (nothing a watcher saw
+                # touched it), and the record that vouched for it then still stands (a reused output keeps
+                # its record object): trusted as before, with no stats compared again.
+                if same.asset is asset and was is not None and state.files.get(asset.logical_path) is was:
+                    trusted[asset.logical_path] = was
+                    nodes[asset.logical_path] = same
+                    continue
+            record = state.unchanged(asset)
+            if record is not None:
+                trusted[asset.logical_path] = record
+                known = last.nodes[asset.logical_path] if last is not None else None
+                if known is not None and known.asset == asset:
+                    # The same file, read by a scan without the memo: the node takes this scan's Asset, which
+                    # the memo hands back from now on, so the next plan finds it by identity (above).
+                    nodes[asset.logical_path] = known if known.asset is asset else replace(known, asset=asset)
+                    continue
+            try:
+                node, was_read = _node(config, asset, record, by_path, imap, ahead)
+            except SourceError as exc:
+                if asset.source.startswith(src) or exc.path != asset.logical_path:
+                    raise
+                # A mounted file: its logical path, and where it really is.
+                raise type(exc)(
+                    f"{exc.message} (file {asset.source})",
+                    path=exc.path, line=exc.line, column=exc.column, hint=exc.hint,
+                ) from None  # fmt: skip
+            nodes[asset.logical_path] = node
+            if was_read:
+                read.add(asset.logical_path)
     finally:
         if ahead is not None:
             ahead.close()
@@ -130,55 +161,6 @@ def _to_read(assets: list[Asset], state: BuildState) -> list[tuple[str, str, int
             if record is None or record.references is None:
                 todo.append((asset.logical_path, asset.source, asset.size))
     return todo
-
-
-def _plan_nodes(
-    config: Config,
-    assets: list[Asset],
-    state: BuildState,
-    last: Plan | None,
-    imap: ImportMap | None,
-    by_path: dict[str, Asset],
-    src: str,
-    ahead: Ahead | None,
-    nodes: dict[str, Node],
-    trusted: dict[str, FileRecord],
-    read: set[str],
-) -> None:
-    """Each asset's node, into ``nodes`` (and ``trusted``, ``read``): from the last plan, the record, or
-    read and scanned here (or by ``ahead``)."""
-    for asset in assets:
-        if last is not None:
-            same, was = last.nodes[asset.logical_path], last.trusted.get(asset.logical_path)
-            # The scan's memo handed back the very Asset it gave the last plan (nothing a watcher saw
-            # touched it), and the record that vouched for it then still stands (a reused output keeps
-            # its record object): trusted as before, with no stats compared again.
-            if same.asset is asset and was is not None and state.files.get(asset.logical_path) is was:
-                trusted[asset.logical_path] = was
-                nodes[asset.logical_path] = same
-                continue
-        record = state.unchanged(asset)
-        if record is not None:
-            trusted[asset.logical_path] = record
-            known = last.nodes[asset.logical_path] if last is not None else None
-            if known is not None and known.asset == asset:
-                # The same file, read by a scan without the memo: the node takes this scan's Asset, which
-                # the memo hands back from now on, so the next plan finds it by identity (above).
-                nodes[asset.logical_path] = known if known.asset is asset else replace(known, asset=asset)
-                continue
-        try:
-            node, was_read = _node(config, asset, record, by_path, imap, ahead)
-        except SourceError as exc:
-            if asset.source.startswith(src) or exc.path != asset.logical_path:
-                raise
-            # A mounted file: its logical path, and where it really is.
-            raise type(exc)(
-                f"{exc.message} (file {asset.source})",
-                path=exc.path, line=exc.line, column=exc.column, hint=exc.hint,
-            ) from None  # fmt: skip
-        nodes[asset.logical_path] = node
-        if was_read:
-            read.add(asset.logical_path)
 
 
 def _node(

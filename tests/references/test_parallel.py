@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
 import subprocess
-import sys
 import time
 import types
 from pathlib import Path
 
 import pytest
 from tests.conftest import write_tree
+from tests.support import assert_helper_dies_with_its_build
 
 from assetpipe import references
 from assetpipe.config import Config
@@ -154,36 +153,8 @@ print(ahead._proc.pid, flush=True)
 sys.stdin.readline()
 os.kill(os.getpid(), signal.SIGKILL)
 """
-    build = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    assert build.stdout is not None and build.stdin is not None
-    pid = int(build.stdout.readline())
-    writer = -1
-    deadline = time.monotonic() + 60
-    while writer < 0 and time.monotonic() < deadline:
-        try:
-            writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # succeeds once it is reading the FIFO
-        except OSError:
-            time.sleep(0.01)
-    try:
-        assert writer >= 0, "the helper never read its first file"
-        build.stdin.write(b"now\n")
-        build.stdin.close()
-        assert build.wait() == -signal.SIGKILL
-        deadline = time.monotonic() + 30  # not a timing: without the signal it would never end
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert not _alive(pid)
-    finally:
-        if writer >= 0:
-            os.close(writer)
+    assert_helper_dies_with_its_build(script, fifo, "helper")
 
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rpartition(")")[2].split()[0] != "Z"  # a zombie has ended
-    except FileNotFoundError:
-        return False
 
 
 def test_a_helper_that_writes_garbage_is_dropped_and_the_plan_scans_everything(
