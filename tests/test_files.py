@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from assetpipe.errors import OutputError
-from assetpipe.files import TEMP_PREFIX, ensure_directory, write_atomic, write_new
+from assetpipe.files import TEMP_PREFIX, Flush, ensure_directory, make_durable, write_atomic, write_new
 
 
 def test_a_directory_that_cannot_be_created_is_an_output_error_naming_it(tmp_path: Path) -> None:
@@ -62,3 +64,41 @@ def test_write_new_under_a_file_is_an_output_error_naming_the_path(tmp_path: Pat
     (tmp_path / "css").write_text("a file")
     with pytest.raises(OutputError, match="Not a directory"):
         write_new(tmp_path / "css" / "app.css", b"a{}")
+
+
+def test_make_durable_waits_for_the_flush_started_after_the_files_instead_of_syncing_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    syncs: list[tuple[str, float, float]] = []
+
+    def slow_sync() -> None:  # the real os.sync, made slow enough to see who waits for it
+        start = time.monotonic()
+        time.sleep(0.3)
+        real_sync()
+        syncs.append((threading.current_thread().name, start, time.monotonic()))
+
+    real_sync = os.sync
+    monkeypatch.setattr(os, "sync", slow_sync)
+    paths = [tmp_path / f"{i}.txt" for i in range(100)]
+    for path in paths:
+        write_atomic(path, b"x", fsync=False)
+    flush = Flush()
+    make_durable(paths, flushed=flush)
+    returned = time.monotonic()
+    assert len(syncs) == 1, "one sync, on the flush's thread, not a second one"
+    name, _, ended = syncs[0]
+    assert name != threading.current_thread().name
+    assert returned >= ended, "make_durable returned before the flush had synced"
+
+
+def test_make_durable_without_a_flush_syncs_many_files_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    real_sync = os.sync
+    monkeypatch.setattr(os, "sync", lambda: (calls.append("sync"), real_sync())[1])
+    paths = [tmp_path / f"{i}.txt" for i in range(100)]
+    for path in paths:
+        write_atomic(path, b"x", fsync=False)
+    make_durable(paths)
+    assert calls == ["sync"]

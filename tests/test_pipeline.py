@@ -564,3 +564,34 @@ def test_a_watch_rebuild_that_asks_only_its_suspects_reports_what_asking_every_s
                     )  # fmt: skip
         reports[skip] = got
     assert reports[True] == reports[False]
+
+
+def test_a_large_build_syncs_its_files_on_a_thread_and_names_them_only_once_that_sync_is_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many written files reach the disk by one os.sync() on a thread (while the manifest's text is made),
+    started once every output and sibling is written, and manifest.json is written after it returned."""
+    import threading
+
+    src, out = tmp_path / "src", tmp_path / "out"
+    write_tree(src, {f"css/{i}.css": f".c{i} {{ color: #{i:06x}; }}\n" * 80 for i in range(70)})
+    seen: list[tuple[str, set[str], bool]] = []
+    real_sync = os.sync
+
+    def spy() -> None:
+        present = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+        time.sleep(0.2)
+        real_sync()
+        seen.append((threading.current_thread().name, present, (out / "manifest.json").exists()))
+
+    monkeypatch.setattr(os, "sync", spy)
+    build(Config(source=src, output=out, cache_dir=tmp_path / "cache"))
+    manifest = Manifest.load(out / "manifest.json")
+    named = {e.path for e in manifest.assets.values()}
+    named |= {s.path for e in manifest.assets.values() for s in e.encodings.values()}
+    assert len(named) > 140  # outputs and their siblings
+    assert len(seen) == 1
+    thread, present, manifest_there = seen[0]
+    assert thread == "assetpipe-sync"
+    assert named <= present, "the sync started before every file the manifest names was written"
+    assert not manifest_there, "manifest.json was written before the sync covering its files ended"

@@ -6,6 +6,7 @@ import contextlib
 import os
 import stat
 import tempfile
+import threading
 from pathlib import Path
 
 from assetpipe.errors import OutputError
@@ -158,13 +159,34 @@ def fsync_directory(path: Path) -> None:
 FSYNC_ONE_BY_ONE = 64
 
 
-def make_durable(paths: list[Path]) -> None:
+class Flush:
+    """One ``os.sync()`` on a thread, started once every file a build wrote is written and closed.
+
+    The sync mostly waits for the disk, with the GIL released, while the build's last CPU work (the
+    siblings' records, the manifest's text) goes on; :func:`make_durable` then waits for it instead of
+    syncing again. Measured on the benchmark corpus's warm build into an empty OUT (2 vCPUs, ext4): the sync
+    took 0.22-0.28 s of a 3 s build, all of it on the critical path.
+    """
+
+    def __init__(self) -> None:
+        self._thread = threading.Thread(target=os.sync, name="assetpipe-sync", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        self._thread.join()
+
+
+def make_durable(paths: list[Path], *, flushed: Flush | None = None) -> None:
     """Flush freshly written files to disk before something that names them (the manifest) is written.
 
     A watch rebuild writes a handful of files: fsync each, so a busy disk elsewhere does not stall it. A
-    cold build writes thousands: one ``os.sync()`` beats thousands of fsyncs.
+    cold build writes thousands: one ``os.sync()`` beats thousands of fsyncs. ``flushed``: a :class:`Flush`
+    started after every one of ``paths`` was written and closed, waited for instead.
     """
     if not paths:
+        return
+    if flushed is not None:
+        flushed.wait()
         return
     if len(paths) > FSYNC_ONE_BY_ONE:
         os.sync()

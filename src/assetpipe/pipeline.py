@@ -24,7 +24,7 @@ from assetpipe.codecs import CODECS
 from assetpipe.config import Config
 from assetpipe.emit import dependency_key, entry_for, final_bytes
 from assetpipe.errors import AssetpipeError, ConfigError, OutputError, SourceError, SourceWarning
-from assetpipe.files import ensure_directory, write_atomic, write_new
+from assetpipe.files import FSYNC_ONE_BY_ONE, Flush, ensure_directory, write_atomic, write_new
 from assetpipe.fingerprint import Fingerprint, fingerprint, hashed_path
 from assetpipe.importmap import ImportMap
 from assetpipe.importmap import load as load_importmap
@@ -518,8 +518,11 @@ def _land(
         ):
             new_state.manifest = manifest_stat
             return new_state, False
+    # Everything this build wrote is written and closed: many files reach the disk while the rest is done.
+    written = report.written + sum(map(len, results.values()))
+    flush = Flush() if written > FSYNC_ONE_BY_ONE else None
     made = _made_siblings(ctx, results) if compressed else {}
-    report.manifest_changed, report.build_id = _publish(ctx, manifest, results)
+    report.manifest_changed, report.build_id = _publish(ctx, manifest, results, flush)
     new_state = _record(settings, recorded_ns, ctx, made)
     new_state.manifest = stat_of(manifest_file)
     return new_state, True
@@ -728,7 +731,7 @@ def _entries(ctx: _Emitting, results: Mapping[str, Mapping[str, Encoding]]) -> d
 
 
 def _publish(
-    ctx: _Emitting, manifest: Manifest, results: Mapping[str, Mapping[str, Encoding]]
+    ctx: _Emitting, manifest: Manifest, results: Mapping[str, Mapping[str, Encoding]], flush: Flush | None
 ) -> tuple[bool, str]:
     """Make ``manifest`` live (:func:`publish.publish`) with what this build wrote and staged."""
     out, entries = ctx.out, manifest.assets
@@ -739,7 +742,7 @@ def _publish(
     fresh += [out / e.path for name, o in outputs.items() if o.siblings is None and not o.staged
               for e in entries[name].encodings.values()]  # fmt: skip
     staged = {name: entries[name].encodings for name, o in outputs.items() if o.staged}
-    return publish(out, manifest, fresh=fresh, staging=ctx.staging, staged=staged)
+    return publish(out, manifest, fresh=fresh, staging=ctx.staging, staged=staged, flushed=flush)
 
 
 def _enforce_budgets(config: Config, manifest: Manifest, staging: Staging, siblings: bool) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from assetpipe.builds import record_build
 from assetpipe.errors import OutputError
-from assetpipe.files import ensure_directory, make_durable, write_atomic
+from assetpipe.files import Flush, ensure_directory, make_durable, write_atomic
 from assetpipe.layout import STATE_DIR
 from assetpipe.manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Encoding, Manifest
 from assetpipe.state import Stat, stat_of
@@ -78,11 +78,13 @@ def publish(
     fresh: Iterable[Path],
     staging: Staging,
     staged: Mapping[str, Mapping[str, Encoding]],
+    flushed: Flush | None = None,
 ) -> tuple[bool, str]:
     """Make ``manifest`` live: fresh files durable, build recorded, unhashed sets swapped, manifest last.
 
     ``fresh`` are the files this build wrote into OUT; ``staged`` maps each staged unhashed file to its
-    new siblings. Returns whether manifest.json changed, and the build's id.
+    new siblings; ``flushed`` a :class:`~assetpipe.files.Flush` started once all of them were written.
+    Returns whether manifest.json changed, and the build's id.
     """
     data = manifest.encoded()
     manifest_file = out / MANIFEST_NAME
@@ -93,7 +95,7 @@ def publish(
         Path(str(staging.path(n)) + ENCODING_SUFFIXES[e]) for n, encs in staged.items() for e in encs
     ]
     # Every file the manifest names, and every staged file, reaches the disk before anything names it.
-    make_durable([*fresh, *staged_files])
+    make_durable([*fresh, *staged_files], flushed=flushed)
     # Recorded before it goes live: a record of a build that never landed is harmless, while a live build
     # without a record could have its files pruned by clean.
     build_id = record_build(out, manifest)
