@@ -236,7 +236,7 @@ class CompressionStats:
 
 @dataclass(frozen=True, slots=True)
 class _Task:
-    out_path: Path
+    out_path: str | Path
     rel_path: str
     data: bytes | None  # None: over the memory budget, read back from out_path
     digest: bytes
@@ -508,7 +508,9 @@ class Compressor:
         self._io = ThreadPoolExecutor(CONNECTIONS, thread_name_prefix="assetpipe-remote")
 
     # -- the caller's side -------------------------------------------------------------------------
-    def submit(self, out_path: Path, rel_path: str, data: bytes, content_type: str, mtime_ns: int) -> None:
+    def submit(
+        self, out_path: str | Path, rel_path: str, data: bytes, content_type: str, mtime_ns: int
+    ) -> None:
         """Queue the siblings of ``out_path`` (already written, with ``data`` as its bytes)."""
         size = len(data)
         wanted = self.policy.encodings() if self.policy.applies(rel_path, size) else ()
@@ -612,7 +614,7 @@ class Compressor:
         self._lookups_reader.start()
 
     def _hand_over(
-        self, out_path: Path, rel_path: str, data: bytes, content_type: str, mtime_ns: int,
+        self, out_path: str | Path, rel_path: str, data: bytes, content_type: str, mtime_ns: int,
         wanted: tuple[str, ...],
     ) -> None:  # fmt: skip
         """Queue the file's siblings for the lookup process (its bytes are not kept: it reads them back)."""
@@ -632,7 +634,7 @@ class Compressor:
     def _task(self, job: _Job, encoding: str) -> _Task:
         """The compression task for a sibling of ``job`` the cache had no right entry for."""
         method = method_for(self.policy, encoding, job.size, job.content_type)
-        return _Task(Path(job.where), job.rel_path, None, job.digest, job.size, method, job.mtime_ns)
+        return _Task(job.where, job.rel_path, None, job.digest, job.size, method, job.mtime_ns)
 
     def _pump(self, *, partial: bool = False, wait: bool = True) -> None:
         """Send whole batches (``partial``: a last, smaller one too) while less than LOOKUP_PIPE_BYTES of
@@ -1042,7 +1044,7 @@ def _serve(
     and a stale sibling of each other encoding removed. ``data`` None: the file is read back (and checked
     against the job's digest) when needed. An OutputError is part of the answer; so are the keys of the
     entries that failed their check, for the caller to discard."""
-    out_path = Path(job.where)
+    out_path = job.where  # a str: this runs thousands of times, and pathlib's parsing cost a tenth of it
     found: list[tuple[str, int, bool | None]] = []
     missed: list[str] = []
     rejected: list[str] = []
@@ -1093,7 +1095,7 @@ def _checked(cache: Cache, entry_key: str, encoding: str, data: bytes) -> tuple[
 
 
 def _put(
-    policy: CompressionPolicy, out_path: Path, size: int, data: bytes, payload: bytes, encoding: str,
+    policy: CompressionPolicy, out_path: str | Path, size: int, data: bytes, payload: bytes, encoding: str,
     mtime_ns: int, *, fsync: bool, fresh: bool,
 ) -> bool | None:  # fmt: skip
     """Put ``payload`` beside ``out_path`` as its ``encoding`` sibling if it pays: True when written, False
@@ -1105,8 +1107,8 @@ def _put(
     return _place(target, payload, mtime_ns, fsync=fsync, fresh=fresh)
 
 
-def _sibling(out_path: Path, encoding: str) -> Path:
-    return out_path.with_name(out_path.name + CODECS[encoding].suffix)
+def _sibling(out_path: str | Path, encoding: str) -> str:
+    return f"{out_path}{CODECS[encoding].suffix}"
 
 
 def _read_task(task: _Task) -> bytes:
@@ -1114,10 +1116,10 @@ def _read_task(task: _Task) -> bytes:
     return task.data if task.data is not None else _read_back(task.out_path, task.rel_path, task.digest)
 
 
-def _read_back(path: Path, rel_path: str, digest: bytes) -> bytes:
+def _read_back(path: str | Path, rel_path: str, digest: bytes) -> bytes:
     """The bytes of a file that were not kept in memory, checked against the digest taken at submit."""
     try:
-        data = path.read_bytes()
+        data = _read(path)
     except OSError as exc:
         raise OutputError(f"cannot read back for compression: {exc.strerror or exc}", path=rel_path) from exc
     if hashlib.sha256(data).digest() != digest:
@@ -1125,7 +1127,12 @@ def _read_back(path: Path, rel_path: str, digest: bytes) -> bytes:
     return data
 
 
-def _place(target: Path, payload: bytes, mtime_ns: int, *, fsync: bool, fresh: bool = False) -> bool:
+def _read(path: str | Path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def _place(target: str, payload: bytes, mtime_ns: int, *, fsync: bool, fresh: bool = False) -> bool:
     """Write ``payload`` to ``target`` unless it is there already; True when written.
 
     An unchanged sibling is not rewritten, so its inode, ETag and Last-Modified stay as they were; only its
@@ -1134,12 +1141,12 @@ def _place(target: Path, payload: bytes, mtime_ns: int, *, fsync: bool, fresh: b
     if fresh and not fsync and write_new(target, payload, mtime_ns=mtime_ns) is not None:
         return True
     try:
-        st = target.stat()
-        same = st.st_size == len(payload) and target.read_bytes() == payload
+        st = os.stat(target)
+        same = st.st_size == len(payload) and _read(target) == payload
     except OSError:
         same = False
     if not same:
-        write_atomic(target, payload, mtime_ns=mtime_ns, fsync=fsync)
+        write_atomic(Path(target), payload, mtime_ns=mtime_ns, fsync=fsync)
         return True
     if st.st_mtime_ns != mtime_ns:
         try:
@@ -1149,22 +1156,22 @@ def _place(target: Path, payload: bytes, mtime_ns: int, *, fsync: bool, fresh: b
     return False
 
 
-def _remove_stale_sibling(target: Path, data: bytes, encoding: str) -> None:
+def _remove_stale_sibling(target: str, data: bytes, encoding: str) -> None:
     """Remove a sibling left by an earlier build unless it still decompresses to ``data``.
 
     Servers pick NAME.gz/NAME.br by existence (gzip_static, precompressed), not from the manifest: a stale
     one for a file whose bytes changed under the same name (an unhashed file) would serve old content.
     """
     try:
-        if not target.is_file():
+        if not os.path.isfile(target):
             return
-        current = target.read_bytes()
+        current = _read(target)
     except OSError:
         return
     if decodes_to(encoding, current, data):
         return
     try:
-        target.unlink()
+        os.unlink(target)
     except FileNotFoundError:
         pass
     except OSError as exc:

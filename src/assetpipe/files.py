@@ -7,6 +7,7 @@ import os
 import stat
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from assetpipe.errors import OutputError
@@ -106,7 +107,7 @@ def _fill(fd: int, data: bytes, mtime_ns: int | None, *, fsync: bool) -> os.stat
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 
-def write_new(path: Path, data: bytes, *, mtime_ns: int | None = None) -> os.stat_result | None:
+def write_new(path: str | Path, data: bytes, *, mtime_ns: int | None = None) -> os.stat_result | None:
     """Write ``data`` to ``path`` in place if no file of that name exists; None (and nothing done) if one
     does, for the caller to fall back on write_atomic and its checks.
 
@@ -120,7 +121,7 @@ def write_new(path: Path, data: bytes, *, mtime_ns: int | None = None) -> os.sta
         try:
             fd = os.open(path, _NEW_FILE, 0o644)
         except FileNotFoundError:
-            ensure_directory(path.parent)
+            ensure_directory(Path(path).parent)
             fd = os.open(path, _NEW_FILE, 0o644)
     except FileExistsError:
         return None
@@ -135,10 +136,10 @@ def write_new(path: Path, data: bytes, *, mtime_ns: int | None = None) -> os.sta
         raise
 
 
-def _discard(tmp: Path) -> None:
+def _discard(tmp: str | Path) -> None:
     """Remove a temp file after a failed write; if even that fails, clean removes it later."""
     with contextlib.suppress(OSError):
-        tmp.unlink(missing_ok=True)
+        os.unlink(tmp)
 
 
 def fsync_directory(path: Path) -> None:
@@ -176,7 +177,7 @@ class Flush:
         self._thread.join()
 
 
-def make_durable(paths: list[Path], *, flushed: Flush | None = None) -> None:
+def make_durable(paths: Sequence[str | Path], *, flushed: Flush | None = None) -> None:
     """Flush freshly written files to disk before something that names them (the manifest) is written.
 
     A watch rebuild writes a handful of files: fsync each, so a busy disk elsewhere does not stall it. A

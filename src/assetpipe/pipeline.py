@@ -10,6 +10,7 @@ names yet.
 from __future__ import annotations
 
 import heapq
+import os
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -704,9 +705,10 @@ def _made_siblings(
     }
 
 
-def _location(ctx: _Emitting, logical: str, output: _Output) -> Path:
-    """Where ``output``'s bytes are now: the staged copy, or the file in OUT."""
-    return ctx.staging.path(logical) if output.staged else ctx.out / output.entry.path
+def _location(ctx: _Emitting, logical: str, output: _Output) -> str:
+    """Where ``output``'s bytes are now: the staged copy, or the file in OUT (a str: asked twice for each
+    of thousands of outputs, where pathlib's joining and parsing cost more than the rest)."""
+    return str(ctx.staging.path(logical)) if output.staged else f"{ctx.out}{os.sep}{output.entry.path}"
 
 
 def _entries(ctx: _Emitting, results: Mapping[str, Mapping[str, Encoding]]) -> dict[str, ManifestEntry]:
@@ -738,8 +740,9 @@ def _publish(
     delta = _delta(ctx)
     # Only a changed output can have been written, staged or compressed (see _Delta.same).
     outputs = {k: ctx.outputs[k] for k in delta.changed} if delta.same else ctx.outputs
-    fresh = [out / o.entry.path for o in outputs.values() if o.written and not o.staged]
-    fresh += [out / e.path for name, o in outputs.items() if o.siblings is None and not o.staged
+    where = f"{out}{os.sep}"  # str joins: thousands of paths in a build into an empty OUT
+    fresh = [where + o.entry.path for o in outputs.values() if o.written and not o.staged]
+    fresh += [where + e.path for name, o in outputs.items() if o.siblings is None and not o.staged
               for e in entries[name].encodings.values()]  # fmt: skip
     staged = {name: entries[name].encodings for name, o in outputs.items() if o.staged}
     return publish(out, manifest, fresh=fresh, staging=ctx.staging, staged=staged, flushed=flush)
@@ -804,10 +807,10 @@ def _emit(node: Node, ctx: _Emitting) -> tuple[_Output, bytes | None]:
     )
     if not unhashed and ctx.planned.unhashed:
         _refuse_unhashed_names(logical, path, ctx.planned.unhashed)
-    target = out / path
-    if ctx.fresh and not unhashed and (written := write_new(target, data)) is not None:
+    if ctx.fresh and not unhashed and (written := write_new(f"{out}{os.sep}{path}", data)) is not None:
         record = OutputRecord(path, fp.hash, fp.integrity, Stat.of(written))
         return _Output(entry, record, None if compressing else (), written=True), data
+    target = out / path
     if holds(target, data, previous.stat if previous is not None else None):
         stat = _stat(target)
         known = previous.siblings if previous is not None and previous.stat == stat else None
@@ -911,7 +914,7 @@ def _kept_records(ctx: _Emitting) -> dict[str, FileRecord] | None:
     return last.records
 
 
-def _sibling_records(where: Path, path: str, listed: Mapping[str, Encoding]) -> tuple[SiblingRecord, ...]:
+def _sibling_records(where: str, path: str, listed: Mapping[str, Encoding]) -> tuple[SiblingRecord, ...]:
     """Every sibling now beside ``where`` (the compressor removed any that was wrong), with its stat, named
     by OUT path ``path``; taken right after compression, before anything names them."""
     records = []
@@ -997,9 +1000,10 @@ def _with_encodings(entry: ManifestEntry, encodings: Mapping[str, Encoding]) -> 
     return replace(entry, encodings=dict(sorted(encodings.items()))) if encodings else entry
 
 
-def _read_output(path: Path) -> bytes:
+def _read_output(path: str) -> bytes:
     try:
-        return path.read_bytes()
+        with open(path, "rb") as fh:
+            return fh.read()
     except OSError as exc:
         raise OutputError(f"cannot read back: {exc.strerror or exc}", path=str(path)) from None
 

@@ -75,7 +75,7 @@ def publish(
     out: Path,
     manifest: Manifest,
     *,
-    fresh: Iterable[Path],
+    fresh: Iterable[str | Path],
     staging: Staging,
     staged: Mapping[str, Mapping[str, Encoding]],
     flushed: Flush | None = None,
@@ -90,7 +90,7 @@ def publish(
     manifest_file = out / MANIFEST_NAME
     digest = manifest.digest()
     changed = _differs(manifest_file, digest, data)
-    staged_files = [staging.path(name) for name in staged]
+    staged_files: list[str | Path] = [staging.path(name) for name in staged]
     staged_files += [
         Path(str(staging.path(n)) + ENCODING_SUFFIXES[e]) for n, encs in staged.items() for e in encs
     ]
