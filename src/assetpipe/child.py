@@ -14,6 +14,8 @@ import signal
 import subprocess
 import sys
 
+from assetpipe import gcpolicy
+
 _BOOT = (
     "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
     "import importlib, pickle, sys\n"
@@ -69,6 +71,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 def serve_start(requests: object) -> None:
     """In the helper, first: read the caller's pid and die with it; stdout is the answers' alone."""
+    gcpolicy.for_helper()
     parent = pickle.load(requests)  # type: ignore[arg-type]
     die_with(parent)
     sys.stdout = sys.stderr

@@ -27,6 +27,7 @@ from assetpipe.emit import dependency_key, entry_for, final_bytes
 from assetpipe.errors import AssetpipeError, ConfigError, OutputError, SourceError, SourceWarning
 from assetpipe.files import FSYNC_ONE_BY_ONE, Flush, ensure_directory, write_atomic, write_new
 from assetpipe.fingerprint import Fingerprint, fingerprint, hashed_path
+from assetpipe.gcpolicy import fewer_collections
 from assetpipe.importmap import ImportMap
 from assetpipe.importmap import load as load_importmap
 from assetpipe.importmap import published as publish_importmap
@@ -202,7 +203,7 @@ def build(
         state is None and touched is None and out_touched is None and changed is None
         and not (repair or defer_compression)
     )  # fmt: skip
-    with output_lock(out, wait=wait, on_wait=on_wait):
+    with output_lock(out, wait=wait, on_wait=on_wait), fewer_collections():
         if sealed and seal_file is not None and (report := _no_op(config, out, seal_file)) is not None:
             report.seconds = time.perf_counter() - started
             return report
