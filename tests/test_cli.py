@@ -90,6 +90,24 @@ def test_the_progress_bar_draws_building_then_compressing_and_clears_itself(
     assert err.endswith("\r")
 
 
+def test_a_build_that_starts_over_draws_building_again_not_compressing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A build that meets an untrue record starts over (pipeline): its second pass is building again."""
+    from assetpipe.cli import TerminalReporter
+
+    bar = TerminalReporter(quiet=False, verbose=False)
+    bar.enabled, bar.DELAY = True, 0.0
+    bar.start(4)  # the first pass, cut short
+    bar.finish()
+    capsys.readouterr()
+    bar.start(4)  # the pass that starts over
+    bar.drawn = 0.0
+    bar.advance()
+    err = capsys.readouterr().err
+    assert "building    [" in err and "compressing" not in err
+
+
 def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
     write_tree(tmp_path / "src", {"a.css": "a{}"})
     result = assetpipe("build", "-s", "src", "-o", "out", cwd=tmp_path)

@@ -124,7 +124,7 @@ class TerminalReporter:
         self.drawn = 0.0
 
     def start(self, total: int) -> None:
-        # Called once for writing and again for the compression that is still running after it.
+        # Called once for writing and again for the compression still running after it; finish() ends both.
         self.phase = "compressing" if self.total else "building"
         if self.phase == "building":
             self.started = time.monotonic()
@@ -146,6 +146,7 @@ class TerminalReporter:
     def finish(self) -> None:
         if self.enabled and self.drawn:
             click.echo("\r" + " " * 60 + "\r", err=True, nl=False)
+        self.total = 0  # a build that starts over (an untrue record) begins with "building" again
 
     def waiting(self, message: str) -> None:
         click.echo(message, err=True)
