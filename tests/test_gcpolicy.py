@@ -80,3 +80,37 @@ def test_a_helper_process_runs_with_the_raised_thresholds(own_thresholds: tuple[
         assert pickle.load(proc.stdout) == THRESHOLDS
     finally:
         child.stop(proc)
+
+
+def test_two_builds_overlapping_on_two_threads_give_back_the_callers_thresholds(
+    own_thresholds: tuple[int, int, int],
+) -> None:
+    """A enters, B enters, A leaves, B leaves (two OUTs built from two threads of one web process): B saw
+    the raised thresholds as "the caller's" and must not leave them behind, nor lose them while it runs."""
+    import threading
+
+    b_entered, a_left = threading.Event(), threading.Event()
+    seen_by_b: list[tuple[int, int, int]] = []
+
+    def second() -> None:
+        with fewer_collections():
+            b_entered.set()
+            a_left.wait(timeout=10)
+            seen_by_b.append(gc.get_threshold())
+
+    thread = threading.Thread(target=second)
+    with fewer_collections():
+        thread.start()
+        assert b_entered.wait(timeout=10)
+    a_left.set()
+    thread.join(timeout=10)
+    assert seen_by_b == [THRESHOLDS], "B's build lost the raised thresholds when A's ended"
+    assert gc.get_threshold() == own_thresholds, "the caller's thresholds were not given back"
+
+
+def test_nested_blocks_give_back_the_callers_thresholds(own_thresholds: tuple[int, int, int]) -> None:
+    with fewer_collections():
+        with fewer_collections():
+            assert gc.get_threshold() == THRESHOLDS
+        assert gc.get_threshold() == THRESHOLDS
+    assert gc.get_threshold() == own_thresholds

@@ -12,21 +12,37 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import threading
 from collections.abc import Iterator
 
 #: gc.set_threshold() while a build runs: generation 0 every 100,000 net allocations (not 700).
 THRESHOLDS = (100_000, 50, 100)
 
 
+# The thresholds are the process's, not a thread's: builds running at once (two OUTs built from two threads,
+# or a build inside a build) share one raise, made by the first to start and undone by the last to end.
+_lock = threading.Lock()
+_running = 0
+_callers: tuple[int, ...] = ()
+
+
 @contextlib.contextmanager
 def fewer_collections() -> Iterator[None]:
-    """Run the block with :data:`THRESHOLDS`, then put back what the process had (a web app's own)."""
-    before = gc.get_threshold()
-    gc.set_threshold(*THRESHOLDS)
+    """Run the block with :data:`THRESHOLDS`, then put back what the process had (a web app's own) once no
+    other such block runs."""
+    global _running, _callers
+    with _lock:
+        if _running == 0:
+            _callers = gc.get_threshold()
+            gc.set_threshold(*THRESHOLDS)
+        _running += 1
     try:
         yield
     finally:
-        gc.set_threshold(*before)
+        with _lock:
+            _running -= 1
+            if _running == 0:
+                gc.set_threshold(*_callers)
 
 
 def for_helper() -> None:
