@@ -6,8 +6,10 @@ import errno
 import gzip
 import os
 import random
-from collections.abc import Iterator
+import shutil
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import brotli
 import pytest
@@ -182,3 +184,37 @@ def test_a_manifest_rewritten_behind_the_build_s_back_is_published_again_even_at
     (out / "manifest.json").unlink()
     assert publish(out, manifest, fresh=[], staging=staging, staged={})[0] is True
     assert Manifest.load(out / "manifest.json") == manifest
+
+
+def test_a_file_a_killed_build_left_right_in_out_is_made_durable_before_the_manifest_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hashed output (and its siblings) found right in OUT by reading, with no record vouching for it,
+    may still be only in the page cache (its build was killed before it synced): this build did not write
+    it, but it names it, so it goes to the disk with what this build wrote."""
+    from assetpipe import publish as publish_module
+
+    src = tmp_path / "src"
+    write_tree(src, {"app.css": "body { color: red; }\n" * 40, "other.css": "p { margin: 0; }\n" * 40})
+    cfg = Config(source=src, output=tmp_path / "out", cache_dir=tmp_path / "cache")
+    build(cfg)
+    (src / "app.css").write_text("body { color: blue; }\n" * 40)
+    # What a build killed after writing the new output and its siblings (before its manifest) left in OUT:
+    # the same bytes, built elsewhere and copied in.
+    elsewhere = Config(source=src, output=tmp_path / "elsewhere", cache_dir=tmp_path / "cache2")
+    made = build(elsewhere).manifest.assets["app.css"]
+    left = [made.path, *(e.path for e in made.encodings.values())]
+    assert len(left) == 3
+    for name in left:
+        shutil.copy2(tmp_path / "elsewhere" / name, tmp_path / "out" / name)
+    durable: list[str] = []
+    real = publish_module.make_durable
+
+    def spy(paths: Sequence[str | Path], **kw: Any) -> None:
+        durable.extend(str(p) for p in paths)
+        real(paths, **kw)
+
+    monkeypatch.setattr(publish_module, "make_durable", spy)
+    report = build(cfg)
+    assert report.written == 0  # nothing of app.css was written again: it was found right
+    assert {str(tmp_path / "out" / name) for name in left} <= set(durable)

@@ -315,6 +315,9 @@ class _Output:
     siblings: tuple[SiblingRecord, ...] | None  # siblings that are right as they are; None: compress
     written: bool = False  # written (or staged) by this build
     staged: bool = False
+    # Found right in OUT by reading it, with no record vouching for it (a killed build's, say): it may not
+    # have reached the disk yet, so it is made durable with what this build wrote before anything names it.
+    adopted: bool = False
     reused: FileRecord | None = None  # the last build's record, still true in every part
 
     @property
@@ -742,8 +745,9 @@ def _publish(
     # Only a changed output can have been written, staged or compressed (see _Delta.same).
     outputs = {k: ctx.outputs[k] for k in delta.changed} if delta.same else ctx.outputs
     where = f"{out}{os.sep}"  # str joins: thousands of paths in a build into an empty OUT
-    fresh = [where + o.entry.path for o in outputs.values() if o.written and not o.staged]
-    fresh += [where + e.path for name, o in outputs.items() if o.siblings is None and not o.staged
+    fresh = [where + o.entry.path for o in outputs.values() if (o.written or o.adopted) and not o.staged]
+    fresh += [where + e.path for name, o in outputs.items()
+              if (o.siblings is None or o.adopted) and not o.staged
               for e in entries[name].encodings.values()]  # fmt: skip
     staged = {name: entries[name].encodings for name, o in outputs.items() if o.staged}
     return publish(out, manifest, fresh=fresh, staging=ctx.staging, staged=staged, flushed=flush)
@@ -817,7 +821,8 @@ def _emit(node: Node, ctx: _Emitting) -> tuple[_Output, bytes | None]:
         known = previous.siblings if previous is not None and previous.stat == stat else None
         record = OutputRecord(path, fp.hash, fp.integrity, stat, known)
         siblings = siblings_intact(OutView(out), record) if compressing else ()
-        return _Output(entry, record, siblings), data
+        adopted = previous is None or previous.stat != stat
+        return _Output(entry, record, siblings, adopted=adopted), data
     # Stat'ed right after writing, before anything names it: what the record vouches for is what was written.
     if unhashed:
         record = OutputRecord(path, fp.hash, fp.integrity, Stat.of(ctx.staging.stage(logical, data)))
