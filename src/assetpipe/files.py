@@ -177,6 +177,12 @@ class Flush:
         self._thread.join()
 
 
+def flush_soon(paths: Sequence[str | Path]) -> Flush | None:
+    """A :class:`Flush` started now for ``paths`` (all written and closed) where :func:`make_durable` would
+    sync them at once (more than FSYNC_ONE_BY_ONE); None where it fsyncs them one by one."""
+    return Flush() if len(paths) > FSYNC_ONE_BY_ONE else None
+
+
 def make_durable(paths: Sequence[str | Path], *, flushed: Flush | None = None) -> None:
     """Flush freshly written files to disk before something that names them (the manifest) is written.
 

@@ -25,7 +25,7 @@ from assetpipe.codecs import CODECS
 from assetpipe.config import Config
 from assetpipe.emit import dependency_key, entry_for, final_bytes
 from assetpipe.errors import AssetpipeError, ConfigError, OutputError, SourceError, SourceWarning
-from assetpipe.files import FSYNC_ONE_BY_ONE, Flush, ensure_directory, write_atomic, write_new
+from assetpipe.files import Flush, ensure_directory, flush_soon, write_atomic, write_new
 from assetpipe.fingerprint import Fingerprint, fingerprint, hashed_path
 from assetpipe.gcpolicy import fewer_collections
 from assetpipe.importmap import ImportMap
@@ -523,11 +523,11 @@ def _land(
         ):
             new_state.manifest = manifest_stat
             return new_state, False
+    fresh = _fresh(ctx, manifest.assets)
     # Everything this build wrote is written and closed: many files reach the disk while the rest is done.
-    written = report.written + sum(map(len, results.values()))
-    flush = Flush() if written > FSYNC_ONE_BY_ONE else None
+    flush = flush_soon(fresh)
     made = _made_siblings(ctx, results) if compressed else {}
-    report.manifest_changed, report.build_id = _publish(ctx, manifest, results, flush)
+    report.manifest_changed, report.build_id = _publish(ctx, manifest, fresh, flush)
     new_state = _record(settings, recorded_ns, ctx, made)
     new_state.manifest = stat_of(manifest_file)
     return new_state, True
@@ -712,7 +712,13 @@ def _made_siblings(
 def _location(ctx: _Emitting, logical: str, output: _Output) -> str:
     """Where ``output``'s bytes are now: the staged copy, or the file in OUT (a str: asked twice for each
     of thousands of outputs, where pathlib's joining and parsing cost more than the rest)."""
-    return str(ctx.staging.path(logical)) if output.staged else f"{ctx.out}{os.sep}{output.entry.path}"
+    return str(ctx.staging.path(logical)) if output.staged else _in_out(ctx.out, output.entry.path)
+
+
+def _in_out(out: Path, path: str) -> str:
+    """OUT-relative ``path`` in ``out``, as a str: joined for thousands of outputs and siblings a build, where
+    pathlib's joining and parsing cost more than the rest."""
+    return f"{out}{os.sep}{path}"
 
 
 def _entries(ctx: _Emitting, results: Mapping[str, Mapping[str, Encoding]]) -> dict[str, ManifestEntry]:
@@ -736,21 +742,29 @@ def _entries(ctx: _Emitting, results: Mapping[str, Mapping[str, Encoding]]) -> d
     return entries
 
 
-def _publish(
-    ctx: _Emitting, manifest: Manifest, results: Mapping[str, Mapping[str, Encoding]], flush: Flush | None
-) -> tuple[bool, str]:
-    """Make ``manifest`` live (:func:`publish.publish`) with what this build wrote and staged."""
-    out, entries = ctx.out, manifest.assets
+def _changed(ctx: _Emitting) -> dict[str, _Output]:
+    """The outputs that may have been written, staged or compressed: only changed ones (see _Delta.same)."""
     delta = _delta(ctx)
-    # Only a changed output can have been written, staged or compressed (see _Delta.same).
-    outputs = {k: ctx.outputs[k] for k in delta.changed} if delta.same else ctx.outputs
-    where = f"{out}{os.sep}"  # str joins: thousands of paths in a build into an empty OUT
-    fresh = [where + o.entry.path for o in outputs.values() if (o.written or o.adopted) and not o.staged]
-    fresh += [where + e.path for name, o in outputs.items()
+    return {k: ctx.outputs[k] for k in delta.changed} if delta.same else ctx.outputs
+
+
+def _fresh(ctx: _Emitting, entries: Mapping[str, ManifestEntry]) -> list[str]:
+    """The files in OUT this build wrote, or adopted (see _Output.adopted), with their siblings: each must
+    reach the disk before the manifest names it."""
+    outputs, out = _changed(ctx), ctx.out
+    fresh = [_in_out(out, o.entry.path) for o in outputs.values()
+             if (o.written or o.adopted) and not o.staged]  # fmt: skip
+    fresh += [_in_out(out, e.path) for name, o in outputs.items()
               if (o.siblings is None or o.adopted) and not o.staged
               for e in entries[name].encodings.values()]  # fmt: skip
-    staged = {name: entries[name].encodings for name, o in outputs.items() if o.staged}
-    return publish(out, manifest, fresh=fresh, staging=ctx.staging, staged=staged, flushed=flush)
+    return fresh
+
+
+def _publish(ctx: _Emitting, manifest: Manifest, fresh: list[str], flush: Flush | None) -> tuple[bool, str]:
+    """Make ``manifest`` live (:func:`publish.publish`) with what this build wrote (``fresh``) and staged."""
+    entries = manifest.assets
+    staged = {name: entries[name].encodings for name, o in _changed(ctx).items() if o.staged}
+    return publish(ctx.out, manifest, fresh=fresh, staging=ctx.staging, staged=staged, flushed=flush)
 
 
 def _enforce_budgets(config: Config, manifest: Manifest, staging: Staging, siblings: bool) -> None:
@@ -812,7 +826,7 @@ def _emit(node: Node, ctx: _Emitting) -> tuple[_Output, bytes | None]:
     )
     if not unhashed and ctx.planned.unhashed:
         _refuse_unhashed_names(logical, path, ctx.planned.unhashed)
-    if ctx.fresh and not unhashed and (written := write_new(f"{out}{os.sep}{path}", data)) is not None:
+    if ctx.fresh and not unhashed and (written := write_new(_in_out(out, path), data)) is not None:
         record = OutputRecord(path, fp.hash, fp.integrity, Stat.of(written))
         return _Output(entry, record, None if compressing else (), written=True), data
     target = out / path
